@@ -1,0 +1,56 @@
+# One entry point for each habit. Everything runs on this machine: no Docker needed.
+SHELL := /bin/bash
+BROKER ?= rabbitmq
+PY := .venv/bin/python
+export BROKER
+
+.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e lint stop
+
+## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
+setup: packages python-env dapr ferretdb secrets
+
+packages:
+	@scripts/install-packages.sh
+
+python-env:
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv==0.13.9
+	@[ -x $(PY) ] || uv venv --quiet .venv --python 3.11
+	@uv pip sync --quiet --python $(PY) requirements.lock
+	@echo "[setup] python environment in .venv matches requirements.lock"
+
+dapr:
+	@scripts/build-dapr.sh
+
+ferretdb:
+	@scripts/build-ferretdb.sh
+
+secrets: python-env
+	@$(PY) scripts/gen_secrets.py .run/secrets.json
+
+## run: start the infrastructure and the whole system under Dapr (Ctrl-C stops it)
+run: setup
+	@scripts/run.sh
+
+infra-up: setup
+	@scripts/infra.sh up
+
+infra-down:
+	@scripts/infra.sh down
+
+infra-status:
+	@scripts/infra.sh status
+
+## test: unit tests, then the end-to-end suite against the real system
+test: setup
+	@$(MAKE) --no-print-directory test-unit test-e2e
+
+test-unit:
+	$(PY) -m pytest tests/unit -q
+
+test-e2e:
+	$(PY) -m pytest tests/e2e -v
+
+lint:
+	$(PY) -m ruff check services tests scripts
+	$(PY) -m ruff format --check services tests scripts
+	$(PY) -m mypy services

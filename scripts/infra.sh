@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Starts, stops and checks the local infrastructure as plain processes (no systemd), all bound
+# to 127.0.0.1, data under .run/data (git-ignored):
+#   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
+#   Mosquitto :1883 (only for BROKER=mqtt)   Dapr placement :50005, scheduler :50006
+# Usage: scripts/infra.sh up|down|status
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/versions.sh"
+run="$root/.run"
+data="$run/data"
+logs="$run/logs"
+pids="$run/pids"
+mkdir -p "$data" "$logs" "$pids"
+log() { printf '[infra %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { log "ERROR: $*"; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for NAME SECONDS COMMAND...: polls COMMAND until it succeeds, saying what it waits for.
+wait_for() {
+  local name=$1 limit=$2; shift 2
+  local start=$SECONDS next=5
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS - start >= limit )); then
+      die "$name not ready after ${limit}s; see $logs/$name.log"
+    fi
+    if (( SECONDS - start >= next )); then log "  waiting for $name ($((SECONDS - start))s)"; next=$((next + 5)); fi
+    sleep 0.5
+  done
+  log "$name ready after $((SECONDS - start))s"
+}
+
+running() { local f="$pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+
+# spawn NAME COMMAND...: starts COMMAND in its own session, output to .run/logs/NAME.log.
+spawn() {
+  local name=$1; shift
+  setsid "$@" >>"$logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$pids/$name.pid"
+}
+
+need() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ] || die "$1 is missing: run 'make setup' first"; }
+
+start_rabbitmq() {
+  running rabbitmq && port_open 5672 && { log "rabbitmq already running"; return; }
+  need /usr/lib/rabbitmq/bin/rabbitmq-server
+  mkdir -p "$data/rabbitmq"
+  cat > "$run/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:5672
+loopback_users = none
+CONF
+  [ -f "$HOME/.erlang.cookie" ] || { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$HOME/.erlang.cookie"; chmod 400 "$HOME/.erlang.cookie"; }
+  log "starting rabbitmq"
+  RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672 \
+  ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_MNESIA_BASE="$data/rabbitmq" RABBITMQ_LOG_BASE="$logs" \
+  RABBITMQ_CONFIG_FILE="$run/rabbitmq" RABBITMQ_ENABLED_PLUGINS_FILE="$run/rabbitmq-plugins" \
+  RABBITMQ_PID_FILE="$run/rabbitmq.erlpid" HOME="$HOME" \
+    spawn rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
+}
+
+start_mariadb() {
+  running mariadb && port_open 3306 && { log "mariadb already running"; return; }
+  need mariadbd 2>/dev/null || need /usr/sbin/mariadbd
+  if [ ! -d "$data/mariadb/mysql" ]; then
+    log "initialising the mariadb data directory"
+    mariadb-install-db --user=root --datadir="$data/mariadb" --auth-root-authentication-method=socket \
+      --skip-test-db >>"$logs/mariadb.log" 2>&1 || die "mariadb-install-db failed; see $logs/mariadb.log"
+  fi
+  log "starting mariadb"
+  spawn mariadb /usr/sbin/mariadbd --no-defaults --user=root --datadir="$data/mariadb" \
+    --bind-address=127.0.0.1 --port=3306 --socket="$run/mariadb.sock" --pid-file="$run/mariadb.pid" \
+    --skip-name-resolve --innodb-buffer-pool-size=128M --max-connections=500 --log-error="$logs/mariadb.err"
+}
+
+start_redis() {
+  running redis && port_open 6379 && { log "redis already running"; return; }
+  need redis-server
+  mkdir -p "$data/redis"
+  log "starting redis"
+  spawn redis redis-server --bind 127.0.0.1 --port 6379 --dir "$data/redis" --appendonly yes \
+    --protected-mode yes --save ""
+}
+
+start_ferretdb() {
+  running ferretdb && port_open 27017 && { log "ferretdb already running"; return; }
+  need "$FERRETDB_BIN"
+  mkdir -p "$data/ferretdb"
+  log "starting ferretdb (MongoDB wire protocol on SQLite)"
+  spawn ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$data/ferretdb/" \
+    --listen-addr=127.0.0.1:27017 --debug-addr=127.0.0.1:27018 --telemetry=disable --log-level=warn \
+    --state-dir="$data/ferretdb"
+}
+
+start_mosquitto() {
+  running mosquitto && port_open 1883 && { log "mosquitto already running"; return; }
+  need mosquitto
+  mkdir -p "$data/mosquitto"
+  cat > "$run/mosquitto.conf" <<CONF
+listener 1883 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $data/mosquitto/
+CONF
+  log "starting mosquitto"
+  spawn mosquitto mosquitto -c "$run/mosquitto.conf"
+}
+
+start_dapr_control_plane() {
+  need "$DAPR_RUNTIME_PATH/.dapr/bin/placement"
+  if ! (running placement && port_open 50005); then
+    log "starting dapr placement"
+    spawn placement "$DAPR_RUNTIME_PATH/.dapr/bin/placement" --port 50005 --listen-address 127.0.0.1 \
+      --healthz-port 28080 --healthz-listen-address 127.0.0.1 --metrics-port 29090 --metrics-listen-address 127.0.0.1
+  fi
+  if ! (running scheduler && port_open 50006); then
+    mkdir -p "$data/scheduler"
+    log "starting dapr scheduler"
+    spawn scheduler "$DAPR_RUNTIME_PATH/.dapr/bin/scheduler" --port 50006 --listen-address 127.0.0.1 \
+      --healthz-port 28081 --healthz-listen-address 127.0.0.1 --metrics-port 29091 --metrics-listen-address 127.0.0.1 \
+      --etcd-data-dir "$data/scheduler" --etcd-client-port 2379 --etcd-client-listen-address 127.0.0.1 \
+      --etcd-initial-cluster "dapr-scheduler-server-0=http://127.0.0.1:2380" --id dapr-scheduler-server-0
+  fi
+}
+
+# Each service owns its database and user; passwords come from the secrets file setup generated.
+provision_mariadb() {
+  [ -f "$run/secrets.json" ] || die "$run/secrets.json is missing: run 'make setup' first"
+  "$root/.venv/bin/python" "$root/scripts/provision_db.py" --secrets "$run/secrets.json" \
+    --socket "$run/mariadb.sock" >>"$logs/mariadb.log" 2>&1 || die "could not provision the service databases; see $logs/mariadb.log"
+  log "mariadb databases and users provisioned (auth, customers, products, orders)"
+}
+
+up() {
+  start_rabbitmq; start_mariadb; start_redis; start_ferretdb; start_dapr_control_plane
+  [ "${BROKER:-rabbitmq}" = mqtt ] && start_mosquitto
+  wait_for mariadb 60 mariadb-admin --no-defaults --socket="$run/mariadb.sock" -uroot ping
+  provision_mariadb
+  wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping
+  wait_for ferretdb 30 port_open 27017
+  wait_for placement 30 port_open 50005
+  wait_for scheduler 60 curl -sf http://127.0.0.1:28081/healthz
+  [ "${BROKER:-rabbitmq}" = mqtt ] && wait_for mosquitto 30 port_open 1883
+  wait_for rabbitmq 120 port_open 5672
+  log "infrastructure up (logs in $logs)"
+}
+
+stop_one() {
+  local name=$1 f="$pids/$1.pid"
+  [ -f "$f" ] || return 0
+  local pid; pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    log "stopped $name"
+  fi
+  rm -f "$f"
+}
+
+down() {
+  for name in scheduler placement mosquitto ferretdb redis mariadb rabbitmq; do stop_one "$name"; done
+  # RabbitMQ's Erlang port mapper outlives the node; stop it too so nothing stays behind.
+  pkill -f "epmd.*-daemon" 2>/dev/null || true
+}
+
+status() {
+  for name in rabbitmq mariadb redis ferretdb mosquitto placement scheduler; do
+    if running "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local infrastructure runs on, once. Services are started by
+# scripts/infra.sh as plain processes, so the packages' own init scripts are kept from starting.
+set -euo pipefail
+log() { printf '[packages %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+missing=()
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+[ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -eq 0 ]; then
+  log "rabbitmq, mariadb, redis and mosquitto are installed"
+  exit 0
+fi
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+log "installing ${missing[*]} from Debian (1-3 min)"
+# Keep the packages' init scripts from starting system-wide daemons on their default ports.
+policy_added=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  policy_added=1
+fi
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+[ "$policy_added" -eq 0 ] || $sudo rm -f /usr/sbin/policy-rc.d
+log "installed ${missing[*]}"

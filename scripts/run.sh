@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Starts the whole system: infrastructure, then every app with its own daprd (dapr run -f .).
+# Prints the gateway URL once /api/health reports every service up. Ctrl-C (or SIGTERM) stops
+# every app and sidecar it started; the infrastructure keeps running (make infra-down).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/versions.sh
+source scripts/env.sh
+BROKER=${BROKER:-rabbitmq}
+READY_TIMEOUT=${READY_TIMEOUT:-180}
+log() { printf '[run %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+[ -d "components/brokers/$BROKER" ] || { log "unknown BROKER=$BROKER; choose one of: $(ls components/brokers | tr '\n' ' ')"; exit 2; }
+[ -x "$DAPR_CLI" ] && [ -x "$DAPR_RUNTIME_PATH/.dapr/bin/daprd" ] || { log "Dapr is not built yet: run 'make setup'"; exit 1; }
+[ -x .venv/bin/python ] || { log "the Python environment is missing: run 'make setup'"; exit 1; }
+
+mkdir -p .run
+ln -sfn "../components/brokers/$BROKER" .run/broker
+log "broker: $BROKER (components/brokers/$BROKER)"
+BROKER=$BROKER scripts/infra.sh up
+
+log "starting 7 apps with their Dapr sidecars (dapr run -f .); logs in .dapr/logs/"
+setsid "$DAPR_CLI" run -f . --runtime-path "$DAPR_RUNTIME_PATH" > .run/logs/dapr-run.log 2>&1 &
+cli=$!
+stop() {
+  trap - INT TERM
+  log "stopping every app and sidecar"
+  kill -INT "$cli" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$cli" 2>/dev/null || break; sleep 0.25; done
+  # Anything the CLI left behind in its session goes too.
+  kill -KILL -- "-$cli" 2>/dev/null || true
+  log "stopped"
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+
+start=$SECONDS next=0
+until body=$(curl -s --max-time 3 -w '\n%{http_code}' http://127.0.0.1:8000/api/health) && [ "${body##*$'\n'}" = 200 ]; do
+  if ! kill -0 "$cli" 2>/dev/null; then log "dapr run exited; see .run/logs/dapr-run.log and .dapr/logs/"; exit 1; fi
+  if (( SECONDS - start >= READY_TIMEOUT )); then
+    log "not all services up after ${READY_TIMEOUT}s: ${body%$'\n'*}"
+    log "see .dapr/logs/ (one app and one daprd log per app-id) and .run/logs/dapr-run.log"
+    stop; exit 1
+  fi
+  if (( SECONDS - start >= next )); then
+    down=$(printf '%s' "${body%$'\n'*}" | .venv/bin/python -c 'import json,sys
+try: print(", ".join(k for k, v in json.load(sys.stdin)["services"].items() if v != "up") or "gateway")
+except Exception: print("gateway")' 2>/dev/null || echo gateway)
+    log "  waiting for: $down ($((SECONDS - start))s)"
+    next=$((next + 5))
+  fi
+  sleep 1
+done
+log "all services up after $((SECONDS - start))s"
+log "gateway: http://127.0.0.1:8000  (health: /api/health, API docs: /docs)  notifications: ws://127.0.0.1:8001/ws"
+log "press Ctrl-C to stop"
+wait "$cli"

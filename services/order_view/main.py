@@ -1,0 +1,36 @@
+"""Composition root of order-view, the read model of orders joined with customers and products."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from services.order_view.api import router
+from services.order_view.config import get_settings
+from services.order_view.store import ReadModelStore
+from services.shared.app import create_app
+from services.shared.runtime import open_sidecar
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    store = ReadModelStore.connect(
+        settings.mongo_url, settings.mongo_db, timeout_ms=settings.mongo_timeout_ms
+    )
+
+    async def mongo_ready() -> None:
+        await run_in_threadpool(store.ping)
+
+    app.state.readiness_checks["mongodb"] = mongo_ready
+    app.state.store = store
+    try:
+        async with open_sidecar(app, settings) as dapr:
+            app.state.dapr = dapr
+            yield
+    finally:
+        store.close()
+
+
+app = create_app(title="Shop order-view service", lifespan=lifespan, routers=[router])

@@ -1,0 +1,104 @@
+"""The app factory every service's main.py calls: health, errors, request ids, request logs."""
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.shared import health
+from services.shared.errors import error_body, install_error_handlers
+from services.shared.logging import request_id_var
+
+log = logging.getLogger("request")
+
+REQUEST_ID_HEADER = b"x-request-id"
+_QUIET_PATHS = {"/healthz", "/readyz"}
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (the caller's X-Request-Id when sane), logs one line per
+    request, and turns any unhandled exception into a JSON 500 carrying that id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            log.exception("unhandled error", extra={"error_type": type(exc).__name__})
+            if not response_started:
+                body = json.dumps(
+                    error_body("internal error", "internal_error", request_id=request_id)
+                ).encode()
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            if scope["path"] not in _QUIET_PATHS or status >= 400:
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            text = value.decode("latin-1")
+            # Accept the caller's id only when it is short and printable (it goes into logs).
+            if 0 < len(text) <= 64 and text.replace("-", "").replace("_", "").isalnum():
+                return text
+    return None
+
+
+def create_app(
+    *,
+    title: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
+    routers: Sequence[APIRouter] = (),
+    **fastapi_kwargs: Any,
+) -> FastAPI:
+    """Builds a service's FastAPI app with the shared plumbing around its own routers."""
+    app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
+    app.state.readiness_checks = {}
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware)
+    return app

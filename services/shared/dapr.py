@@ -1,0 +1,141 @@
+"""The one way services talk to their Dapr sidecar: invocation, pub/sub, secrets, health.
+
+Calls go over HTTP to the sidecar on localhost (ports and API token read by the Dapr SDK's
+settings from DAPR_HTTP_PORT / DAPR_API_TOKEN, which `dapr run` sets). One async client per
+process, built in the app's lifespan.
+"""
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+from cloudevents.core.bindings.http import to_structured
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from dapr.conf import settings as dapr_settings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """The target app (or its sidecar, or ours) could not answer in time."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"{target} unavailable: {reason}")
+        self.target = target
+        self.reason = reason
+
+
+class DaprSidecar:
+    """A thin async client for this app's own Dapr sidecar."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        timeout_s: float,
+        pubsub_name: str = "pubsub",
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.app_id = app_id
+        self.pubsub_name = pubsub_name
+        self.timeout_s = timeout_s
+        base_url = f"http://{dapr_settings.DAPR_RUNTIME_HOST}:{dapr_settings.DAPR_HTTP_PORT}"
+        headers = {"dapr-api-token": dapr_settings.DAPR_API_TOKEN} if dapr_settings.DAPR_API_TOKEN else {}
+        self.http = client or httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def invoke(
+        self,
+        target: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> httpx.Response:
+        """Calls `path` on app `target` through Dapr service invocation.
+
+        Returns the target's response whatever its status; raises ServiceUnavailable when no
+        answer came from the target app itself (timeout, sidecar error, app down).
+        """
+        url = f"/v1.0/invoke/{target}/method/{path.lstrip('/')}"
+        try:
+            response = await self.http.request(
+                method, url, json=json, params=params, headers=headers, timeout=timeout_s or self.timeout_s
+            )
+        except httpx.TimeoutException as exc:
+            raise ServiceUnavailable(target, "timeout") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(target, f"sidecar unreachable: {type(exc).__name__}") from exc
+        if _is_dapr_error(response):
+            raise ServiceUnavailable(target, response.json().get("errorCode", "dapr error"))
+        return response
+
+    async def publish(self, topic: str, *, event_id: str, event_type: str, data: dict[str, Any]) -> None:
+        """Publishes one CloudEvent (our id and type, so consumers can deduplicate) to `topic`."""
+        event = CloudEvent(
+            attributes={
+                "id": event_id,
+                "type": event_type,
+                "source": self.app_id,
+                "datacontenttype": "application/json",
+            },
+            data=data,
+        )
+        message = to_structured(event, JSONFormat())
+        response = await self.http.post(
+            f"/v1.0/publish/{self.pubsub_name}/{topic}", content=message.body, headers=dict(message.headers)
+        )
+        if response.status_code != 204:
+            raise ServiceUnavailable(
+                "pubsub", f"publish answered {response.status_code}: {response.text[:200]}"
+            )
+
+    async def get_secret(self, store: str, key: str) -> str:
+        """Reads one secret from a Dapr secret store."""
+        response = await self.http.get(f"/v1.0/secrets/{store}/{key}")
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"secret {key!r} not readable from {store!r}: {response.status_code} {response.text[:200]}"
+            )
+        return str(response.json()[key])
+
+    async def outbound_ready(self) -> bool:
+        """True once the sidecar's components are loaded (it need not see the app yet)."""
+        try:
+            response = await self.http.get("/v1.0/healthz/outbound", timeout=2)
+        except httpx.TransportError:
+            return False
+        return response.status_code == 204
+
+    async def wait_until_ready(self, timeout_s: float = 60) -> None:
+        """Polls the sidecar until it can serve outbound calls; raises with what it waited for."""
+        deadline = time.monotonic() + timeout_s
+        while not await self.outbound_ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Dapr sidecar at {self.http.base_url} not ready after {timeout_s:.0f}s")
+            log.info("waiting for the Dapr sidecar", extra={"sidecar": str(self.http.base_url)})
+            await asyncio.sleep(0.5)
+
+
+def _is_dapr_error(response: httpx.Response) -> bool:
+    """Dapr marks errors it raised itself (not the target app's) with an ERR_ error code."""
+    if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and str(body.get("errorCode", "")).startswith("ERR_")

@@ -1,0 +1,66 @@
+"""The e2e session: the whole system under real daprd sidecars, RabbitMQ, MariaDB, FerretDB."""
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.system import ROOT, System, missing_infrastructure, stray_processes
+
+
+class SystemManager:
+    """Keeps at most one system running; switches broker by restarting it."""
+
+    def __init__(self) -> None:
+        self.current: System | None = None
+
+    def ensure(self, broker: str = "rabbitmq") -> System:
+        if self.current is not None and self.current.broker == broker:
+            return self.current
+        self.shutdown()
+        system = System(broker=broker)
+        try:
+            system.start()
+        except BaseException:
+            system.stop()
+            raise
+        self.current = system
+        return system
+
+    def shutdown(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+
+
+@pytest.fixture(scope="session")
+def systems() -> Iterator[SystemManager]:
+    missing = missing_infrastructure()
+    if missing:
+        pytest.fail(
+            "e2e infrastructure missing: " + "; ".join(missing) + ". Run `make setup`.", pytrace=False
+        )
+    leftovers = stray_processes()
+    if leftovers:
+        pytest.fail(
+            "apps or sidecars already running (stop `make run` first): " + "; ".join(leftovers), pytrace=False
+        )
+    status = subprocess.run(["scripts/infra.sh", "status"], cwd=ROOT, capture_output=True, text=True).stdout
+    infra_was_running = "rabbitmq: running" in status
+    manager = SystemManager()
+    yield manager
+    manager.shutdown()
+    if not infra_was_running:  # leave the machine as we found it
+        subprocess.run(["scripts/infra.sh", "down"], cwd=ROOT, check=True)
+    assert not stray_processes(), "processes left behind after the e2e session"
+
+
+@pytest.fixture
+def system(systems: SystemManager) -> System:
+    """The system on the default broker (RabbitMQ)."""
+    return systems.ensure("rabbitmq")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that swap the broker restart the system: run them last, after the default-broker tests.
+    items.sort(key=lambda item: item.get_closest_marker("broker_swap") is not None)

@@ -1,0 +1,185 @@
+"""Starts and stops the whole system the way `make run` does (scripts/run.sh), for e2e tests."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support import GiveUp, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY = "http://127.0.0.1:8000"
+# Dapr HTTP ports from dapr.yaml, by app-id.
+SIDECARS = {
+    "gateway": 3500,
+    "notifications": 3501,
+    "auth": 3510,
+    "customers": 3520,
+    "products": 3530,
+    "orders": 3540,
+    "order-view": 3550,
+}
+APP_MODULES = {app: f"services.{app.replace('-', '_')}" for app in SIDECARS}
+
+
+def _versions() -> dict[str, str]:
+    out = subprocess.run(
+        ["bash", "-c", "source scripts/versions.sh && env | grep -E '^(DAPR|FERRETDB)_'"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def missing_infrastructure() -> list[str]:
+    """What the e2e suite needs and this machine lacks (each says how to get it)."""
+    v = _versions()
+    needed = {
+        "daprd": Path(v["DAPR_RUNTIME_PATH"]) / ".dapr/bin/daprd",
+        "Dapr placement": Path(v["DAPR_RUNTIME_PATH"]) / ".dapr/bin/placement",
+        "Dapr scheduler": Path(v["DAPR_RUNTIME_PATH"]) / ".dapr/bin/scheduler",
+        "Dapr CLI": Path(v["DAPR_CLI"]),
+        "FerretDB": Path(v["FERRETDB_BIN"]),
+        "RabbitMQ": Path("/usr/lib/rabbitmq/bin/rabbitmq-server"),
+        "MariaDB": Path("/usr/sbin/mariadbd"),
+    }
+    missing = [f"{name} ({path})" for name, path in needed.items() if not path.exists()]
+    if not shutil.which("redis-server"):
+        missing.append("Redis (redis-server)")
+    return missing
+
+
+def app_pids(app_id: str) -> list[int]:
+    """PIDs of the app process (not its sidecar) for an app-id, found by its command line."""
+    module = APP_MODULES[app_id].encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-m" in argv and module in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def stray_processes() -> list[str]:
+    """Apps or sidecars of this checkout still running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if ("daprd" in cmd and "--app-id" in cmd) or (" -m services." in cmd and ".venv/bin/python" in cmd):
+            found.append(f"{entry.name}: {cmd[:120]}")
+    return found
+
+
+@dataclass
+class System:
+    """One running instance of the whole system, started by scripts/run.sh."""
+
+    broker: str = "rabbitmq"
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default_factory=lambda: ROOT / ".run/logs/e2e-run.log")
+    # Apps a test restarted by hand: not children of `dapr run`, so stop() ends them itself.
+    restarted: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, timeout: float = 240) -> None:
+        env = {**os.environ, "BROKER": self.broker, "READY_TIMEOUT": str(int(timeout))}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            ["scripts/run.sh"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(
+            self._healthy,
+            timeout=timeout + 10,
+            what=f"all seven services up (broker {self.broker})",
+            interval=1,
+        )
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise GiveUp(f"scripts/run.sh exited with {self.process.returncode}; see {self.log_path}")
+        return httpx.get(f"{GATEWAY}/api/health", timeout=3).status_code == 200
+
+    def restart_app(self, app_id: str, environ: dict[str, str]) -> None:
+        """Starts an app process again with the environment `dapr run` gave it."""
+        log = (ROOT / f".run/logs/e2e-restarted-{app_id}.log").open("ab")
+        self.restarted.append(
+            subprocess.Popen(
+                [".venv/bin/python", "-m", APP_MODULES[app_id]],
+                cwd=ROOT,
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+
+    def stop(self) -> None:
+        for proc in self.restarted:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.restarted.clear()
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.process = None
+        wait_until(lambda: not stray_processes(), timeout=30, what="every app and sidecar to exit")
+
+
+def sidecar(app_id: str) -> str:
+    """Base URL of an app's Dapr sidecar HTTP API."""
+    return f"http://127.0.0.1:{SIDECARS[app_id]}"
+
+
+def stop_app(app_id: str) -> list[int]:
+    """SIGKILLs an app's process (its sidecar keeps running); returns the killed PIDs."""
+    pids = app_pids(app_id)
+    assert pids, f"no running process for {app_id}"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def app_environ(app_id: str) -> dict[str, str]:
+    """The environment of a running app process (what `dapr run` passed it)."""
+    pid = app_pids(app_id)[0]
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def elapsed(fn):  # type: ignore[no-untyped-def]
+    """Calls fn() and returns (result, seconds it took)."""
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started

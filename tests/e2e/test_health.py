@@ -1,0 +1,78 @@
+"""The gateway's /api/health sees every service through Dapr service invocation."""
+
+import os
+import signal
+
+import httpx
+
+from tests.e2e.system import GATEWAY, System, app_environ, app_pids, elapsed, stop_app
+from tests.support import wait_until
+
+ALL_APPS = {"auth", "customers", "products", "orders", "order-view", "notifications"}
+
+
+def health() -> httpx.Response:
+    return httpx.get(f"{GATEWAY}/api/health", timeout=5)
+
+
+def test_health_reports_all_seven_services_up(system: System) -> None:
+    response = health()
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["services"]) == ALL_APPS
+    assert set(body["services"].values()) == {"up"}
+
+
+def test_every_app_reports_its_own_dependencies_ready_through_its_sidecar(system: System) -> None:
+    expected = {
+        "auth": {"sidecar", "database"},
+        "customers": {"sidecar", "database"},
+        "products": {"sidecar", "database"},
+        "orders": {"sidecar", "database"},
+        "order-view": {"sidecar", "mongodb"},
+        "notifications": {"sidecar"},
+    }
+    for app, checks in expected.items():
+        response = httpx.get(f"http://127.0.0.1:3500/v1.0/invoke/{app}/method/readyz", timeout=5)
+        assert response.status_code == 200, (app, response.text)
+        assert response.json() == {"status": "ready", "checks": dict.fromkeys(checks, "ok")}
+
+
+def test_a_stopped_app_is_reported_down_while_the_others_stay_up(system: System) -> None:
+    environ = app_environ("customers")
+    stop_app("customers")
+    try:
+
+        def customers_down() -> dict[str, str] | None:
+            response = health()
+            body = response.json()
+            return body if response.status_code == 503 and body["services"]["customers"] == "down" else None
+
+        body = wait_until(customers_down, timeout=15, what="customers reported down")
+
+        assert body["status"] == "degraded"
+        assert {app: state for app, state in body["services"].items() if app != "customers"} == dict.fromkeys(
+            ALL_APPS - {"customers"}, "up"
+        )
+    finally:
+        system.restart_app("customers", environ)
+        wait_until(lambda: health().status_code == 200, timeout=60, what="customers back up")
+
+
+def test_a_hanging_app_is_reported_down_within_two_seconds(system: System) -> None:
+    pids = app_pids("products")
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        response, seconds = elapsed(health)
+
+        assert seconds < 2.0
+        assert response.status_code == 503
+        assert response.json()["services"]["products"] == "down"
+        assert response.json()["services"]["orders"] == "up"
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: health().status_code == 200, timeout=30, what="products answering again")
