@@ -36,8 +36,9 @@ running() { local f="$pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/
 # spawn NAME COMMAND...: starts COMMAND in its own session, output to .run/logs/NAME.log.
 spawn() {
   local name=$1; shift
-  setsid "$@" >>"$logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$pids/$name.pid"
+  # The process writes its own pid: setsid may fork, so $! is not always the right one.
+  setsid bash -c 'echo $$ > "$0"; exec "$@"' "$pids/$name.pid" "$@" >>"$logs/$name.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 20); do [ -s "$pids/$name.pid" ] && return; sleep 0.05; done
 }
 
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ] || die "$1 is missing: run 'make setup' first"; }
