@@ -35,6 +35,26 @@ module_copy() {
   echo "$dest"
 }
 
+# use_patched_contrib DAPR_SRC: builds daprd against components-contrib with the fixes in
+# scripts/patches/ applied (each patch names the upstream issue it works around).
+use_patched_contrib() {
+  local dapr_src=$1 version patched
+  version=$(awk '$1 == "github.com/dapr/components-contrib" { sub(/^v/, "", $2); print $2; exit }' "$dapr_src/go.mod")
+  patched="$DAPR_CACHE/src/components-contrib-$version-$DAPR_BUILD"
+  if [ ! -f "$patched/go.mod" ]; then
+    local original
+    original=$(module_copy github.com/dapr/components-contrib "$version")
+    rm -rf "$patched.tmp" && cp -r "$original" "$patched.tmp"
+    for p in "$here"/patches/components-contrib-"$version"-*.patch; do
+      [ -e "$p" ] || continue
+      log "applying $(basename "$p")"
+      patch -s -d "$patched.tmp" -p1 < "$p"
+    done
+    mv "$patched.tmp" "$patched"
+  fi
+  (cd "$dapr_src" && go mod edit -replace "github.com/dapr/components-contrib=$patched")
+}
+
 # go build prints one line per compiled package; turn that into a progress line a minute.
 progress() {
   awk -v what="$1" 'BEGIN { t = systime() }
@@ -49,6 +69,7 @@ done
 if [ ${#runtime_missing[@]} -gt 0 ]; then
   log "building ${runtime_missing[*]} $DAPR_VERSION from the Go module proxy (cold: 15-30 min on 2 cores)"
   src=$(module_copy github.com/dapr/dapr "$DAPR_VERSION")
+  use_patched_contrib "$src"
   cd "$src"
   log "downloading dapr's dependencies (several hundred modules, about 2 GB on a cold cache)"
   ( while sleep 30; do log "  module cache: $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1)"; done ) &

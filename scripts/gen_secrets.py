@@ -16,7 +16,7 @@ def generate() -> dict[str, str]:
         f"{svc}-db-password": secrets.token_urlsafe(24) for svc in ("auth", "customers", "products", "orders")
     }
     values["jwt-signing-key"] = secrets.token_urlsafe(48)
-    values["admin-email"] = "admin@shop.local"
+    values["admin-email"] = "admin@example.com"
     values["admin-password"] = secrets.token_urlsafe(18)
     return values
 

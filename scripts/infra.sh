@@ -3,7 +3,7 @@
 # to 127.0.0.1, data under .run/data (git-ignored):
 #   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
 #   Mosquitto :1883 (only for BROKER=mqtt)   Dapr placement :50005, scheduler :50006
-# Usage: scripts/infra.sh up|down|status
+# Usage: scripts/infra.sh up|down|status|start NAME|stop NAME
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/versions.sh"
@@ -171,9 +171,28 @@ status() {
   done
 }
 
+# start/stop one piece (fault tests, or to see what the system does without it).
+one() {
+  local action=$1 name=${2:-}
+  case "$name" in
+    rabbitmq|mariadb|redis|ferretdb|mosquitto) ;;
+    *) die "usage: $0 $action rabbitmq|mariadb|redis|ferretdb|mosquitto" ;;
+  esac
+  if [ "$action" = stop ]; then stop_one "$name"; return; fi
+  "start_$name"
+  case "$name" in
+    rabbitmq) wait_for rabbitmq 120 port_open 5672 ;;
+    mariadb) wait_for mariadb 60 mariadb-admin --no-defaults --socket="$run/mariadb.sock" -uroot ping ;;
+    redis) wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping ;;
+    ferretdb) wait_for ferretdb 30 port_open 27017 ;;
+    mosquitto) wait_for mosquitto 30 port_open 1883 ;;
+  esac
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  start|stop) one "$1" "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|start NAME|stop NAME" >&2; exit 2 ;;
 esac

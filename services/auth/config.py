@@ -2,13 +2,16 @@
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from services.shared.settings import DatabaseSettings
 
 
 class Settings(DatabaseSettings):
-    """Owns the `auth` database (user `auth`, password from the secret store)."""
+    """Owns the `auth` database: credentials (argon2 hashes) and roles."""
 
     db_name: str = "auth"
+    token_ttl_s: int = Field(default=3600, ge=60, le=86400)
 
 
 @lru_cache

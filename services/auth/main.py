@@ -1,22 +1,43 @@
 """Composition root of the auth service."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.auth import service
+from services.auth.api import router
 from services.auth.config import get_settings
 from services.shared.app import create_app
 from services.shared.runtime import open_database, open_sidecar
+from services.shared.tokens import TokenIssuer
+
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    async with open_sidecar(app, settings) as dapr, open_database(app, dapr, settings) as engine:
-        app.state.dapr = dapr
-        app.state.engine = engine
-        yield
+    async with (
+        open_sidecar(app, settings) as dapr,
+        open_database(app, dapr, settings, migrations=MIGRATIONS) as engine,
+    ):
+        store = settings.secret_store_name
+        key = await dapr.get_secret(store, "jwt-signing-key")
+        admin_email = await dapr.get_secret(store, "admin-email")
+        admin_password = await dapr.get_secret(store, "admin-password")
+        app.state.dapr, app.state.engine = dapr, engine
+        app.state.tokens = TokenIssuer(key=key, ttl_s=settings.token_ttl_s)
+        bootstrap = asyncio.create_task(
+            service.ensure_admin(engine, dapr, email=admin_email, password=admin_password),
+            name="admin-bootstrap",
+        )
+        try:
+            yield
+        finally:
+            bootstrap.cancel()
 
 
-app = create_app(title="Shop auth service", lifespan=lifespan)
+app = create_app(title="Shop auth service", lifespan=lifespan, routers=[router])

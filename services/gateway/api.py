@@ -1,12 +1,31 @@
-"""The gateway's public REST API."""
+"""The gateway's public REST API: authenticate, validate, forward through Dapr."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.gateway import service
 from services.gateway.config import BACKEND_APPS, get_settings
+from services.gateway.schemas import Login, NewOrder, NewProduct, ProductChanges, ProfileChanges, Registration
+from services.gateway.security import AdminActor, CurrentActor
+from services.shared.errors import ApiError
+from services.shared.identity import Actor
 
 router = APIRouter(prefix="/api")
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+def dapr(request: Request) -> Any:
+    return request.app.state.dapr
+
+
+def known_id(value: str, what: str) -> str:
+    if not service.is_uuid(value):
+        raise ApiError(404, "not_found", f"{what} not found")
+    return value.lower()
 
 
 @router.get("/health", tags=["health"])
@@ -14,6 +33,140 @@ async def system_health(request: Request) -> JSONResponse:
     """Health of every service behind the gateway: 200 when all are up, 503 otherwise."""
     settings = get_settings()
     report = await service.system_health(
-        request.app.state.dapr, BACKEND_APPS, timeout_s=settings.health_probe_timeout_s
+        dapr(request), BACKEND_APPS, timeout_s=settings.health_probe_timeout_s
     )
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+
+# --- auth and profile ---------------------------------------------------------------------
+
+
+@router.post("/auth/register", status_code=201, tags=["auth"])
+async def register(body: Registration, request: Request) -> Response:
+    """Creates a customer account. 409 `email_taken`."""
+    return await service.forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
+
+
+@router.post("/auth/login", tags=["auth"])
+async def login(body: Login, request: Request) -> Response:
+    """A bearer token for the account. 401 `invalid_credentials`."""
+    return await service.forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
+
+
+@router.get("/me", tags=["auth"])
+async def me(request: Request, actor: CurrentActor) -> Response:
+    """The caller's customer profile."""
+    return await _profile(request, actor, "GET", json=None)
+
+
+@router.patch("/me", tags=["auth"])
+async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
+    return await _profile(request, actor, "PATCH", json=body.model_dump())
+
+
+async def _profile(request: Request, actor: Actor, method: str, *, json: Any) -> Response:
+    status, body = await service.call(dapr(request), "customers", method, f"customers/{actor.id}", json=json)
+    if status == 200 and body is not None:
+        body = {**body, "role": actor.role}
+    return JSONResponse(body, status_code=status)
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+@router.get("/admin/customers", tags=["admin"])
+async def list_customers(
+    request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
+) -> Response:
+    """Every customer, oldest first (admins only)."""
+    params = {"limit": limit, "offset": offset}
+    return await service.forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
+
+
+# --- products -----------------------------------------------------------------------------
+
+
+@router.get("/products", tags=["products"])
+async def list_products(request: Request, limit: Limit = 20, offset: Offset = 0) -> Response:
+    """Products for sale, newest first (public)."""
+    return await service.forward(
+        dapr(request), "products", "GET", "products", params={"limit": limit, "offset": offset}
+    )
+
+
+@router.get("/products/{product_id}", tags=["products"])
+async def get_product(product_id: str, request: Request) -> Response:
+    pid = known_id(product_id, "product")
+    return await service.forward(dapr(request), "products", "GET", f"products/{pid}")
+
+
+@router.post("/products", status_code=201, tags=["products"])
+async def create_product(body: NewProduct, request: Request, actor: CurrentActor) -> Response:
+    """Lists a product for sale; the caller is its seller."""
+    return await service.forward(
+        dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump()
+    )
+
+
+@router.patch("/products/{product_id}", tags=["products"])
+async def change_product(
+    product_id: str, body: ProductChanges, request: Request, actor: CurrentActor
+) -> Response:
+    """The seller or an admin changes a product; 403 for anyone else."""
+    pid = known_id(product_id, "product")
+    changes = body.model_dump(exclude_unset=True)
+    return await service.forward(
+        dapr(request), "products", "PATCH", f"products/{pid}", actor=actor, json=changes
+    )
+
+
+@router.delete("/products/{product_id}", status_code=204, tags=["products"])
+async def delete_product(product_id: str, request: Request, actor: CurrentActor) -> Response:
+    pid = known_id(product_id, "product")
+    return await service.forward(dapr(request), "products", "DELETE", f"products/{pid}", actor=actor)
+
+
+# --- orders -------------------------------------------------------------------------------
+
+
+@router.post("/orders", status_code=201, tags=["orders"])
+async def place_order(
+    body: NewOrder,
+    request: Request,
+    actor: CurrentActor,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+) -> Response:
+    """201 confirmed; 409 `insufficient_stock`; 422 `unknown_product`. Retrying with the same
+    Idempotency-Key returns the first answer instead of placing a second order."""
+    headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+    return await service.forward(
+        dapr(request), "orders", "POST", "orders", actor=actor, json=body.model_dump(), headers=headers
+    )
+
+
+@router.get("/orders", tags=["orders"])
+async def list_orders(
+    request: Request,
+    actor: CurrentActor,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> Response:
+    """The caller's orders, newest first (an admin sees everyone's, or one customer's)."""
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if customer_id is not None:
+        params["customer_id"] = customer_id
+    return await service.forward(dapr(request), "orders", "GET", "orders", actor=actor, params=params)
+
+
+@router.get("/orders/{order_id}", tags=["orders"])
+async def get_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
+    oid = known_id(order_id, "order")
+    return await service.forward(dapr(request), "orders", "GET", f"orders/{oid}", actor=actor)
+
+
+@router.post("/orders/{order_id}/cancel", tags=["orders"])
+async def cancel_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
+    """Cancels a confirmed order (its customer or an admin); 409 `not_cancellable`."""
+    oid = known_id(order_id, "order")
+    return await service.forward(dapr(request), "orders", "POST", f"orders/{oid}/cancel", actor=actor)

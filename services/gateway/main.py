@@ -13,9 +13,18 @@ from services.shared.runtime import open_sidecar
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with open_sidecar(app, get_settings()) as dapr:
+    settings = get_settings()
+    async with open_sidecar(app, settings) as dapr:
         app.state.dapr = dapr
+        # Tokens are verified here, at the edge, with the key auth signs them with.
+        app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")
         yield
 
 
-app = create_app(title="Shop gateway", lifespan=lifespan, routers=[router])
+app = create_app(
+    title="Shop gateway",
+    description="The public REST API of dapr-shop. Authenticate with `POST /api/auth/login`, then send "
+    "`Authorization: Bearer <token>`.",
+    lifespan=lifespan,
+    routers=[router],
+)

@@ -1,8 +1,14 @@
-"""Gateway logic: aggregate the health of every backend app through Dapr service invocation."""
+"""Gateway logic: aggregate the health of every backend app, forward requests through Dapr."""
 
 import asyncio
+import uuid
+from typing import Any
+
+from fastapi import Response
+from fastapi.responses import JSONResponse
 
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.identity import Actor
 
 
 async def probe(dapr: DaprSidecar, app_id: str, *, timeout_s: float) -> str:
@@ -22,3 +28,43 @@ async def system_health(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: 
     services = dict(zip(apps, states, strict=True))
     status = "ok" if all(state == "up" for state in states) else "degraded"
     return {"status": status, "services": services}
+
+
+async def call(
+    dapr: DaprSidecar,
+    app_id: str,
+    method: str,
+    path: str,
+    *,
+    actor: Actor | None = None,
+    json: Any = None,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any] | None]:
+    """Calls an internal app through Dapr as `actor`; returns its status and JSON body (None for 204)."""
+    sent_headers = {**(actor.headers() if actor else {}), **(headers or {})}
+    response = await dapr.invoke(app_id, method, path, json=json, params=params, headers=sent_headers)
+    if response.status_code == 204:
+        return 204, None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ServiceUnavailable(app_id, f"unreadable answer ({response.status_code})")
+    return response.status_code, body
+
+
+async def forward(dapr: DaprSidecar, app_id: str, method: str, path: str, **kwargs: Any) -> Response:
+    """Hands an internal app's answer to the client unchanged (internal apps already speak the
+    public error shape)."""
+    status, body = await call(dapr, app_id, method, path, **kwargs)
+    return Response(status_code=204) if body is None else JSONResponse(body, status_code=status)
+
+
+def is_uuid(value: str) -> bool:
+    """Ids are UUIDs; anything else cannot name a resource (and never reaches a path downstream)."""
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False

@@ -21,7 +21,14 @@ def handle(store: ReadModelStore, topic: str, envelope: dict[str, Any]) -> Outco
         log.warning("dropping event without id or type", extra={"topic": topic, "reason": "malformed"})
         return "DROP"
     try:
-        first_time = store.record_event(event_id=event_id, topic=topic, event_type=event_type)
+        data = envelope.get("data")
+        entity_id = data.get("id") if isinstance(data, dict) else None
+        first_time = store.record_event(
+            event_id=event_id,
+            topic=topic,
+            event_type=event_type,
+            entity_id=entity_id if isinstance(entity_id, str) else None,
+        )
     except PyMongoError as exc:
         log.warning(
             "read model unavailable, asking for redelivery", extra={"event_id": event_id, "error": str(exc)}

@@ -1,9 +1,11 @@
 """Composition root of order-view, the read model of orders joined with customers and products."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
 from services.order_view.api import router
@@ -11,6 +13,8 @@ from services.order_view.config import get_settings
 from services.order_view.store import ReadModelStore
 from services.shared.app import create_app
 from services.shared.runtime import open_sidecar
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -24,6 +28,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(store.ping)
 
     app.state.readiness_checks["mongodb"] = mongo_ready
+    try:
+        await run_in_threadpool(store.ensure_indexes)
+    except PyMongoError as exc:  # start anyway: readiness reports MongoDB, handlers answer RETRY
+        log.warning("indexes not ensured, MongoDB unavailable", extra={"error": str(exc)})
     app.state.store = store
     try:
         async with open_sidecar(app, settings) as dapr:

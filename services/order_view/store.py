@@ -31,11 +31,17 @@ class ReadModelStore:
     def ping(self) -> None:
         self.db.command("ping")
 
-    def record_event(self, *, event_id: str, topic: str, event_type: str) -> bool:
+    def record_event(self, *, event_id: str, topic: str, event_type: str, entity_id: str | None) -> bool:
         """Stores the event id; False when it was already there (a redelivery)."""
         try:
             self.processed.insert_one(
-                {"_id": event_id, "topic": topic, "type": event_type, "received_at": datetime.now(UTC)}
+                {
+                    "_id": event_id,
+                    "topic": topic,
+                    "type": event_type,
+                    "entity_id": entity_id,
+                    "received_at": datetime.now(UTC),
+                }
             )
         except DuplicateKeyError:
             return False
@@ -43,3 +49,13 @@ class ReadModelStore:
 
     def find_event(self, event_id: str) -> dict[str, Any] | None:
         return self.processed.find_one({"_id": event_id})
+
+    def find_events(self, *, event_type: str, entity_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """Applied events of one type (for one entity), oldest first."""
+        query: dict[str, Any] = {"type": event_type}
+        if entity_id is not None:
+            query["entity_id"] = entity_id
+        return list(self.processed.find(query).sort("received_at", 1).limit(limit))
+
+    def ensure_indexes(self) -> None:
+        self.processed.create_index([("type", 1), ("entity_id", 1)])

@@ -2,6 +2,8 @@
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from services.shared.settings import DatabaseSettings
 
 
@@ -9,6 +11,8 @@ class Settings(DatabaseSettings):
     """Owns the `orders` database (user `orders`, password from the secret store)."""
 
     db_name: str = "orders"
+    # A pending order older than this is settled by the background task (its request failed).
+    settle_pending_after_s: float = Field(default=10, gt=0)
 
 
 @lru_cache

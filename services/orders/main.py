@@ -1,22 +1,39 @@
 """Composition root of the orders service."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.orders.api import router
 from services.orders.config import get_settings
+from services.orders.models import outbox
+from services.orders.placing import settle_stale_orders
 from services.shared.app import create_app
-from services.shared.runtime import open_database, open_sidecar
+from services.shared.runtime import open_database, open_sidecar, run_outbox_relay
+
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    async with open_sidecar(app, settings) as dapr, open_database(app, dapr, settings) as engine:
-        app.state.dapr = dapr
-        app.state.engine = engine
-        yield
+    async with (
+        open_sidecar(app, settings) as dapr,
+        open_database(app, dapr, settings, migrations=MIGRATIONS) as engine,
+        run_outbox_relay(engine, outbox, dapr) as relay,
+    ):
+        app.state.dapr, app.state.engine, app.state.relay = dapr, engine, relay
+        settler = asyncio.create_task(
+            settle_stale_orders(engine, dapr, older_than_s=settings.settle_pending_after_s),
+            name="settle-pending",
+        )
+        try:
+            yield
+        finally:
+            settler.cancel()
 
 
-app = create_app(title="Shop orders service", lifespan=lifespan)
+app = create_app(title="Shop orders service", lifespan=lifespan, routers=[router])

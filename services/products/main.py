@@ -2,21 +2,29 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.products.api import router
 from services.products.config import get_settings
+from services.products.models import outbox
 from services.shared.app import create_app
-from services.shared.runtime import open_database, open_sidecar
+from services.shared.runtime import open_database, open_sidecar, run_outbox_relay
+
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    async with open_sidecar(app, settings) as dapr, open_database(app, dapr, settings) as engine:
-        app.state.dapr = dapr
-        app.state.engine = engine
+    async with (
+        open_sidecar(app, settings) as dapr,
+        open_database(app, dapr, settings, migrations=MIGRATIONS) as engine,
+        run_outbox_relay(engine, outbox, dapr) as relay,
+    ):
+        app.state.dapr, app.state.engine, app.state.relay = dapr, engine, relay
         yield
 
 
-app = create_app(title="Shop products service", lifespan=lifespan)
+app = create_app(title="Shop products service", lifespan=lifespan, routers=[router])

@@ -18,6 +18,12 @@ from services.shared.logging import request_id_var
 log = logging.getLogger("request")
 
 REQUEST_ID_HEADER = b"x-request-id"
+# Dapr's resiliency policies count every non-2xx answer as a failure, so a run of business
+# rejections (409 insufficient_stock, 404 not_found) would open a circuit breaker. Between
+# services a 4xx therefore travels as 200 plus this header; DaprSidecar.invoke restores it.
+# Circuit breakers then open only on real failures: timeouts, 5xx, an app that is down.
+STATUS_HEADER = b"x-shop-status"
+CALLER_HEADER = b"dapr-caller-app-id"
 _QUIET_PATHS = {"/healthz", "/readyz"}
 
 
@@ -33,6 +39,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        via_dapr = any(name == CALLER_HEADER for name, _ in scope["headers"])
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -43,7 +50,11 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+                headers = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+                if via_dapr and 400 <= status < 500:
+                    headers.append((STATUS_HEADER, str(status).encode()))
+                    message["status"] = 200
+                message["headers"] = headers
             await send(message)
 
         try:

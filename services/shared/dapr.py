@@ -16,6 +16,8 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from dapr.conf import settings as dapr_settings
 
+from services.shared.logging import request_id_var
+
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +73,9 @@ class DaprSidecar:
         answer came from the target app itself (timeout, sidecar error, app down).
         """
         url = f"/v1.0/invoke/{target}/method/{path.lstrip('/')}"
+        request_id = request_id_var.get()
+        if request_id:  # one request id across every service a request touches
+            headers = {"x-request-id": request_id, **(headers or {})}
         try:
             response = await self.http.request(
                 method, url, json=json, params=params, headers=headers, timeout=timeout_s or self.timeout_s
@@ -81,6 +86,9 @@ class DaprSidecar:
             raise ServiceUnavailable(target, f"sidecar unreachable: {type(exc).__name__}") from exc
         if _is_dapr_error(response):
             raise ServiceUnavailable(target, response.json().get("errorCode", "dapr error"))
+        carried = response.headers.get("x-shop-status")
+        if carried and response.status_code == 200:  # a 4xx carried past Dapr's breakers (shared/app.py)
+            response.status_code = int(carried)
         return response
 
     async def publish(self, topic: str, *, event_id: str, event_type: str, data: dict[str, Any]) -> None:
@@ -102,6 +110,30 @@ class DaprSidecar:
             raise ServiceUnavailable(
                 "pubsub", f"publish answered {response.status_code}: {response.text[:200]}"
             )
+
+    async def get_state(self, store: str, key: str) -> Any:
+        """A value from a Dapr state store, or None when the key is absent (or expired)."""
+        try:
+            response = await self.http.get(f"/v1.0/state/{store}/{key}")
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code == 204:
+            return None
+        if response.status_code != 200:
+            raise ServiceUnavailable(store, f"state get answered {response.status_code}")
+        return response.json()
+
+    async def save_state(self, store: str, key: str, value: Any, *, ttl_s: int | None = None) -> None:
+        """Saves a value to a Dapr state store, expiring after ttl_s when given."""
+        item: dict[str, Any] = {"key": key, "value": value}
+        if ttl_s is not None:
+            item["metadata"] = {"ttlInSeconds": str(ttl_s)}
+        try:
+            response = await self.http.post(f"/v1.0/state/{store}", json=[item])
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code != 204:
+            raise ServiceUnavailable(store, f"state save answered {response.status_code}")
 
     async def get_secret(self, store: str, key: str) -> str:
         """Reads one secret from a Dapr secret store."""

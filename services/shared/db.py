@@ -1,7 +1,11 @@
 """SQLAlchemy engine for the services that own a MariaDB/MySQL database."""
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import DateTime, Engine, create_engine, text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL
+
+# Microsecond timestamps on MySQL/MariaDB (plain DATETIME drops the fraction).
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def mysql_engine(
@@ -18,6 +22,8 @@ def mysql_engine(
         pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=5,
+        # Row locks only on rows read FOR UPDATE; no gap locks for plain reads (fewer deadlocks).
+        isolation_level="READ COMMITTED",
         connect_args={"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10, "charset": "utf8mb4"},
     )
 

@@ -3,13 +3,16 @@ registering the readiness check for what it opened."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from starlette.concurrency import run_in_threadpool
 
 from services.shared.dapr import DaprSidecar
 from services.shared.db import mysql_engine, ping
+from services.shared.migrations import upgrade
+from services.shared.outbox import OutboxRelay
 from services.shared.settings import DatabaseSettings, ServiceSettings
 
 
@@ -33,8 +36,11 @@ async def open_sidecar(app: FastAPI, settings: ServiceSettings) -> AsyncIterator
 
 
 @asynccontextmanager
-async def open_database(app: FastAPI, dapr: DaprSidecar, settings: DatabaseSettings) -> AsyncIterator[Engine]:
-    """Builds the engine for the service's own database, its password read from the secret store."""
+async def open_database(
+    app: FastAPI, dapr: DaprSidecar, settings: DatabaseSettings, *, migrations: Path | None = None
+) -> AsyncIterator[Engine]:
+    """Builds the engine for the service's own database (password from the secret store) and
+    applies the service's migrations before it takes traffic."""
     password = await dapr.get_secret(settings.secret_store_name, f"{settings.db_name}-db-password")
     engine = mysql_engine(
         user=settings.db_user or settings.db_name,
@@ -50,6 +56,19 @@ async def open_database(app: FastAPI, dapr: DaprSidecar, settings: DatabaseSetti
 
     app.state.readiness_checks["database"] = database_ready
     try:
+        if migrations is not None:
+            await run_in_threadpool(upgrade, engine, migrations)
         yield engine
     finally:
         engine.dispose()
+
+
+@asynccontextmanager
+async def run_outbox_relay(engine: Engine, outbox: Table, dapr: DaprSidecar) -> AsyncIterator[OutboxRelay]:
+    """Publishes the service's outbox for as long as the app runs."""
+    relay = OutboxRelay(engine, outbox, dapr)
+    relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop()

@@ -5,7 +5,7 @@ import signal
 
 import httpx
 
-from tests.e2e.system import GATEWAY, System, app_environ, app_pids, elapsed, stop_app
+from tests.e2e.system import GATEWAY, System, app_environ, app_pids, elapsed, invoke, stop_app
 from tests.support import wait_until
 
 ALL_APPS = {"auth", "customers", "products", "orders", "order-view", "notifications"}
@@ -35,9 +35,9 @@ def test_every_app_reports_its_own_dependencies_ready_through_its_sidecar(system
         "notifications": {"sidecar"},
     }
     for app, checks in expected.items():
-        response = httpx.get(f"http://127.0.0.1:3500/v1.0/invoke/{app}/method/readyz", timeout=5)
-        assert response.status_code == 200, (app, response.text)
-        assert response.json() == {"status": "ready", "checks": dict.fromkeys(checks, "ok")}
+        status, body = invoke(app, "GET", "readyz")
+        assert status == 200, (app, body)
+        assert body == {"status": "ready", "checks": dict.fromkeys(checks, "ok")}
 
 
 def test_a_stopped_app_is_reported_down_while_the_others_stay_up(system: System) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import SystemManager
-from tests.e2e.system import sidecar
+from tests.e2e.system import invoke, sidecar
 from tests.support import wait_until
 
 
@@ -33,8 +33,8 @@ def publish_customer_event(event_id: str) -> None:
 
 def processed_by_order_view(event_id: str) -> dict[str, object] | None:
     """Asks order-view, through Dapr service invocation, whether it applied the event."""
-    response = httpx.get(f"{sidecar('gateway')}/v1.0/invoke/order-view/method/events/{event_id}", timeout=5)
-    return response.json() if response.status_code == 200 else None
+    status, body = invoke("order-view", "GET", f"events/{event_id}")
+    return body if status == 200 else None
 
 
 def assert_event_flows_to_order_view() -> None:

@@ -12,7 +12,7 @@ class FakeStore:
         self.down = down
         self.seen: dict[str, dict[str, str]] = {}
 
-    def record_event(self, *, event_id: str, topic: str, event_type: str) -> bool:
+    def record_event(self, *, event_id: str, topic: str, event_type: str, entity_id: str | None) -> bool:
         if self.down:
             raise ServerSelectionTimeoutError("no server")
         if event_id in self.seen:

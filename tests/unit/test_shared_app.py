@@ -98,3 +98,14 @@ def test_readiness_reports_each_dependency() -> None:
 
     assert response.status_code == 503
     assert response.json() == {"status": "not_ready", "checks": {"database": "error: ConnectionError"}}
+
+
+def test_a_4xx_to_another_service_travels_as_200_with_its_status_in_a_header() -> None:
+    with TestClient(make_app()) as client:
+        direct = client.get("/conflict")
+        via_dapr = client.get("/conflict", headers={"dapr-caller-app-id": "gateway"})
+
+    assert direct.status_code == 409
+    assert via_dapr.status_code == 200
+    assert via_dapr.headers["x-shop-status"] == "409"
+    assert via_dapr.json()["code"] == "email_taken"

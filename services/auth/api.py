@@ -1,0 +1,31 @@
+"""The auth service's internal API (the gateway calls it through Dapr)."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from services.auth import service
+from services.auth.models import Login, Registration
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/register", status_code=201)
+async def register(body: Registration, request: Request) -> dict[str, Any]:
+    """Creates a customer account: the profile in customers, the credentials here."""
+    return await service.register(request.app.state.engine, request.app.state.dapr, body)
+
+
+@router.post("/login")
+async def login(body: Login, request: Request) -> dict[str, Any]:
+    """Exchanges email and password for a bearer token."""
+    actor = await run_in_threadpool(
+        service.check_credentials, request.app.state.engine, email=body.email, password=body.password
+    )
+    issuer = request.app.state.tokens
+    return {
+        "access_token": issuer.issue(actor, email=body.email.lower()),
+        "token_type": "bearer",
+        "expires_in": issuer.ttl_s,
+    }

@@ -1,0 +1,108 @@
+"""Registration and login. Passwords are hashed with argon2id and never logged or returned."""
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from services.auth.models import Registration, credentials
+from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.errors import ApiError
+from services.shared.identity import Actor, Role
+from services.shared.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# OWASP's minimum for argon2id (19 MiB, 2 passes): tens of ms per hash, bounded memory under load.
+hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+# Verified against when the email is unknown, so both cases cost the same time.
+_DUMMY_HASH = hasher.hash("no-such-user-password")
+
+
+def email_taken(engine: Engine, email: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(credentials.c.id).where(credentials.c.email == email)).first() is not None
+
+
+def store_credentials(engine: Engine, *, customer_id: str, email: str, password: str, role: Role) -> None:
+    password_hash = hasher.hash(password)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                credentials.insert().values(
+                    id=customer_id, email=email, password_hash=password_hash, role=role, created_at=utcnow()
+                )
+            )
+    except IntegrityError as exc:
+        raise ApiError(409, "email_taken", "that email is already registered") from exc
+
+
+def check_credentials(engine: Engine, *, email: str, password: str) -> Actor:
+    """The actor these credentials belong to; 401 `invalid_credentials` otherwise."""
+    with engine.connect() as conn:
+        row = conn.execute(select(credentials).where(credentials.c.email == email.lower())).one_or_none()
+    try:
+        hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except VerificationError:
+        row = None
+    if row is None:
+        raise ApiError(401, "invalid_credentials", "wrong email or password")
+    return Actor(id=row.id, role=row.role)
+
+
+async def register(
+    engine: Engine, dapr: DaprSidecar, form: Registration, *, role: Role = "customer"
+) -> dict[str, Any]:
+    """Creates the customer through the customers service, then stores the credentials."""
+    email = form.email.lower()
+    if await run_in_threadpool(email_taken, engine, email):
+        raise ApiError(409, "email_taken", "that email is already registered")
+    customer_id = str(uuid.uuid4())
+    response = await dapr.invoke(
+        "customers", "POST", "customers", json={"id": customer_id, "email": email, "name": form.name}
+    )
+    if response.status_code == 409:
+        raise ApiError(409, "email_taken", "that email is already registered")
+    if response.status_code != 201:
+        raise ServiceUnavailable("customers", f"unexpected status {response.status_code}")
+    customer = response.json()
+    await run_in_threadpool(
+        store_credentials, engine, customer_id=customer_id, email=email, password=form.password, role=role
+    )
+    return {
+        "id": customer_id,
+        "email": email,
+        "name": customer["name"],
+        "role": role,
+        "created_at": customer["created_at"],
+    }
+
+
+async def ensure_admin(engine: Engine, dapr: DaprSidecar, *, email: str, password: str) -> None:
+    """Creates the first admin from the secret store's credentials, retrying until customers is up."""
+    delay = 0.5
+    while True:
+        try:
+            if await run_in_threadpool(email_taken, engine, email.lower()):
+                return
+            await register(
+                engine, dapr, Registration(email=email, password=password, name="Administrator"), role="admin"
+            )
+            log.info("admin account created", extra={"email": email})
+            return
+        except ApiError as exc:
+            if exc.code == "email_taken":
+                return
+            raise
+        except Exception as exc:  # customers or the database not up yet
+            log.info(
+                "admin account not created yet, retrying", extra={"error": str(exc), "retry_in_s": delay}
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)

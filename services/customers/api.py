@@ -1,0 +1,48 @@
+"""The customers service's internal API (reached only through Dapr service invocation)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Engine
+
+from services.customers import service
+from services.customers.models import CustomerChanges, CustomerIds, NewCustomer
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+DB = Annotated[Engine, Depends(engine)]
+
+
+@router.post("", status_code=201)
+def register(body: NewCustomer, db: DB) -> dict[str, Any]:
+    """Creates a customer profile (called by auth during registration)."""
+    return service.register(db, new=body)
+
+
+@router.get("")
+def list_customers(
+    db: DB, limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
+) -> dict[str, Any]:
+    """Pages through every customer, oldest first."""
+    return service.page(db, limit=limit, offset=offset)
+
+
+@router.post("/batch")
+def batch(body: CustomerIds, db: DB) -> dict[str, Any]:
+    """Looks up many customers in one call."""
+    return {"items": service.batch(db, ids=body.ids)}
+
+
+@router.get("/{customer_id}")
+def get_customer(customer_id: str, db: DB) -> dict[str, Any]:
+    return service.get(db, customer_id=customer_id)
+
+
+@router.patch("/{customer_id}")
+def change_customer(customer_id: str, body: CustomerChanges, db: DB) -> dict[str, Any]:
+    return service.change(db, customer_id=customer_id, changes=body)

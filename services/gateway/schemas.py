@@ -1,0 +1,46 @@
+"""The public API's request bodies: unknown fields rejected, every field bounded. Fields a
+client must never set (seller, role, status, prices) are simply not here."""
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Registration(Public):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=8, max_length=128)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class Login(Public):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class ProfileChanges(Public):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class NewProduct(Public):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    price_cents: int = Field(ge=1, le=100_000_000)
+    stock: int = Field(ge=0, le=1_000_000)
+
+
+class ProductChanges(Public):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    price_cents: int | None = Field(default=None, ge=1, le=100_000_000)
+    stock: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
+class OrderLine(Public):
+    product_id: str = Field(min_length=1, max_length=36)
+    quantity: int = Field(ge=1, le=100)
+
+
+class NewOrder(Public):
+    items: list[OrderLine] = Field(min_length=1, max_length=50)

@@ -1,0 +1,62 @@
+"""The orders service's internal API (the gateway calls it through Dapr)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.orders import placing, service
+from services.orders.config import get_settings
+from services.orders.models import NewOrder
+from services.shared.errors import ApiError
+from services.shared.identity import Actor, require_actor
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+Caller = Annotated[Actor, Depends(require_actor)]
+
+
+@router.post("", status_code=201)
+async def place_order(
+    body: NewOrder,
+    request: Request,
+    actor: Caller,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+) -> JSONResponse:
+    """201 confirmed; 409 `insufficient_stock` (the order is recorded as rejected)."""
+    status, payload = await placing.place(
+        request.app.state.engine,
+        request.app.state.dapr,
+        state_store=get_settings().state_store_name,
+        actor=actor,
+        new=body,
+        idempotency_key=idempotency_key,
+    )
+    return JSONResponse(payload, status_code=status)
+
+
+@router.get("")
+def list_orders(
+    request: Request,
+    actor: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> dict[str, Any]:
+    """The caller's orders, newest first; an admin sees everyone's, or one customer's."""
+    if not actor.is_admin and customer_id not in (None, actor.id):
+        raise ApiError(403, "forbidden", "customers see their own orders only")
+    scope = customer_id if actor.is_admin else actor.id
+    return service.page(request.app.state.engine, customer_id=scope, limit=limit, offset=offset)
+
+
+@router.get("/{order_id}")
+def get_order(order_id: str, request: Request, actor: Caller) -> dict[str, Any]:
+    return service.visible(request.app.state.engine, actor=actor, order_id=order_id)
+
+
+@router.post("/{order_id}/cancel")
+async def cancel_order(order_id: str, request: Request, actor: Caller) -> dict[str, Any]:
+    """Cancels a confirmed order and releases its stock; 409 `not_cancellable` otherwise."""
+    return await placing.cancel(
+        request.app.state.engine, request.app.state.dapr, actor=actor, order_id=order_id
+    )

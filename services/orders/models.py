@@ -1,0 +1,51 @@
+"""The orders service's tables and the shapes of its internal API."""
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table
+
+from services.shared.db import Timestamp
+from services.shared.outbox import outbox_table
+
+metadata = MetaData()
+
+# status: pending (stock not settled yet) -> confirmed | rejected; confirmed -> cancelled.
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("customer_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.id"), primary_key=True),
+    Column("product_id", String(36), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    # Fixed when the stock is reserved; unknown while the order is pending.
+    Column("unit_price_cents", BigInteger, nullable=True),
+)
+outbox = outbox_table(metadata)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrderLine(Strict):
+    product_id: str = Field(min_length=1, max_length=36)
+    quantity: int = Field(ge=1, le=100)
+
+
+class NewOrder(Strict):
+    items: list[OrderLine] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def distinct_products(self) -> "NewOrder":
+        if len({line.product_id for line in self.items}) != len(self.items):
+            raise ValueError("each product may appear once per order")
+        return self

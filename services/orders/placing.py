@@ -1,0 +1,133 @@
+"""Placing and cancelling orders: the steps that cross into the products service.
+
+An order is written as `pending` first, then its stock is reserved (idempotently, keyed by the
+order id), then it is settled `confirmed` or `rejected` with its event. If the products call
+fails midway, the pending order is settled later by `settle_stale_orders`, which repeats the
+same reservation: nothing is reserved twice and no reservation is left without its order.
+"""
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from services.orders import service
+from services.orders.models import NewOrder, OrderLine
+from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.errors import ApiError
+from services.shared.identity import Actor
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+async def _reserve(dapr: DaprSidecar, order_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    response = await dapr.invoke(
+        "products", "POST", "reservations", json={"order_id": order_id, "lines": lines}
+    )
+    if response.status_code == 422:
+        body = response.json()
+        raise ApiError(422, body.get("code", "unknown_product"), body.get("detail", "unknown product"))
+    if response.status_code != 200:
+        raise ServiceUnavailable("products", f"reservation answered {response.status_code}")
+    return response.json()
+
+
+def _cache_key(actor: Actor, idempotency_key: str) -> str:
+    """State-store key for a client's Idempotency-Key (hashed: any text is a safe key)."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    return f"idempotency:{actor.id}:{digest}"
+
+
+def _status_of(order: dict[str, Any]) -> int:
+    return 409 if order["status"] == "rejected" else 201
+
+
+async def place(
+    engine: Engine,
+    dapr: DaprSidecar,
+    *,
+    state_store: str,
+    actor: Actor,
+    new: NewOrder,
+    idempotency_key: str | None,
+) -> tuple[int, dict[str, Any]]:
+    """Places an order; returns (HTTP status, body). A repeated Idempotency-Key gets the first answer."""
+    cache_key = _cache_key(actor, idempotency_key) if idempotency_key else None
+    if cache_key:
+        cached = await dapr.get_state(state_store, cache_key)
+        if cached is not None:
+            return cached["status"], cached["body"]
+    order_id = service.order_id_for(actor.id, idempotency_key)
+    order = await run_in_threadpool(
+        service.record_pending, engine, order_id=order_id, customer_id=actor.id, new=new
+    )
+    if (
+        order["customer_id"] != actor.id
+    ):  # a uuid5 collision across customers cannot happen; be explicit anyway
+        raise ApiError(409, "conflict", "idempotency key already used")
+    if order["status"] == "pending":
+        lines = [{"product_id": i.product_id, "quantity": i.quantity} for i in new.items]
+        try:
+            reservation = await _reserve(dapr, order_id, lines)
+        except ApiError:
+            await run_in_threadpool(service.abandon, engine, order_id=order_id)
+            raise
+        order = await run_in_threadpool(service.settle, engine, order_id=order_id, reservation=reservation)
+    status = _status_of(order)
+    body = order if status == 201 else _rejection(order)
+    if cache_key:
+        await dapr.save_state(
+            state_store, cache_key, {"status": status, "body": body}, ttl_s=IDEMPOTENCY_TTL_S
+        )
+    return status, body
+
+
+def _rejection(order: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "detail": "not enough stock for this order",
+        "code": "insufficient_stock",
+        "order_id": order["id"],
+    }
+
+
+async def cancel(engine: Engine, dapr: DaprSidecar, *, actor: Actor, order_id: str) -> dict[str, Any]:
+    """Cancels a confirmed order: the stock goes back first, then the order changes status."""
+    order = await run_in_threadpool(service.visible, engine, actor=actor, order_id=order_id)
+    if order["status"] != "confirmed":
+        raise ApiError(409, "not_cancellable", f"a {order['status']} order cannot be cancelled")
+    response = await dapr.invoke("products", "POST", f"reservations/{order_id}/release")
+    if response.status_code != 200:
+        raise ServiceUnavailable("products", f"release answered {response.status_code}")
+    return await run_in_threadpool(service.mark_cancelled, engine, order_id=order_id)
+
+
+async def settle_stale_orders(
+    engine: Engine, dapr: DaprSidecar, *, older_than_s: float = 10, every_s: float = 5
+) -> None:
+    """Background task: settles orders left pending by a failed products call."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            for order in await run_in_threadpool(service.stale_pending, engine, older_than_s=older_than_s):
+                lines = [
+                    OrderLine(product_id=i["product_id"], quantity=i["quantity"]).model_dump()
+                    for i in order["items"]
+                ]
+                try:
+                    reservation = await _reserve(dapr, order["id"], lines)
+                except ApiError:
+                    await run_in_threadpool(service.abandon, engine, order_id=order["id"])
+                    continue
+                settled = await run_in_threadpool(
+                    service.settle, engine, order_id=order["id"], reservation=reservation
+                )
+                log.info(
+                    "pending order settled", extra={"order_id": order["id"], "status": settled["status"]}
+                )
+        except Exception as exc:  # products or the database still down: try again next round
+            log.warning("cannot settle pending orders yet", extra={"error": str(exc)})

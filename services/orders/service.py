@@ -1,0 +1,186 @@
+"""Order rules: stock is reserved in the products service before an order is confirmed, prices
+are fixed at that moment, and every status change is versioned and published."""
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.orders.models import NewOrder, order_lines, orders, outbox
+from services.shared.errors import ApiError
+from services.shared.identity import Actor
+from services.shared.outbox import add_event
+from services.shared.timeutil import iso, utcnow
+
+log = logging.getLogger(__name__)
+
+TOPIC = "orders"
+# Deterministic order ids from Idempotency-Keys: the same key can only ever make one order.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c4a52-3b7e-4c0e-9d55-2f8b8a3e9c10")
+
+
+def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{customer_id}:{idempotency_key}"))
+
+
+def snapshot(row: Row[Any], lines: list[Row[Any]]) -> dict[str, Any]:
+    """The order as the API and the events show it."""
+    return {
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "status": row.status,
+        "items": [
+            {
+                "product_id": line.product_id,
+                "quantity": line.quantity,
+                "unit_price_cents": line.unit_price_cents,
+            }
+            for line in lines
+        ],
+        "total_cents": row.total_cents,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "version": row.version,
+    }
+
+
+def _read(conn: Connection, order_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
+    if row is None:
+        return None
+    lines = conn.execute(
+        select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.product_id)
+    ).all()
+    return snapshot(row, list(lines))
+
+
+def find(engine: Engine, *, order_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        return _read(conn, order_id)
+
+
+def visible(engine: Engine, *, actor: Actor, order_id: str) -> dict[str, Any]:
+    """An order its customer (or an admin) may see; anyone else gets the same 404 as for none."""
+    order = find(engine, order_id=order_id)
+    if order is None or (order["customer_id"] != actor.id and not actor.is_admin):
+        raise ApiError(404, "not_found", "order not found")
+    return order
+
+
+def record_pending(engine: Engine, *, order_id: str, customer_id: str, new: NewOrder) -> dict[str, Any]:
+    """Writes the order before any stock is touched, so nothing reserved is ever orphaned."""
+    now = utcnow()
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                orders.insert().values(
+                    id=order_id,
+                    customer_id=customer_id,
+                    status="pending",
+                    total_cents=0,
+                    created_at=now,
+                    updated_at=now,
+                    version=1,
+                )
+            )
+            conn.execute(
+                order_lines.insert(),
+                [
+                    {"order_id": order_id, "product_id": i.product_id, "quantity": i.quantity}
+                    for i in new.items
+                ],
+            )
+            return _read(conn, order_id)  # type: ignore[return-value]
+    except IntegrityError:  # the same Idempotency-Key, concurrently: the other request owns it
+        existing = find(engine, order_id=order_id)
+        if existing is None:
+            raise
+        return existing
+
+
+def settle(engine: Engine, *, order_id: str, reservation: dict[str, Any]) -> dict[str, Any]:
+    """Confirms or rejects a pending order from its reservation's outcome, with its event."""
+    status = "confirmed" if reservation["status"] == "reserved" else "rejected"
+    prices = {line["product_id"]: line["unit_price_cents"] for line in reservation["lines"]}
+    with engine.begin() as conn:
+        lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)).all()
+        total = sum(prices[line.product_id] * line.quantity for line in lines)
+        for line in lines:
+            conn.execute(
+                update(order_lines)
+                .where(order_lines.c.order_id == order_id, order_lines.c.product_id == line.product_id)
+                .values(unit_price_cents=prices[line.product_id])
+            )
+        changed = conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id, orders.c.status == "pending")
+            .values(status=status, total_cents=total, updated_at=utcnow(), version=orders.c.version + 1)
+        ).rowcount
+        order = _read(conn, order_id)
+        assert order is not None
+        if changed:
+            add_event(conn, outbox, topic=TOPIC, event_type=f"order.{status}", data=order)
+    return order
+
+
+def abandon(engine: Engine, *, order_id: str) -> None:
+    """Removes a pending order whose lines named an unknown product (nothing was reserved)."""
+    with engine.begin() as conn:
+        conn.execute(order_lines.delete().where(order_lines.c.order_id == order_id))
+        conn.execute(orders.delete().where(orders.c.id == order_id, orders.c.status == "pending"))
+
+
+def mark_cancelled(engine: Engine, *, order_id: str) -> dict[str, Any]:
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id, orders.c.status == "confirmed")
+            .values(status="cancelled", updated_at=utcnow(), version=orders.c.version + 1)
+        ).rowcount
+        if not changed:
+            raise ApiError(409, "not_cancellable", "only a confirmed order can be cancelled")
+        order = _read(conn, order_id)
+        assert order is not None
+        add_event(conn, outbox, topic=TOPIC, event_type="order.cancelled", data=order)
+    return order
+
+
+def page(engine: Engine, *, customer_id: str | None, limit: int, offset: int) -> dict[str, Any]:
+    """Orders newest first: one customer's, or everyone's (admins, read-model rebuilds)."""
+    where = [] if customer_id is None else [orders.c.customer_id == customer_id]
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(orders).where(*where)).scalar_one()
+        ids = (
+            conn.execute(
+                select(orders.c.id)
+                .where(*where)
+                .order_by(orders.c.created_at.desc(), orders.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            .scalars()
+            .all()
+        )
+        items = [_read(conn, order_id) for order_id in ids]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def stale_pending(engine: Engine, *, older_than_s: float, limit: int = 50) -> list[dict[str, Any]]:
+    """Pending orders whose placing request never finished (the products call failed)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    with engine.connect() as conn:
+        ids = (
+            conn.execute(
+                select(orders.c.id)
+                .where(orders.c.status == "pending", orders.c.created_at < cutoff)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        return [order for order_id in ids if (order := _read(conn, order_id)) is not None]

@@ -1,0 +1,70 @@
+"""The products service's internal API (reached only through Dapr service invocation)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import Engine
+
+from services.products import service
+from services.products.models import NewProduct, ProductChanges, ProductIds, Reservation
+from services.shared.identity import Actor, require_actor
+
+router = APIRouter()
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+DB = Annotated[Engine, Depends(engine)]
+Caller = Annotated[Actor, Depends(require_actor)]
+
+
+@router.get("/products", tags=["products"])
+def list_products(
+    db: DB,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    include_deleted: bool = False,
+) -> dict[str, Any]:
+    return service.page(db, limit=limit, offset=offset, include_deleted=include_deleted)
+
+
+@router.post("/products", status_code=201, tags=["products"])
+def create_product(body: NewProduct, db: DB, actor: Caller) -> dict[str, Any]:
+    return service.create(db, seller=actor, new=body)
+
+
+@router.post("/products/batch", tags=["products"])
+def batch(body: ProductIds, db: DB) -> dict[str, Any]:
+    """Many products in one call (an order's lines, a read model's rebuild)."""
+    return {"items": service.batch(db, ids=body.ids)}
+
+
+@router.get("/products/{product_id}", tags=["products"])
+def get_product(product_id: str, db: DB) -> dict[str, Any]:
+    return service.get(db, product_id=product_id)
+
+
+@router.patch("/products/{product_id}", tags=["products"])
+def change_product(product_id: str, body: ProductChanges, db: DB, actor: Caller) -> dict[str, Any]:
+    return service.change(db, actor=actor, product_id=product_id, changes=body)
+
+
+@router.delete("/products/{product_id}", status_code=204, tags=["products"])
+def delete_product(product_id: str, db: DB, actor: Caller) -> Response:
+    service.delete(db, actor=actor, product_id=product_id)
+    return Response(status_code=204)
+
+
+@router.post("/reservations", tags=["reservations"])
+def reserve(body: Reservation, db: DB) -> dict[str, Any]:
+    """Reserves stock for an order, all lines or none. `status` says which: `reserved`, or
+    `rejected` when a line is short (with the prices, so the order can record what was asked)."""
+    return service.reserve(db, reservation=body)
+
+
+@router.post("/reservations/{order_id}/release", tags=["reservations"])
+def release(order_id: str, db: DB) -> dict[str, Any]:
+    """Gives a cancelled order's stock back (idempotent)."""
+    return service.release(db, order_id=order_id)

@@ -1,0 +1,39 @@
+"""Who is calling: the gateway authenticates the JWT and passes the caller to internal services
+in two headers it always sets itself (clients' own copies never get through the gateway)."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import Request
+
+from services.shared.errors import ApiError
+
+USER_ID_HEADER = "x-shop-user-id"
+USER_ROLE_HEADER = "x-shop-user-role"
+
+Role = Literal["customer", "admin"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller of a request."""
+
+    id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def headers(self) -> dict[str, str]:
+        """The headers that carry this actor on an internal call."""
+        return {USER_ID_HEADER: self.id, USER_ROLE_HEADER: self.role}
+
+
+def require_actor(request: Request) -> Actor:
+    """FastAPI dependency for internal routes that act on behalf of a user."""
+    user_id = request.headers.get(USER_ID_HEADER)
+    role = request.headers.get(USER_ROLE_HEADER)
+    if not user_id or role not in ("customer", "admin"):
+        raise ApiError(401, "unauthorized", "no authenticated caller")
+    return Actor(id=user_id, role=role)  # type: ignore[arg-type]

@@ -1,0 +1,176 @@
+"""Transactional outbox: an event is written in the same DB transaction as the change it
+describes, and a relay publishes it through the sidecar after commit.
+
+Each service adds `outbox_table(metadata)` to its schema, calls `add_event(conn, ...)` inside
+its write transaction, and runs one `OutboxRelay` in its lifespan. The relay publishes rows in
+insertion order, marks each sent only after the broker confirmed it, and backs off while the
+broker (or the sidecar) is down, so an outage delays events but never loses them. The CloudEvent
+id is the row's id: a consumer that sees it twice knows it is a redelivery.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+    select,
+    update,
+)
+from starlette.concurrency import run_in_threadpool
+
+from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.db import Timestamp
+from services.shared.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox table, added to a service's own schema."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(64), nullable=False),
+        Column("event_type", String(64), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("created_at", Timestamp, nullable=False),
+        Column("sent_at", Timestamp, nullable=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Index("ix_outbox_unsent", "sent_at", "seq"),
+    )
+
+
+def add_event(conn: Connection, outbox: Table, *, topic: str, event_type: str, data: dict[str, Any]) -> str:
+    """Queues one integration event inside the caller's transaction; returns its event id."""
+    event_id = str(uuid.uuid4())
+    conn.execute(
+        outbox.insert().values(
+            event_id=event_id,
+            topic=topic,
+            event_type=event_type,
+            payload=data,
+            created_at=utcnow(),
+            attempts=0,
+        )
+    )
+    return event_id
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows through the sidecar, oldest first."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        outbox: Table,
+        dapr: DaprSidecar,
+        *,
+        batch_size: int = 100,
+        idle_poll_s: float = 0.5,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.dapr = dapr
+        self.batch_size = batch_size
+        self.idle_poll_s = idle_poll_s
+        self.max_backoff_s = max_backoff_s
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        # Any commit on the service's engine may have queued an event: look right away.
+        event.listen(self.engine, "commit", lambda _conn: self.notify())
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def notify(self) -> None:
+        """Wakes the relay after a commit (callable from worker threads)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def backlog(self) -> int:
+        """Rows not yet published."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(self.outbox.c.sent_at.is_(None))).scalar_one())
+
+    async def _run(self) -> None:
+        backoff = 0.0
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = 0.0
+                if published == 0:
+                    await self._sleep(self.idle_poll_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker, sidecar or database down: wait and retry
+                backoff = min(self.max_backoff_s, max(0.2, backoff * 2))
+                log.warning(
+                    "outbox relay cannot publish yet", extra={"error": str(exc), "retry_in_s": backoff}
+                )
+                await asyncio.sleep(backoff)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def publish_pending(self) -> int:
+        """Publishes one batch of unsent rows in order; returns how many went out."""
+        rows = await run_in_threadpool(self._fetch)
+        for row in rows:
+            try:
+                await self.dapr.publish(
+                    row.topic, event_id=row.event_id, event_type=row.event_type, data=row.payload
+                )
+            except ServiceUnavailable:
+                await run_in_threadpool(self._count_attempt, row.seq)
+                raise
+            await run_in_threadpool(self._mark_sent, row.seq)
+            log.info("event published", extra={"event_id": row.event_id, "event_type": row.event_type})
+        return len(rows)
+
+    def _fetch(self) -> list[Any]:
+        query = (
+            select(self.outbox)
+            .where(self.outbox.c.sent_at.is_(None))
+            .order_by(self.outbox.c.seq)
+            .limit(self.batch_size)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def _mark_sent(self, seq: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(self.outbox).where(self.outbox.c.seq == seq).values(sent_at=utcnow()))
+
+    def _count_attempt(self, seq: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(self.outbox)
+                .where(self.outbox.c.seq == seq)
+                .values(attempts=self.outbox.c.attempts + 1)
+            )

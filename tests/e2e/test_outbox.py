@@ -1,0 +1,35 @@
+"""The transactional outbox: changes made while the broker is down are published once it is back."""
+
+import subprocess
+import time
+
+from tests.e2e.shop import applied_events, create_product, place_order, register
+from tests.e2e.system import ROOT, System
+from tests.support import wait_until
+
+
+def infra(action: str, name: str) -> None:
+    subprocess.run(["scripts/infra.sh", action, name], cwd=ROOT, check=True, capture_output=True)
+
+
+def test_orders_placed_while_the_broker_is_down_all_arrive_once_it_is_back(system: System) -> None:
+    seller, buyer = register(), register()
+    product = create_product(seller, stock=100)
+
+    infra("stop", "rabbitmq")
+    try:
+        responses = [place_order(buyer, [(product["id"], 1)]) for _ in range(20)]
+    finally:
+        infra("start", "rabbitmq")
+    back = time.monotonic()
+
+    assert [r.status_code for r in responses] == [201] * 20
+    order_ids = [r.json()["id"] for r in responses]
+    wait_until(
+        lambda: all(applied_events("order.confirmed", order_id) for order_id in order_ids),
+        timeout=30,
+        what="all 20 order.confirmed events at the subscriber",
+        interval=0.5,
+    )
+    print(f"all 20 events arrived {time.monotonic() - back:.1f}s after RabbitMQ was back")
+    assert [len(applied_events("order.confirmed", order_id)) for order_id in order_ids] == [1] * 20

@@ -1,0 +1,74 @@
+"""The marketplace: anyone lists, only the seller (or an admin) changes."""
+
+import uuid
+
+from tests.e2e.shop import admin, api, applied_events, create_product, register
+from tests.e2e.system import System
+from tests.support import wait_until
+
+
+def test_a_customer_lists_a_product_and_becomes_its_seller(system: System) -> None:
+    seller = register()
+    product = create_product(seller, stock=5, price_cents=1999, name="Lamp")
+
+    assert product["seller_id"] == seller.id
+    assert (product["name"], product["price_cents"], product["stock"]) == ("Lamp", 1999, 5)
+    assert {"id", "description", "created_at", "updated_at"} <= set(product)
+    assert api("GET", f"/products/{product['id']}").json()["name"] == "Lamp"
+    wait_until(lambda: applied_events("product.created", product["id"]), timeout=10, what="product.created")
+
+
+def test_the_product_list_is_public_and_paged(system: System) -> None:
+    seller = register()
+    for i in range(3):
+        create_product(seller, name=f"Paged {i}")
+    first = api("GET", "/products", params={"limit": 2, "offset": 0})
+    second = api("GET", "/products", params={"limit": 2, "offset": 2})
+
+    assert first.status_code == 200
+    assert (first.json()["limit"], first.json()["offset"], len(first.json()["items"])) == (2, 0, 2)
+    assert first.json()["total"] >= 3
+    assert {p["id"] for p in first.json()["items"]}.isdisjoint({p["id"] for p in second.json()["items"]})
+    assert api("GET", "/products", params={"limit": 101}).status_code == 422
+
+
+def test_an_unknown_product_is_404(system: System) -> None:
+    for product_id in (str(uuid.uuid4()), "not-a-uuid", ".."):
+        response = api("GET", f"/products/{product_id}")
+        assert (response.status_code, response.json()["code"]) == (404, "not_found"), product_id
+
+
+def test_product_input_is_validated_and_the_seller_cannot_be_chosen(system: System) -> None:
+    seller = register()
+    victim = register()
+    cases = [
+        {"name": "x", "price_cents": 0, "stock": 1},
+        {"name": "x", "price_cents": 100, "stock": -1},
+        {"name": "", "price_cents": 100, "stock": 1},
+        {"name": "x", "price_cents": 1.5, "stock": 1},
+        {"name": "x", "price_cents": 100, "stock": 1, "seller_id": victim.id},
+    ]
+    for body in cases:
+        response = seller.call("POST", "/products", json=body)
+        assert response.status_code == 422, body
+
+
+def test_only_the_seller_or_an_admin_changes_or_deletes_a_product(system: System) -> None:
+    seller, other = register(), register()
+    product = create_product(seller, price_cents=500)
+    path = f"/products/{product['id']}"
+
+    assert other.call("PATCH", path, json={"price_cents": 1}).status_code == 403
+    assert other.call("DELETE", path).status_code == 403
+    assert api("PATCH", path, json={"price_cents": 1}).status_code == 401
+    changed = seller.call("PATCH", path, json={"price_cents": 750, "name": "Renamed"})
+    assert changed.status_code == 200
+    assert (changed.json()["price_cents"], changed.json()["name"]) == (750, "Renamed")
+    assert changed.json()["version"] == product["version"] + 1
+    assert admin().call("PATCH", path, json={"stock": 42}).json()["stock"] == 42
+    assert seller.call("PATCH", path, json={"seller_id": other.id}).status_code == 422
+    assert api("GET", path).json()["seller_id"] == seller.id
+    wait_until(lambda: applied_events("product.updated", product["id"]), timeout=10, what="product.updated")
+
+    assert seller.call("DELETE", path).status_code == 204
+    assert api("GET", path).status_code == 404
