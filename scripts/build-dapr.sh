@@ -67,7 +67,7 @@ for b in daprd placement scheduler; do
   [ -x "$bin/$b" ] || runtime_missing+=("$b")
 done
 if [ ${#runtime_missing[@]} -gt 0 ]; then
-  log "building ${runtime_missing[*]} $DAPR_VERSION from the Go module proxy (cold: 15-30 min on 2 cores)"
+  log "building ${runtime_missing[*]} $DAPR_VERSION from the Go module proxy (cold: about 6 min on 2 cores, more on a cold module cache)"
   src=$(module_copy github.com/dapr/dapr "$DAPR_VERSION")
   use_patched_contrib "$src"
   cd "$src"

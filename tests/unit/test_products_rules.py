@@ -1,0 +1,124 @@
+"""Product and reservation rules, on the products service's own tables (SQLite, no server)."""
+
+import uuid
+
+import pytest
+
+from services.products import service
+from services.products.models import NewProduct, ProductChanges, Reservation, metadata, outbox
+from services.shared.errors import ApiError
+from services.shared.identity import Actor
+from tests.unit.conftest import outbox_events
+
+SELLER = Actor(id=str(uuid.uuid4()), role="customer")
+OTHER = Actor(id=str(uuid.uuid4()), role="customer")
+ADMIN = Actor(id=str(uuid.uuid4()), role="admin")
+
+
+@pytest.fixture
+def db(make_db):  # type: ignore[no-untyped-def]
+    return make_db(metadata)
+
+
+def listed(db, *, stock: int, price: int = 500) -> str:  # type: ignore[no-untyped-def]
+    return service.create(db, seller=SELLER, new=NewProduct(name="p", price_cents=price, stock=stock))["id"]
+
+
+def reservation(order_id: str, *lines: tuple[str, int]) -> Reservation:
+    return Reservation(order_id=order_id, lines=[{"product_id": p, "quantity": q} for p, q in lines])
+
+
+def new_order_id() -> str:
+    return str(uuid.uuid4())
+
+
+def test_a_reservation_takes_every_line_or_nothing(db) -> None:  # type: ignore[no-untyped-def]
+    plenty, scarce = listed(db, stock=10), listed(db, stock=1)
+
+    result = service.reserve(db, reservation=reservation(new_order_id(), (plenty, 3), (scarce, 2)))
+
+    assert result["status"] == "rejected"
+    assert service.get(db, product_id=plenty)["stock"] == 10
+    assert service.get(db, product_id=scarce)["stock"] == 1
+
+
+def test_a_reservation_fixes_the_current_prices(db) -> None:  # type: ignore[no-untyped-def]
+    product = listed(db, stock=5, price=1234)
+
+    result = service.reserve(db, reservation=reservation(new_order_id(), (product, 2)))
+
+    assert result["status"] == "reserved"
+    assert result["lines"] == [{"product_id": product, "quantity": 2, "unit_price_cents": 1234}]
+    assert service.get(db, product_id=product)["stock"] == 3
+
+
+def test_the_same_order_never_reserves_twice(db) -> None:  # type: ignore[no-untyped-def]
+    product, order_id = listed(db, stock=5), new_order_id()
+
+    first = service.reserve(db, reservation=reservation(order_id, (product, 2)))
+    again = service.reserve(db, reservation=reservation(order_id, (product, 2)))
+
+    assert again == first
+    assert service.get(db, product_id=product)["stock"] == 3
+
+
+def test_a_rejection_is_remembered_for_its_order(db) -> None:  # type: ignore[no-untyped-def]
+    product, order_id = listed(db, stock=1), new_order_id()
+    service.reserve(db, reservation=reservation(order_id, (product, 2)))
+    service.change(db, actor=SELLER, product_id=product, changes=ProductChanges(stock=10))
+
+    assert service.reserve(db, reservation=reservation(order_id, (product, 2)))["status"] == "rejected"
+
+
+def test_an_unknown_or_deleted_product_is_refused_and_nothing_is_recorded(db) -> None:  # type: ignore[no-untyped-def]
+    product, gone = listed(db, stock=5), listed(db, stock=5)
+    service.delete(db, actor=SELLER, product_id=gone)
+
+    for missing in (str(uuid.uuid4()), gone):
+        with pytest.raises(ApiError) as refused:
+            service.reserve(db, reservation=reservation(new_order_id(), (product, 1), (missing, 1)))
+        assert refused.value.code == "unknown_product"
+    assert service.get(db, product_id=product)["stock"] == 5
+
+
+def test_releasing_gives_the_stock_back_once(db) -> None:  # type: ignore[no-untyped-def]
+    product, order_id = listed(db, stock=5), new_order_id()
+    service.reserve(db, reservation=reservation(order_id, (product, 4)))
+
+    service.release(db, order_id=order_id)
+    service.release(db, order_id=order_id)
+
+    assert service.get(db, product_id=product)["stock"] == 5
+
+
+def test_only_the_seller_or_an_admin_changes_a_product(db) -> None:  # type: ignore[no-untyped-def]
+    product = listed(db, stock=5)
+
+    with pytest.raises(ApiError) as refused:
+        service.change(db, actor=OTHER, product_id=product, changes=ProductChanges(price_cents=1))
+    assert refused.value.status == 403
+    assert (
+        service.change(db, actor=ADMIN, product_id=product, changes=ProductChanges(price_cents=2))[
+            "price_cents"
+        ]
+        == 2
+    )
+
+
+def test_every_change_is_versioned_and_queued_as_an_event(db) -> None:  # type: ignore[no-untyped-def]
+    product = listed(db, stock=5)
+    service.change(db, actor=SELLER, product_id=product, changes=ProductChanges(name="renamed"))
+    service.reserve(db, reservation=reservation(new_order_id(), (product, 1)))
+
+    events = outbox_events(db, outbox)
+
+    assert [t for t, _ in events] == ["product.created", "product.updated", "product.updated"]
+    assert [payload["version"] for _, payload in events] == [1, 2, 3]
+    assert events[-1][1]["stock"] == 4
+
+
+def test_changes_must_name_something_to_change() -> None:
+    with pytest.raises(ValueError):
+        ProductChanges()
+    with pytest.raises(ValueError):
+        ProductChanges(name=None)
