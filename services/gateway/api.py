@@ -83,6 +83,18 @@ async def list_customers(
     return await service.forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
 
 
+@router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"])
+async def rebuild_read_model(request: Request, actor: AdminActor) -> Response:
+    """Rebuilds the order read model from the source services, in the background."""
+    return await service.forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
+
+
+@router.get("/admin/read-model/status", tags=["admin"])
+async def read_model_status(request: Request, actor: AdminActor) -> Response:
+    """Rebuild progress: documents built, total, last event applied, lag."""
+    return await service.forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)
+
+
 # --- products -----------------------------------------------------------------------------
 
 
@@ -152,17 +164,25 @@ async def list_orders(
     offset: Offset = 0,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> Response:
-    """The caller's orders, newest first (an admin sees everyone's, or one customer's)."""
+    """The caller's orders, newest first, joined with customer and product data (an admin sees
+    everyone's, or one customer's). `X-Read-Model` says whether they came from the read model
+    (`view`) or were aggregated live because it was unavailable (`live`)."""
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if customer_id is not None:
         params["customer_id"] = customer_id
-    return await service.forward(dapr(request), "orders", "GET", "orders", actor=actor, params=params)
+    return _read_model_response(await service.read_orders(dapr(request), actor, "orders", params))
 
 
 @router.get("/orders/{order_id}", tags=["orders"])
 async def get_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
+    """One order document; an order not yet in the read model is aggregated live (never a 404)."""
     oid = known_id(order_id, "order")
-    return await service.forward(dapr(request), "orders", "GET", f"orders/{oid}", actor=actor)
+    return _read_model_response(await service.read_orders(dapr(request), actor, f"orders/{oid}", None))
+
+
+def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Response:
+    status, body, source = result
+    return JSONResponse(body, status_code=status, headers={"X-Read-Model": source})
 
 
 @router.post("/orders/{order_id}/cancel", tags=["orders"])

@@ -1,32 +1,34 @@
-"""order-view's routes: Dapr event deliveries and the inbox lookup."""
+"""order-view's routes: Dapr event deliveries, the order reads, rebuild and progress."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.order_view import events
 from services.shared.errors import ApiError
+from services.shared.identity import Actor, require_actor
 
 router = APIRouter()
+Caller = Annotated[Actor, Depends(require_actor)]
 
 TOPICS = ("orders", "customers", "products")
 
 
-async def _deliver(request: Request, topic: str) -> dict[str, str]:
-    try:
-        envelope = await request.json()
-    except ValueError:
-        envelope = None
-    if not isinstance(envelope, dict):
-        return {"status": "DROP"}
-    outcome = await run_in_threadpool(events.handle, request.app.state.store, topic, envelope)
-    return {"status": outcome}
-
-
 def _route_for(topic: str) -> Any:
     async def deliver(request: Request) -> dict[str, str]:
-        return await _deliver(request, topic)
+        try:
+            envelope = await request.json()
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict):
+            return {"status": "DROP"}
+        outcome = await events.handle(request.app.state.dapr, request.app.state.store, topic, envelope)
+        if outcome == "SUCCESS":
+            request.app.state.last_event = {"at": datetime.now(UTC), "time": envelope.get("time")}
+        return {"status": outcome}
 
     deliver.__name__ = f"deliver_{topic}"
     deliver.__doc__ = f"Dapr delivers `{topic}` events here (components/subscriptions/order-view.yaml)."
@@ -35,6 +37,74 @@ def _route_for(topic: str) -> Any:
 
 for _topic in TOPICS:
     router.add_api_route(f"/events/{_topic}", _route_for(_topic), methods=["POST"], tags=["events"])
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+@router.get("/orders", tags=["orders"])
+async def list_orders(
+    request: Request,
+    actor: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> dict[str, Any]:
+    """Order documents newest first: the caller's own; an admin's choice of one customer or all."""
+    if not actor.is_admin and customer_id not in (None, actor.id):
+        raise ApiError(403, "forbidden", "customers see their own orders only")
+    scope = customer_id if actor.is_admin else actor.id
+    items, total = await run_in_threadpool(
+        request.app.state.store.list_orders, customer_id=scope, limit=limit, offset=offset
+    )
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/orders/{order_id}", tags=["orders"])
+async def get_order(order_id: str, request: Request, actor: Caller) -> dict[str, Any]:
+    document = await run_in_threadpool(request.app.state.store.get_order, order_id)
+    if document is None or (document["customer"]["id"] != actor.id and not actor.is_admin):
+        raise ApiError(404, "not_found", "order not found")
+    return document
+
+
+# --- rebuild and progress ---------------------------------------------------------------------
+
+
+@router.post("/rebuild", status_code=202, tags=["read model"])
+async def rebuild(request: Request, actor: Caller) -> JSONResponse:
+    """Rebuilds every document from the source services, in the background (admins only)."""
+    if not actor.is_admin:
+        raise ApiError(403, "forbidden", "admins only")
+    restarted = request.app.state.rebuilder.start()
+    return JSONResponse({"restarted": restarted, **request.app.state.rebuilder.progress}, status_code=202)
+
+
+@router.get("/rebuild", tags=["read model"])
+async def status(request: Request) -> dict[str, Any]:
+    """Documents built, total, the last event applied and how far behind it was."""
+    store = request.app.state.store
+    last = getattr(request.app.state, "last_event", None)
+    return {
+        **request.app.state.rebuilder.progress,
+        "documents": await run_in_threadpool(store.count_orders),
+        "last_event_at": await run_in_threadpool(store.last_event_at),
+        "lag_ms": _lag_ms(last),
+    }
+
+
+def _lag_ms(last: dict[str, Any] | None) -> float | None:
+    """Time from the last applied event's publication to its application."""
+    if not last or not isinstance(last.get("time"), str):
+        return None
+    try:
+        published = datetime.fromisoformat(last["time"].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((last["at"] - published).total_seconds() * 1000, 1)
+
+
+# --- the inbox, for operators and tests -------------------------------------------------------
 
 
 def _public(found: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +124,7 @@ async def processed_events(
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """Applied events of one type, optionally for one entity (operators and tests)."""
+    """Applied events of one type, optionally for one entity."""
     found = await run_in_threadpool(
         request.app.state.store.find_events, event_type=type, entity_id=entity_id, limit=limit
     )
@@ -63,13 +133,8 @@ async def processed_events(
 
 @router.get("/events/{event_id}", tags=["events"])
 async def processed_event(event_id: str, request: Request) -> dict[str, Any]:
-    """Whether (and when) an event id was applied: for operators and tests."""
+    """Whether (and when) an event id was applied."""
     found = await run_in_threadpool(request.app.state.store.find_event, event_id)
     if found is None:
         raise ApiError(404, "not_found", "event not processed")
-    return {
-        "id": found["_id"],
-        "topic": found["topic"],
-        "type": found["type"],
-        "received_at": found["received_at"],
-    }
+    return _public(found)

@@ -1,41 +1,143 @@
-"""What order-view does with each CloudEvent Dapr delivers (declared in components/subscriptions/)."""
+"""What order-view does with each CloudEvent Dapr delivers (components/subscriptions/).
+
+Delivery is at least once and in no guaranteed order, so every write is guarded by the entity's
+version: a duplicate, or an event older than what is stored, changes nothing. A dependency that is
+down answers RETRY (Dapr redelivers, then dead-letters); an event that can never be applied
+answers DROP, which Dapr forwards to the dead-letter topic; every DROP is logged with its reason.
+"""
 
 import logging
 from typing import Any, Literal
 
 from pymongo.errors import PyMongoError
+from starlette.concurrency import run_in_threadpool
 
 from services.order_view.store import ReadModelStore
+from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.order_document import compose
 
 log = logging.getLogger(__name__)
 
-# Dapr's pub/sub contract: SUCCESS acks, RETRY redelivers, DROP discards (we log why).
 Outcome = Literal["SUCCESS", "RETRY", "DROP"]
 
 
-def handle(store: ReadModelStore, topic: str, envelope: dict[str, Any]) -> Outcome:
-    """Applies one event at most once; a database failure asks Dapr to redeliver."""
-    event_id = envelope.get("id")
-    event_type = envelope.get("type")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
-        log.warning("dropping event without id or type", extra={"topic": topic, "reason": "malformed"})
-        return "DROP"
+class Unprocessable(Exception):
+    """The event can never be applied (malformed, or names what does not exist)."""
+
+
+async def fetch_related(
+    dapr: DaprSidecar, store: ReadModelStore, orders: list[dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Customers and products of some orders: one batch call each, newer local snapshots winning."""
+    customer_ids = sorted({order["customer_id"] for order in orders})
+    product_ids = sorted({line["product_id"] for order in orders for line in order["items"]})
+    customers = await _batch(dapr, "customers", "customers/batch", customer_ids)
+    products = await _batch(dapr, "products", "products/batch", product_ids)
+    known_customers = await run_in_threadpool(store.known, "customer", customer_ids)
+    known_products = await run_in_threadpool(store.known, "product", product_ids)
+    return _newest(customers, known_customers), _newest(products, known_products)
+
+
+async def _batch(dapr: DaprSidecar, app_id: str, path: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    response = await dapr.invoke(app_id, "POST", path, json={"ids": ids})
+    if response.status_code != 200:
+        raise ServiceUnavailable(app_id, f"batch lookup answered {response.status_code}")
+    return {item["id"]: item for item in response.json()["items"]}
+
+
+def _newest(
+    fetched: dict[str, dict[str, Any]], known: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    merged = dict(fetched)
+    for entity_id, snapshot in known.items():
+        if entity_id not in merged or snapshot.get("version", 0) > merged[entity_id].get("version", 0):
+            merged[entity_id] = snapshot
+    return merged
+
+
+async def apply_order(dapr: DaprSidecar, store: ReadModelStore, order: dict[str, Any]) -> bool:
+    """Builds and stores an order's document, unless the stored one is as new."""
+    if await run_in_threadpool(store.order_version, order["id"]) >= order["version"]:
+        return False
+    customers, products = await fetch_related(dapr, store, [order])
+    document = compose(order, customers.get(order["customer_id"]), products)
+    saved = await run_in_threadpool(store.save_order, document)
+    if saved:  # a rename applied while this document was being built must not be lost
+        await _catch_up_renames(store, order, customers, products)
+    return saved
+
+
+async def _catch_up_renames(
+    store: ReadModelStore,
+    order: dict[str, Any],
+    customers: dict[str, dict[str, Any]],
+    products: dict[str, dict[str, Any]],
+) -> None:
+    used_customer = customers.get(order["customer_id"], {})
+    for snapshot in (await run_in_threadpool(store.known, "customer", [order["customer_id"]])).values():
+        if snapshot.get("version", 0) > used_customer.get("version", 0):
+            await run_in_threadpool(store.rename_customer, snapshot)
+    known_products = await run_in_threadpool(store.known, "product", list(products))
+    for product_id, snapshot in known_products.items():
+        if snapshot.get("version", 0) > products[product_id].get("version", 0):
+            await run_in_threadpool(store.rename_product, snapshot)
+
+
+async def _apply(dapr: DaprSidecar, store: ReadModelStore, event_type: str, data: dict[str, Any]) -> None:
+    if event_type.startswith("order."):
+        await apply_order(dapr, store, data)
+    elif event_type.startswith("customer."):
+        if await run_in_threadpool(store.remember, "customer", data):
+            await run_in_threadpool(store.rename_customer, data)
+    elif event_type.startswith("product."):
+        if await run_in_threadpool(store.remember, "product", data):
+            await run_in_threadpool(store.rename_product, data)
+    else:
+        raise Unprocessable(f"unknown event type {event_type}")
+
+
+REQUIRED = {
+    "order": ("id", "customer_id", "status", "items", "version"),
+    "customer": ("id", "name", "version"),
+    "product": ("id", "name", "version"),
+}
+
+
+def _validate(event_type: str, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise Unprocessable("data is not an object")
+    missing = [field for field in REQUIRED.get(event_type.split(".")[0], ()) if field not in data]
+    if missing:
+        raise Unprocessable(f"data lacks {', '.join(missing)}")
+    return data
+
+
+async def handle(dapr: DaprSidecar, store: ReadModelStore, topic: str, envelope: dict[str, Any]) -> Outcome:
+    """Applies one delivery and says what Dapr should do with it."""
+    event_id, event_type = envelope.get("id"), envelope.get("type")
+    context = {"event_id": event_id, "event_type": event_type, "topic": topic}
     try:
-        data = envelope.get("data")
-        entity_id = data.get("id") if isinstance(data, dict) else None
-        first_time = store.record_event(
+        if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+            raise Unprocessable("no id or type")
+        if await run_in_threadpool(store.seen, event_id):
+            log.info("duplicate event ignored", extra=context)
+            return "SUCCESS"
+        data = _validate(event_type, envelope.get("data"))
+        await _apply(dapr, store, event_type, data)
+        await run_in_threadpool(
+            store.record_event,
             event_id=event_id,
             topic=topic,
             event_type=event_type,
-            entity_id=entity_id if isinstance(entity_id, str) else None,
+            entity_id=data.get("id"),
         )
-    except PyMongoError as exc:
-        log.warning(
-            "read model unavailable, asking for redelivery", extra={"event_id": event_id, "error": str(exc)}
-        )
+    except Unprocessable as exc:
+        log.warning("dropping event (to the dead-letter topic)", extra={**context, "reason": str(exc)})
+        return "DROP"
+    except (ServiceUnavailable, PyMongoError) as exc:
+        log.warning("cannot apply event yet, asking for redelivery", extra={**context, "error": str(exc)})
         return "RETRY"
-    log.info(
-        "event applied" if first_time else "duplicate event ignored",
-        extra={"event_id": event_id, "event_type": event_type, "topic": topic},
-    )
+    log.info("event applied", extra=context)
     return "SUCCESS"

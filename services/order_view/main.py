@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.order_view.api import router
 from services.order_view.config import get_settings
+from services.order_view.rebuild import Rebuilder
 from services.order_view.store import ReadModelStore
 from services.shared.app import create_app
 from services.shared.runtime import open_sidecar
@@ -29,14 +30,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     app.state.readiness_checks["mongodb"] = mongo_ready
     try:
-        await run_in_threadpool(store.ensure_indexes)
+        for failure in await run_in_threadpool(store.ensure_indexes):
+            log.warning("index not created", extra={"index": failure})
     except PyMongoError as exc:  # start anyway: readiness reports MongoDB, handlers answer RETRY
         log.warning("indexes not ensured, MongoDB unavailable", extra={"error": str(exc)})
     app.state.store = store
     try:
         async with open_sidecar(app, settings) as dapr:
             app.state.dapr = dapr
-            yield
+            # Seed 000's Source service rebuilds its map on start; reads are served meanwhile.
+            app.state.rebuilder = Rebuilder(dapr, store)
+            app.state.rebuilder.start()
+            try:
+                yield
+            finally:
+                await app.state.rebuilder.stop()
     finally:
         store.close()
 

@@ -1,19 +1,31 @@
-"""order-view's MongoDB collections, behind a small repository (works on MongoDB and FerretDB)."""
+"""order-view's MongoDB collections behind a small repository. Only what both MongoDB and
+FerretDB v1 support: no transactions, no arrayFilters, no pipeline updates."""
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 
 class ReadModelStore:
-    """Owns the `processed_events` inbox: one document per CloudEvent id applied."""
+    """orders: the documents; customers/products: the newest snapshot seen of each (with its
+    version), so older events change nothing; processed_events: ids of events applied."""
 
     def __init__(self, db: Database[dict[str, Any]]) -> None:
         self.db = db
+        # FerretDB v1 applies an update as read-modify-write of the whole document, so two
+        # concurrent updates of one order (a product rename and a customer rename) can lose
+        # one. This process is the read model's only writer: serialising its order writes
+        # makes each atomic on FerretDB as on MongoDB.
+        self._order_writes = threading.Lock()
+        self.orders = db["orders"]
+        self.customers = db["customers"]
+        self.products = db["products"]
         self.processed = db["processed_events"]
+        self.meta = db["meta"]
 
     @classmethod
     def connect(cls, url: str, database: str, *, timeout_ms: int) -> "ReadModelStore":
@@ -31,8 +43,127 @@ class ReadModelStore:
     def ping(self) -> None:
         self.db.command("ping")
 
+    def ensure_indexes(self) -> list[str]:
+        """Indexes on what the reads and the event handlers query; returns those that failed.
+
+        A failure is not fatal (the queries still work, only slower): FerretDB v1 refuses to
+        re-create an index on a collection that was dropped and created again."""
+        wanted = [
+            (self.orders, [("customer.id", ASCENDING), ("created_at", DESCENDING)]),
+            (self.orders, [("created_at", DESCENDING)]),
+            (self.orders, [("items.product.id", ASCENDING)]),
+            (self.processed, [("type", ASCENDING), ("entity_id", ASCENDING)]),
+        ]
+        failed = []
+        for collection, keys in wanted:
+            try:
+                collection.create_index(keys)
+            except OperationFailure as exc:
+                failed.append(
+                    f"{collection.name} {keys}: {exc.details.get('errmsg', exc) if exc.details else exc}"
+                )
+        return failed
+
+    # --- orders -------------------------------------------------------------------------------
+
+    def order_version(self, order_id: str) -> int:
+        found = self.orders.find_one({"_id": order_id}, {"version": 1})
+        return int(found["version"]) if found else 0
+
+    def save_order(self, document: dict[str, Any]) -> bool:
+        """Stores the document unless a newer (or the same) version is already there."""
+        try:
+            with self._order_writes:
+                result = self.orders.replace_one(
+                    {"_id": document["id"], "version": {"$lt": document["version"]}},
+                    {"_id": document["id"], **document},
+                    upsert=True,
+                )
+        except DuplicateKeyError:  # the stored version is newer: the upsert tried a second insert
+            return False
+        return result.modified_count == 1 or result.upserted_id is not None
+
+    def save_orders(self, documents: list[dict[str, Any]]) -> None:
+        """Bulk version of save_order, for rebuilds (each write guarded by its version)."""
+        for document in documents:
+            self.save_order(document)
+
+    def get_order(self, order_id: str) -> dict[str, Any] | None:
+        return self.orders.find_one({"_id": order_id}, {"_id": 0})
+
+    def list_orders(
+        self, *, customer_id: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        query = {} if customer_id is None else {"customer.id": customer_id}
+        total = self.orders.count_documents(query)
+        cursor = self.orders.find(query, {"_id": 0}).sort([("created_at", DESCENDING), ("id", ASCENDING)])
+        return list(cursor.skip(offset).limit(limit)), total
+
+    def count_orders(self) -> int:
+        return self.orders.count_documents({})
+
+    def drop_orders(self) -> None:
+        self.orders.drop()
+
+    # --- customers and products: newest snapshot wins ----------------------------------------
+
+    def remember(self, kind: str, snapshot: dict[str, Any]) -> bool:
+        """Keeps a customer/product snapshot if it is newer than the one known; True if it was."""
+        collection = self.customers if kind == "customer" else self.products
+        fields: dict[str, Any] = {
+            k: snapshot.get(k) for k in ("name", "email", "seller_id", "version") if k in snapshot
+        }
+        try:
+            result = collection.replace_one(
+                {"_id": snapshot["id"], "version": {"$lt": snapshot["version"]}},
+                {"_id": snapshot["id"], **fields},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return result.modified_count == 1 or result.upserted_id is not None
+
+    def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        collection = self.customers if kind == "customer" else self.products
+        return {doc["_id"]: {**doc, "id": doc["_id"]} for doc in collection.find({"_id": {"$in": ids}})}
+
+    def rename_customer(self, customer: dict[str, Any]) -> int:
+        """Shows a customer's current name and email in every order of theirs."""
+        with self._order_writes:
+            result = self.orders.update_many(
+                {"customer.id": customer["id"]},
+                {"$set": {"customer.name": customer["name"], "customer.email": customer["email"]}},
+            )
+        return result.modified_count
+
+    def rename_product(self, product: dict[str, Any]) -> int:
+        """Shows a product's current name in every order that contains it (prices stay).
+
+        Each matching line is updated in place by its index (FerretDB v1 has neither arrayFilters
+        nor the positional operator), so a concurrent customer rename is never overwritten."""
+        changed = 0
+        for document in self.orders.find({"items.product.id": product["id"]}, {"items.product.id": 1}):
+            for index, item in enumerate(document["items"]):
+                if item["product"]["id"] != product["id"]:
+                    continue
+                path = f"items.{index}.product"
+                with self._order_writes:
+                    result = self.orders.update_one(
+                        {"_id": document["_id"], f"{path}.id": product["id"]},
+                        {
+                            "$set": {
+                                f"{path}.name": product["name"],
+                                f"{path}.seller_id": product.get("seller_id"),
+                            }
+                        },
+                    )
+                changed += result.modified_count
+        return changed
+
+    # --- inbox and progress --------------------------------------------------------------------
+
     def record_event(self, *, event_id: str, topic: str, event_type: str, entity_id: str | None) -> bool:
-        """Stores the event id; False when it was already there (a redelivery)."""
+        """Stores an applied event's id; False when it was already there (a redelivery)."""
         try:
             self.processed.insert_one(
                 {
@@ -47,6 +178,9 @@ class ReadModelStore:
             return False
         return True
 
+    def seen(self, event_id: str) -> bool:
+        return self.processed.find_one({"_id": event_id}, {"_id": 1}) is not None
+
     def find_event(self, event_id: str) -> dict[str, Any] | None:
         return self.processed.find_one({"_id": event_id})
 
@@ -57,5 +191,6 @@ class ReadModelStore:
             query["entity_id"] = entity_id
         return list(self.processed.find(query).sort("received_at", 1).limit(limit))
 
-    def ensure_indexes(self) -> None:
-        self.processed.create_index([("type", 1), ("entity_id", 1)])
+    def last_event_at(self) -> datetime | None:
+        found = list(self.processed.find({}, {"received_at": 1}).sort("received_at", -1).limit(1))
+        return found[0]["received_at"] if found else None

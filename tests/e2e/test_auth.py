@@ -103,7 +103,7 @@ def test_a_missing_bad_or_expired_token_is_401(system: System) -> None:
     tokens = {
         "missing": None,
         "garbage": "not.a.jwt",
-        "wrong key": _token("some-other-key", sub=user.id),
+        "wrong key": _token("another-key-of-the-same-length-0123456789", sub=user.id),
         "expired": _token(key, sub=user.id, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600),
         "wrong audience": _token(key, sub=user.id, aud="elsewhere"),
     }

@@ -1,48 +1,160 @@
-"""order-view's event handling answers SUCCESS, RETRY or DROP on purpose."""
+"""order-view's event handling: versions make it correct under duplicates and reordering, and it
+answers SUCCESS, RETRY or DROP on purpose. A fake store and a fake sidecar stand in for
+MongoDB and Dapr."""
 
+import asyncio
 from typing import Any
 
+import httpx
 from pymongo.errors import ServerSelectionTimeoutError
 
 from services.order_view.events import handle
+from services.shared.dapr import ServiceUnavailable
+
+CUSTOMER = {"id": "c1", "name": "Ann", "email": "ann@example.com", "version": 1}
+PRODUCT = {"id": "p1", "name": "Lamp", "seller_id": "s1", "version": 1}
 
 
 class FakeStore:
     def __init__(self, *, down: bool = False) -> None:
         self.down = down
-        self.seen: dict[str, dict[str, str]] = {}
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.snapshots: dict[str, dict[str, dict[str, Any]]] = {"customer": {}, "product": {}}
+        self.events: set[str] = set()
 
-    def record_event(self, *, event_id: str, topic: str, event_type: str, entity_id: str | None) -> bool:
+    def _check(self) -> None:
         if self.down:
             raise ServerSelectionTimeoutError("no server")
-        if event_id in self.seen:
-            return False
-        self.seen[event_id] = {"topic": topic, "type": event_type}
+
+    def seen(self, event_id: str) -> bool:
+        self._check()
+        return event_id in self.events
+
+    def record_event(self, *, event_id: str, **_: Any) -> bool:
+        self.events.add(event_id)
         return True
 
+    def order_version(self, order_id: str) -> int:
+        return self.orders.get(order_id, {}).get("version", 0)
 
-def envelope(**overrides: Any) -> dict[str, Any]:
-    return {"id": "ev-1", "type": "customer.registered", "source": "customers", "data": {}, **overrides}
+    def save_order(self, document: dict[str, Any]) -> bool:
+        if self.order_version(document["id"]) >= document["version"]:
+            return False
+        self.orders[document["id"]] = document
+        return True
+
+    def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {i: self.snapshots[kind][i] for i in ids if i in self.snapshots[kind]}
+
+    def remember(self, kind: str, snapshot: dict[str, Any]) -> bool:
+        known = self.snapshots[kind].get(snapshot["id"])
+        if known and known["version"] >= snapshot["version"]:
+            return False
+        self.snapshots[kind][snapshot["id"]] = snapshot
+        return True
+
+    def rename_customer(self, customer: dict[str, Any]) -> int:
+        for doc in self.orders.values():
+            if doc["customer"]["id"] == customer["id"]:
+                doc["customer"]["name"] = customer["name"]
+        return 1
+
+    def rename_product(self, product: dict[str, Any]) -> int:
+        for doc in self.orders.values():
+            for item in doc["items"]:
+                if item["product"]["id"] == product["id"]:
+                    item["product"]["name"] = product["name"]
+        return 1
 
 
-def test_a_new_event_is_recorded_and_acknowledged() -> None:
-    store = FakeStore()
+class FakeSidecar:
+    def __init__(self, *, products_down: bool = False) -> None:
+        self.products_down = products_down
+        self.calls: list[str] = []
 
-    assert handle(store, "customers", envelope()) == "SUCCESS"  # type: ignore[arg-type]
-    assert store.seen == {"ev-1": {"topic": "customers", "type": "customer.registered"}}
-
-
-def test_a_redelivered_event_is_acknowledged_without_applying_it_again() -> None:
-    store = FakeStore()
-    handle(store, "customers", envelope())  # type: ignore[arg-type]
-
-    assert handle(store, "customers", envelope(type="changed")) == "SUCCESS"  # type: ignore[arg-type]
-    assert store.seen["ev-1"]["type"] == "customer.registered"
+    async def invoke(self, target: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        self.calls.append(f"{target} {path}")
+        if target == "products" and self.products_down:
+            raise ServiceUnavailable("products", "ERR_DIRECT_INVOKE")
+        items = [CUSTOMER] if target == "customers" else [PRODUCT]
+        return httpx.Response(200, json={"items": items})
 
 
-def test_a_database_outage_asks_dapr_to_redeliver() -> None:
-    assert handle(FakeStore(down=True), "orders", envelope()) == "RETRY"  # type: ignore[arg-type]
+def order(version: int, status: str = "confirmed") -> dict[str, Any]:
+    return {
+        "id": "o1",
+        "customer_id": "c1",
+        "status": status,
+        "items": [{"product_id": "p1", "quantity": 2, "unit_price_cents": 500}],
+        "total_cents": 1000,
+        "created_at": "2026-11-25T00:00:00Z",
+        "updated_at": "2026-11-25T00:00:00Z",
+        "version": version,
+    }
 
 
-def test_an_event_without_id_is_dropped() -> None:
-    assert handle(FakeStore(), "orders", envelope(id=None)) == "DROP"  # type: ignore[arg-type]
+def deliver(
+    store: FakeStore, dapr: FakeSidecar, event_id: str, event_type: str, data: Any, topic: str = "orders"
+) -> str:
+    envelope = {"id": event_id, "type": event_type, "data": data}
+    return asyncio.run(handle(dapr, store, topic, envelope))  # type: ignore[arg-type]
+
+
+def test_an_order_event_builds_the_joined_document_with_one_batch_call_per_service() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+
+    assert deliver(store, dapr, "e1", "order.confirmed", order(2)) == "SUCCESS"
+
+    document = store.orders["o1"]
+    assert document["customer"] == {"id": "c1", "name": "Ann", "email": "ann@example.com"}
+    assert document["items"] == [
+        {
+            "product": {"id": "p1", "name": "Lamp", "seller_id": "s1"},
+            "quantity": 2,
+            "unit_price_cents": 500,
+            "line_total_cents": 1000,
+        }
+    ]
+    assert dapr.calls == ["customers customers/batch", "products products/batch"]
+
+
+def test_an_older_version_after_a_newer_one_changes_nothing() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    deliver(store, dapr, "e2", "order.cancelled", order(3, "cancelled"))
+
+    assert deliver(store, dapr, "e1", "order.confirmed", order(2)) == "SUCCESS"
+    assert store.orders["o1"]["status"] == "cancelled"
+
+
+def test_a_duplicate_delivery_changes_nothing() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    deliver(store, dapr, "e1", "order.confirmed", order(2))
+    calls = len(dapr.calls)
+
+    assert deliver(store, dapr, "e1", "order.confirmed", order(2)) == "SUCCESS"
+    assert len(dapr.calls) == calls
+
+
+def test_a_renamed_product_shows_in_existing_orders_but_an_older_rename_does_not() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    deliver(store, dapr, "e1", "order.confirmed", order(2))
+
+    deliver(store, dapr, "e2", "product.updated", {**PRODUCT, "name": "Big lamp", "version": 3}, "products")
+    deliver(store, dapr, "e3", "product.updated", {**PRODUCT, "name": "Old lamp", "version": 2}, "products")
+
+    assert store.orders["o1"]["items"][0]["product"]["name"] == "Big lamp"
+    assert store.orders["o1"]["items"][0]["unit_price_cents"] == 500
+
+
+def test_a_dependency_that_is_down_asks_for_redelivery() -> None:
+    assert deliver(FakeStore(), FakeSidecar(products_down=True), "e1", "order.confirmed", order(2)) == "RETRY"
+    assert deliver(FakeStore(down=True), FakeSidecar(), "e1", "order.confirmed", order(2)) == "RETRY"
+
+
+def test_an_event_that_can_never_apply_is_dropped_to_the_dead_letter_topic() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+
+    assert deliver(store, dapr, "e1", "order.confirmed", {"id": "o1"}) == "DROP"
+    assert deliver(store, dapr, "", "order.confirmed", order(2)) == "DROP"
+    assert deliver(store, dapr, "e2", "something.else", {"id": "x"}) == "DROP"
+    assert store.orders == {}

@@ -1,0 +1,227 @@
+"""order-view: the read model of orders joined with customers and products (seed 000's Source)."""
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pymongo
+
+from tests.e2e.shop import User, admin, api, create_product, place_order, register
+from tests.e2e.system import System, app_environ, invoke, sidecar, stop_app
+from tests.support import wait_until
+
+
+def from_view(user: User, order_id: str) -> dict | None:  # type: ignore[type-arg]
+    """The order's document in order-view itself (not through the gateway's fallback)."""
+    status, body = invoke(
+        "order-view",
+        "GET",
+        f"orders/{order_id}",
+        headers={"x-shop-user-id": user.id, "x-shop-user-role": "customer"},
+    )
+    return body if status == 200 else None
+
+
+@contextmanager
+def stopped(system: System, *apps: str) -> Iterator[None]:
+    environs = {app: app_environ(app) for app in apps}
+    for app in apps:
+        stop_app(app)
+    try:
+        yield
+    finally:
+        for app, environ in environs.items():
+            system.restart_app(app, environ)
+        wait_until(
+            lambda: api("GET", "/health").status_code == 200, timeout=60, what=f"{', '.join(apps)} back up"
+        )
+
+
+def test_a_placed_order_appears_in_the_view_with_customer_and_product_data_within_a_second(
+    system: System,
+) -> None:
+    seller, buyer = register("Seller"), register("Buyer Bea")
+    product = create_product(seller, price_cents=700, name="Kettle")
+    order = place_order(buyer, [(product["id"], 3)]).json()
+    placed = time.monotonic()
+
+    document = wait_until(
+        lambda: from_view(buyer, order["id"]), timeout=1.0, what="the order in the view", interval=0.02
+    )
+
+    print(f"in the view {1000 * (time.monotonic() - placed):.0f} ms after the 201")
+    assert document["status"] == "confirmed"
+    assert document["customer"] == {"id": buyer.id, "name": "Buyer Bea", "email": buyer.email}
+    assert document["items"] == [
+        {
+            "product": {"id": product["id"], "name": "Kettle", "seller_id": seller.id},
+            "quantity": 3,
+            "unit_price_cents": 700,
+            "line_total_cents": 2100,
+        }
+    ]
+    assert document["total_cents"] == 2100
+    through_gateway = buyer.call("GET", f"/orders/{order['id']}")
+    assert through_gateway.headers["x-read-model"] == "view"
+    assert through_gateway.json() == document
+
+
+def test_reading_an_order_right_after_placing_it_never_404s(system: System) -> None:
+    seller, buyer = register(), register()
+    product = create_product(seller)
+    for _ in range(5):
+        order = place_order(buyer, [(product["id"], 1)]).json()
+        response = buyer.call("GET", f"/orders/{order['id']}")
+        assert response.status_code == 200
+        assert response.json()["id"] == order["id"]
+
+
+def test_renamed_products_and_customers_show_in_existing_orders(system: System) -> None:
+    seller, buyer = register(), register("Old Name")
+    product = create_product(seller, name="Old Product", price_cents=400)
+    order = place_order(buyer, [(product["id"], 1)]).json()
+    wait_until(lambda: from_view(buyer, order["id"]), timeout=10, what="the order in the view")
+
+    seller.call("PATCH", f"/products/{product['id']}", json={"name": "New Product", "price_cents": 999})
+    buyer.call("PATCH", "/me", json={"name": "New Name"})
+
+    def renamed() -> dict | None:  # type: ignore[type-arg]
+        doc = from_view(buyer, order["id"])
+        ok = (
+            doc
+            and doc["customer"]["name"] == "New Name"
+            and doc["items"][0]["product"]["name"] == "New Product"
+        )
+        return doc if ok else None
+
+    document = wait_until(renamed, timeout=10, what="both renames in the order's document")
+    assert document["items"][0]["unit_price_cents"] == 400
+
+
+def publish_order_event(event_id: str, event_type: str, data: dict) -> None:  # type: ignore[type-arg]
+    """Publishes as the orders service would, through its sidecar's publish API."""
+    envelope = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "orders",
+        "type": event_type,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    response = httpx.post(
+        f"{sidecar('orders')}/v1.0/publish/pubsub/orders",
+        content=json.dumps(envelope),
+        headers={"content-type": "application/cloudevents+json"},
+        timeout=10,
+    )
+    assert response.status_code == 204, response.text
+
+
+def test_duplicate_and_out_of_order_events_leave_the_document_correct(system: System) -> None:
+    seller, buyer = register(), register()
+    product = create_product(seller)
+    order = place_order(buyer, [(product["id"], 1)]).json()
+    cancelled = buyer.call("POST", f"/orders/{order['id']}/cancel").json()
+    wait_until(
+        lambda: (d := from_view(buyer, order["id"])) and d["version"] == cancelled["version"] and d,
+        timeout=10,
+        what="the cancellation in the view",
+    )
+
+    stale = {**order, "status": "confirmed"}  # version 2, older than the cancellation (3)
+    publish_order_event(str(uuid.uuid4()), "order.confirmed", stale)
+    duplicate_id = str(uuid.uuid4())
+    publish_order_event(duplicate_id, "order.cancelled", {**cancelled, "status": "confirmed"})
+    publish_order_event(duplicate_id, "order.cancelled", {**cancelled, "status": "confirmed"})
+    marker = place_order(buyer, [(product["id"], 1)]).json()  # same topic: applied after the three above
+    wait_until(lambda: from_view(buyer, marker["id"]), timeout=10, what="a later order in the view")
+
+    document = from_view(buyer, order["id"])
+    assert document is not None
+    assert (document["status"], document["version"]) == ("cancelled", cancelled["version"])
+
+
+def test_customers_down_products_and_orders_still_readable(system: System) -> None:
+    seller, buyer = register(), register()
+    product = create_product(seller)
+    order = place_order(buyer, [(product["id"], 1)]).json()
+    wait_until(lambda: from_view(buyer, order["id"]), timeout=10, what="the order in the view")
+
+    with stopped(system, "customers"):
+        assert api("GET", f"/products/{product['id']}").status_code == 200
+        response = buyer.call("GET", f"/orders/{order['id']}")
+        assert (response.status_code, response.headers["x-read-model"]) == (200, "view")
+
+
+def test_orders_stay_readable_from_the_view_when_customers_products_and_orders_are_all_down(
+    system: System,
+) -> None:
+    seller, buyer = register(), register("Reader")
+    product = create_product(seller, name="Durable")
+    order = place_order(buyer, [(product["id"], 2)]).json()
+    expected = wait_until(lambda: from_view(buyer, order["id"]), timeout=10, what="the order in the view")
+
+    with stopped(system, "customers", "products", "orders"):
+        one = buyer.call("GET", f"/orders/{order['id']}")
+        listed = buyer.call("GET", "/orders")
+
+    assert (one.status_code, one.headers["x-read-model"]) == (200, "view")
+    assert one.json() == expected
+    assert [o["id"] for o in listed.json()["items"]] == [order["id"]]
+
+
+def test_with_order_view_down_the_gateway_aggregates_the_same_documents_live(system: System) -> None:
+    seller, buyer = register(), register("Live Reader")
+    product = create_product(seller, name="Live thing")
+    order = place_order(buyer, [(product["id"], 2)]).json()
+    expected = wait_until(lambda: from_view(buyer, order["id"]), timeout=10, what="the order in the view")
+
+    with stopped(system, "order-view"):
+        one = buyer.call("GET", f"/orders/{order['id']}")
+        listed = buyer.call("GET", "/orders")
+
+    assert (one.status_code, one.headers["x-read-model"]) == (200, "live")
+    assert one.json() == expected
+    assert listed.headers["x-read-model"] == "live"
+    assert listed.json()["items"] == [expected]
+
+
+def test_a_rebuild_after_dropping_the_collection_restores_every_document(system: System) -> None:
+    seller, buyer = register(), register()
+    product = create_product(seller)
+    orders = [place_order(buyer, [(product["id"], 1)]).json() for _ in range(3)]
+    boss = admin()
+    before = wait_until(
+        lambda: (
+            (page := boss.call("GET", "/orders", params={"limit": 100})).headers["x-read-model"] == "view"
+            and all(from_view(buyer, o["id"]) for o in orders)
+            and page.json()
+        ),
+        timeout=10,
+        what="the orders in the view",
+    )
+    total = before["total"]
+
+    with pymongo.MongoClient("mongodb://127.0.0.1:27017", serverSelectionTimeoutMS=3000) as mongo:
+        mongo["order_view"]["orders"].drop()
+    assert boss.call("GET", "/admin/read-model/status").json()["documents"] == 0
+    started = boss.call("POST", "/admin/read-model/rebuild")
+    assert started.status_code == 202
+
+    status = wait_until(
+        lambda: (s := boss.call("GET", "/admin/read-model/status").json())["state"] == "done" and s,
+        timeout=60,
+        what="the rebuild to finish",
+    )
+    assert status["documents"] >= total
+    assert status["built"] >= total
+    for order in orders:
+        assert from_view(buyer, order["id"])["status"] == "confirmed"  # type: ignore[index]
+    assert customer_forbidden(buyer)
+
+
+def customer_forbidden(user: User) -> bool:
+    return user.call("POST", "/admin/read-model/rebuild").status_code == 403
