@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 PY := .venv/bin/python
 export BROKER
 
-.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e lint stop
+.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e lint fanout
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb secrets
@@ -50,7 +50,11 @@ test-unit:
 test-e2e:
 	$(PY) -m pytest tests/e2e -v
 
+## fanout: the notifications fan-out check against a running system (make run in another terminal)
+fanout:
+	$(PY) bench/notifications_fanout.py
+
 lint:
-	$(PY) -m ruff check services tests scripts
-	$(PY) -m ruff format --check services tests scripts
+	$(PY) -m ruff check services tests scripts bench
+	$(PY) -m ruff format --check services tests scripts bench
 	$(PY) -m mypy services

@@ -71,6 +71,30 @@ async def _profile(request: Request, actor: Actor, method: str, *, json: Any) ->
     return JSONResponse(body, status_code=status)
 
 
+# --- notifications ------------------------------------------------------------------------
+
+
+@router.get("/notifications", tags=["notifications"])
+async def list_notifications(
+    request: Request, actor: CurrentActor, limit: Limit = 20, offset: Offset = 0
+) -> Response:
+    """The caller's notifications, newest first, with the `unread` count. Live ones arrive over
+    the WebSocket at ws://<host>:8001/ws."""
+    params = {"limit": limit, "offset": offset}
+    return await service.forward(
+        dapr(request), "notifications", "GET", "notifications", actor=actor, params=params
+    )
+
+
+@router.post("/notifications/{notification_id}/read", tags=["notifications"])
+async def mark_notification_read(notification_id: str, request: Request, actor: CurrentActor) -> Response:
+    """Marks one of the caller's notifications read; another user's is a 404."""
+    nid = known_id(notification_id, "notification")
+    return await service.forward(
+        dapr(request), "notifications", "POST", f"notifications/{nid}/read", actor=actor
+    )
+
+
 # --- admin ---------------------------------------------------------------------------------
 
 

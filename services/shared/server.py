@@ -18,4 +18,7 @@ def serve(app_path: str, service: str) -> None:
         access_log=False,
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        # WebSocket heartbeats: a client that stops answering pings is dropped within ~20 s.
+        ws_ping_interval=10,
+        ws_ping_timeout=10,
     )

@@ -20,7 +20,7 @@ def publish_customer_event(event_id: str) -> None:
         "source": "customers",
         "type": "customer.registered",
         "datacontenttype": "application/json",
-        "data": {"id": str(uuid.uuid4()), "version": 1},
+        "data": {"id": str(uuid.uuid4()), "email": "pubsub@example.com", "name": "Pub Sub", "version": 1},
     }
     response = httpx.post(
         f"{sidecar('customers')}/v1.0/publish/pubsub/customers",

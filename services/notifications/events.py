@@ -1,0 +1,109 @@
+"""Order events become notifications: the buyer hears about the order, every seller whose
+product is in it hears what sold (seed 004). Stored before pushed; ids derived from the event,
+so a redelivered event is neither stored nor pushed twice."""
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pymongo.errors import PyMongoError
+from starlette.concurrency import run_in_threadpool
+
+from services.notifications.hub import Hub
+from services.notifications.store import NotificationStore
+from services.shared.dapr import DaprSidecar, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["SUCCESS", "RETRY", "DROP"]
+NAMESPACE = uuid.UUID("0b7c6a0e-6a55-4d0e-9f6f-3f0e5c1d2a77")
+HANDLED = ("order.confirmed", "order.cancelled")
+
+
+def _id(event_id: str, *parts: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, ":".join((event_id, *parts))))
+
+
+def _money(cents: int | None) -> str:
+    return "?" if cents is None else f"{cents / 100:.2f}"
+
+
+def build(
+    event_id: str, event_type: str, order: dict[str, Any], products: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The notifications one order event produces, each with its recipient in `user_id`."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    short = order["id"][:8]
+    confirmed = event_type == "order.confirmed"
+    buyer_text = (
+        f"Your order {short} is confirmed: {_money(order.get('total_cents'))} in total."
+        if confirmed
+        else f"Your order {short} was cancelled."
+    )
+    notifications = [
+        {
+            "id": _id(event_id, order["customer_id"], "buyer"),
+            "user_id": order["customer_id"],
+            "type": event_type,
+            "text": buyer_text,
+            "order_id": order["id"],
+            "created_at": now,
+        }
+    ]
+    for line in order["items"]:
+        product = products.get(line["product_id"])
+        if not product:
+            continue
+        name, quantity = product.get("name", "a product"), line["quantity"]
+        notifications.append(
+            {
+                "id": _id(event_id, product["seller_id"], line["product_id"]),
+                "user_id": product["seller_id"],
+                "type": "product.sold" if confirmed else "order.cancelled",
+                "text": f"You sold {quantity} x {name} (order {short})."
+                if confirmed
+                else f"Order {short} with {quantity} x {name} was cancelled.",
+                "order_id": order["id"],
+                "product_id": line["product_id"],
+                "quantity": quantity,
+                "created_at": now,
+            }
+        )
+    return notifications
+
+
+async def handle(dapr: DaprSidecar, store: NotificationStore, hub: Hub, envelope: dict[str, Any]) -> Outcome:
+    """Stores and pushes the notifications of one order event."""
+    event_id, event_type, order = envelope.get("id"), envelope.get("type"), envelope.get("data")
+    context = {"event_id": event_id, "event_type": event_type}
+    if event_type not in HANDLED:
+        return "SUCCESS"  # other order events (order.rejected) notify nobody
+    if (
+        not isinstance(event_id, str)
+        or not isinstance(order, dict)
+        or not {"id", "customer_id", "items"} <= set(order)
+    ):
+        log.warning(
+            "dropping event (to the dead-letter topic)", extra={**context, "reason": "malformed order event"}
+        )
+        return "DROP"
+    try:
+        products = await _products(dapr, [line["product_id"] for line in order["items"]])
+        pushed = 0
+        for notification in build(event_id, event_type, order, products):
+            if await run_in_threadpool(store.add, notification):
+                public = {k: v for k, v in notification.items() if k != "user_id"}
+                pushed += hub.push(notification["user_id"], public)
+    except (ServiceUnavailable, PyMongoError) as exc:
+        log.warning("cannot notify yet, asking for redelivery", extra={**context, "error": str(exc)})
+        return "RETRY"
+    log.info("notifications sent", extra={**context, "connections": pushed})
+    return "SUCCESS"
+
+
+async def _products(dapr: DaprSidecar, ids: list[str]) -> dict[str, dict[str, Any]]:
+    response = await dapr.invoke("products", "POST", "products/batch", json={"ids": sorted(set(ids))})
+    if response.status_code != 200:
+        raise ServiceUnavailable("products", f"batch lookup answered {response.status_code}")
+    return {item["id"]: item for item in response.json()["items"]}

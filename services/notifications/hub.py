@@ -1,0 +1,78 @@
+"""Connected WebSocket clients: per-user sets of connections, each with a bounded send queue.
+
+A push never waits on a client: it only enqueues. Each connection drains its own queue, so one
+slow or dead client holds back nobody else; one that falls `send_queue_size` messages behind is
+disconnected (close code 1013) and catches up from the inbox when it reconnects.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+log = logging.getLogger(__name__)
+
+TOO_SLOW = 1013  # "try again later": reconnect, the inbox has everything
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, user_id: str, queue_size: int) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
+        self._sent: set[str] = set()
+        # Live notifications wait here until the unread backlog is queued, so the client
+        # gets its inbox oldest first, then what happened since.
+        self._early: list[dict[str, Any]] | None = []
+        self.overflowed = asyncio.Event()
+
+    def offer(self, notification: dict[str, Any]) -> None:
+        if self._early is not None:
+            self._early.append(notification)
+            return
+        try:
+            self.queue.put_nowait(notification)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+    def start_with(self, backlog: list[dict[str, Any]]) -> None:
+        """Queues the unread backlog, then whatever arrived while it was being read."""
+        early, self._early = self._early or [], None
+        for notification in [*backlog, *early]:
+            self.offer(notification)
+
+    async def pump(self) -> None:
+        """Sends queued notifications in order, each id once per connection."""
+        while True:
+            notification = await self.queue.get()
+            if notification["id"] in self._sent:
+                continue
+            await self.websocket.send_json({"event": "notification", "data": notification})
+            self._sent.add(notification["id"])
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._by_user: dict[str, set[Connection]] = defaultdict(set)
+
+    def add(self, connection: Connection) -> None:
+        self._by_user[connection.user_id].add(connection)
+
+    def remove(self, connection: Connection) -> None:
+        connections = self._by_user.get(connection.user_id)
+        if connections is not None:
+            connections.discard(connection)
+            if not connections:
+                del self._by_user[connection.user_id]
+
+    def push(self, user_id: str, notification: dict[str, Any]) -> int:
+        """Offers a notification to every connection of a user; returns how many there are."""
+        connections = list(self._by_user.get(user_id, ()))
+        for connection in connections:
+            connection.offer(notification)
+        return len(connections)
+
+    def connection_count(self) -> int:
+        return sum(len(c) for c in self._by_user.values())

@@ -1,0 +1,77 @@
+"""The connection hub: bounded per-connection queues, backlog first, each id once."""
+
+import asyncio
+from typing import Any
+
+from services.notifications.events import build
+from services.notifications.hub import Connection, Hub
+
+
+class FakeSocket:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+def note(i: int) -> dict[str, Any]:
+    return {"id": f"n{i}", "type": "order.confirmed", "text": "", "order_id": "o", "created_at": ""}
+
+
+async def drain(connection: Connection) -> None:
+    pump = asyncio.create_task(connection.pump())
+    while not connection.queue.empty():
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    pump.cancel()
+
+
+def test_a_client_that_falls_too_far_behind_is_flagged_without_blocking_others() -> None:
+    async def scenario() -> tuple[bool, bool, int]:
+        hub = Hub()
+        slow, fast = Connection(FakeSocket(), "u1", 2), Connection(FakeSocket(), "u1", 100)  # type: ignore[arg-type]
+        for c in (slow, fast):
+            c.start_with([])
+            hub.add(c)
+        for i in range(5):
+            hub.push("u1", note(i))
+        return slow.overflowed.is_set(), fast.overflowed.is_set(), fast.queue.qsize()
+
+    assert asyncio.run(scenario()) == (True, False, 5)
+
+
+def test_unread_backlog_goes_first_and_each_notification_is_sent_once() -> None:
+    async def scenario() -> list[str]:
+        socket = FakeSocket()
+        connection = Connection(socket, "u1", 10)  # type: ignore[arg-type]
+        connection.offer(note(3))  # arrives live while the backlog is being read
+        connection.start_with([note(1), note(2), note(3)])
+        await drain(connection)
+        return [m["data"]["id"] for m in socket.sent]
+
+    assert asyncio.run(scenario()) == ["n1", "n2", "n3"]
+
+
+def test_a_sale_notifies_the_buyer_and_each_seller_with_the_product_and_quantity() -> None:
+    order = {
+        "id": "o-123456789",
+        "customer_id": "buyer",
+        "total_cents": 2500,
+        "items": [{"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": 1}],
+    }
+    products = {
+        "p1": {"id": "p1", "name": "Lamp", "seller_id": "s1"},
+        "p2": {"id": "p2", "name": "Rug", "seller_id": "s2"},
+    }
+
+    notes = build("event-1", "order.confirmed", order, products)
+    again = build("event-1", "order.confirmed", order, products)
+
+    assert [(n["user_id"], n["type"]) for n in notes] == [
+        ("buyer", "order.confirmed"),
+        ("s1", "product.sold"),
+        ("s2", "product.sold"),
+    ]
+    assert "2 x Lamp" in notes[1]["text"]
+    assert [n["id"] for n in notes] == [n["id"] for n in again]  # a redelivery maps to the same ids
