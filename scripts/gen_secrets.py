@@ -1,7 +1,7 @@
 """Generates the local secrets file the Dapr secret store reads (.run/secrets.json), once.
 
 Database passwords, the JWT signing key and the first admin's credentials live only here, never
-in code. The file is git-ignored; delete it (and `make infra-reset`) to rotate everything.
+in code. The file is git-ignored. Existing values are kept; missing ones are added.
 """
 
 import json
@@ -12,9 +12,8 @@ from pathlib import Path
 
 def generate() -> dict[str, str]:
     """Returns a fresh set of random secrets."""
-    values = {
-        f"{svc}-db-password": secrets.token_urlsafe(24) for svc in ("auth", "customers", "products", "orders")
-    }
+    services = ("auth", "customers", "products", "orders", "notifications")
+    values = {f"{svc}-db-password": secrets.token_urlsafe(24) for svc in services}
     values["jwt-signing-key"] = secrets.token_urlsafe(48)
     values["admin-email"] = "admin@example.com"
     values["admin-password"] = secrets.token_urlsafe(18)
@@ -23,13 +22,15 @@ def generate() -> dict[str, str]:
 
 def main(path: str) -> None:
     target = Path(path)
-    if target.exists():
-        print(f"[secrets] {target} already exists; keeping it")
+    existing = json.loads(target.read_text()) if target.exists() else {}
+    missing = {key: value for key, value in generate().items() if key not in existing}
+    if not missing:
+        print(f"[secrets] {target} is complete; keeping it")
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(generate(), indent=2) + "\n")
+    target.write_text(json.dumps({**existing, **missing}, indent=2) + "\n")
     target.chmod(0o600)
-    print(f"[secrets] generated {target}")
+    print(f"[secrets] {'added ' + ', '.join(sorted(missing)) + ' to' if existing else 'generated'} {target}")
 
 
 if __name__ == "__main__":

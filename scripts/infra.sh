@@ -129,7 +129,7 @@ provision_mariadb() {
   [ -f "$run/secrets.json" ] || die "$run/secrets.json is missing: run 'make setup' first"
   "$root/.venv/bin/python" "$root/scripts/provision_db.py" --secrets "$run/secrets.json" \
     --socket "$run/mariadb.sock" >>"$logs/mariadb.log" 2>&1 || die "could not provision the service databases; see $logs/mariadb.log"
-  log "mariadb databases and users provisioned (auth, customers, products, orders)"
+  log "mariadb databases and users provisioned (auth, customers, products, orders, notifications)"
 }
 
 up() {

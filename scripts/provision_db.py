@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pymysql
 
-SERVICES = ("auth", "customers", "products", "orders")
+SERVICES = ("auth", "customers", "products", "orders", "notifications")
 
 
 def statements(secrets: dict[str, str], user_host: str) -> list[tuple[str, tuple[str, ...]]]:

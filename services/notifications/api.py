@@ -8,6 +8,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -24,6 +25,7 @@ Caller = Annotated[Actor, Depends(require_actor)]
 
 # Close codes a client can act on (4000-4999 are the application's own).
 BAD_REQUEST, UNAUTHORIZED, AUTH_TIMEOUT = 4400, 4401, 4408
+UNAVAILABLE = 1011
 
 
 class Refused(Exception):
@@ -69,7 +71,13 @@ async def notifications_socket(websocket: WebSocket, token: str | None = None) -
     state.hub.add(connection)
     tasks: list[asyncio.Task[Any]] = []
     try:
-        connection.start_with(await run_in_threadpool(state.store.unread, actor.id))
+        try:
+            backlog = await run_in_threadpool(state.store.unread, actor.id)
+        except SQLAlchemyError:
+            log.warning("inbox unavailable, refusing connection", extra={"user_id": actor.id})
+            await websocket.close(code=UNAVAILABLE, reason="inbox unavailable: reconnect shortly")
+            return
+        connection.start_with(backlog)
         tasks = [
             asyncio.create_task(connection.pump()),
             asyncio.create_task(_until_disconnected(websocket)),

@@ -4,16 +4,14 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from services.shared.settings import ServiceSettings
+from services.shared.settings import DatabaseSettings
 
 
-class Settings(ServiceSettings):
+class Settings(DatabaseSettings):
     """Notifications serves its WebSocket on its own public port (8001), since WebSocket cannot
-    pass through Dapr service invocation. Its inbox lives in its own MongoDB database."""
+    pass through Dapr service invocation. Its inbox is its own `notifications` database."""
 
-    mongo_url: str = "mongodb://127.0.0.1:27017"
-    mongo_db: str = "notifications"
-    mongo_timeout_ms: int = Field(default=2000, ge=100, le=30000)
+    db_name: str = "notifications"
     # A client must authorize within this after connecting, or it is disconnected.
     authorize_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # Messages waiting for one connection; a client further behind is disconnected and catches

@@ -4,10 +4,9 @@ so a redelivered event is neither stored nor pushed twice."""
 
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pymongo.errors import PyMongoError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from services.notifications.hub import Hub
@@ -32,8 +31,8 @@ def _money(cents: int | None) -> str:
 def build(
     event_id: str, event_type: str, order: dict[str, Any], products: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The notifications one order event produces, each with its recipient in `user_id`."""
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The notifications one order event produces, each with its recipient in `user_id`
+    (stored with a `created_at` by the store)."""
     short = order["id"][:8]
     confirmed = event_type == "order.confirmed"
     buyer_text = (
@@ -48,7 +47,6 @@ def build(
             "type": event_type,
             "text": buyer_text,
             "order_id": order["id"],
-            "created_at": now,
         }
     ]
     for line in order["items"]:
@@ -67,7 +65,6 @@ def build(
                 "order_id": order["id"],
                 "product_id": line["product_id"],
                 "quantity": quantity,
-                "created_at": now,
             }
         )
     return notifications
@@ -92,10 +89,10 @@ async def handle(dapr: DaprSidecar, store: NotificationStore, hub: Hub, envelope
         products = await _products(dapr, [line["product_id"] for line in order["items"]])
         pushed = 0
         for notification in build(event_id, event_type, order, products):
-            if await run_in_threadpool(store.add, notification):
-                public = {k: v for k, v in notification.items() if k != "user_id"}
-                pushed += hub.push(notification["user_id"], public)
-    except (ServiceUnavailable, PyMongoError) as exc:
+            stored = await run_in_threadpool(store.add, notification)
+            if stored is not None:
+                pushed += hub.push(notification["user_id"], stored)
+    except (ServiceUnavailable, SQLAlchemyError) as exc:
         log.warning("cannot notify yet, asking for redelivery", extra={**context, "error": str(exc)})
         return "RETRY"
     log.info("notifications sent", extra={**context, "connections": pushed})

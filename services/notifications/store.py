@@ -1,87 +1,116 @@
-"""The notification inbox in the service's own MongoDB database (FerretDB locally)."""
+"""The notification inbox, in the service's own MariaDB database."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, MongoClient
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from sqlalchemy import Column, Engine, Integer, MetaData, Row, String, Table, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.shared.db import Timestamp
+from services.shared.timeutil import iso, utcnow
+
+metadata = MetaData()
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(36), primary_key=True),  # derived from the event: a redelivery collides
+    Column("user_id", String(36), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("text", String(500), nullable=False),
+    Column("order_id", String(36), nullable=False),
+    Column("product_id", String(36), nullable=True),
+    Column("quantity", Integer, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("read_at", Timestamp, nullable=True),
+)
+
+
+def public(row: Row[Any]) -> dict[str, Any]:
+    """A notification as clients see it (the recipient is implied)."""
+    shown = {
+        "id": row.id,
+        "type": row.type,
+        "text": row.text,
+        "order_id": row.order_id,
+        "created_at": iso(row.created_at),
+        "read": row.read_at is not None,
+    }
+    if row.product_id is not None:
+        shown.update(product_id=row.product_id, quantity=row.quantity)
+    return shown
 
 
 class NotificationStore:
-    """One document per notification: `_id` is derived from the event, so a redelivered event
-    maps to the same ids and is stored (and pushed) once."""
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-    def __init__(self, db: Database[dict[str, Any]]) -> None:
-        self.db = db
-        self.notifications = db["notifications"]
-
-    @classmethod
-    def connect(cls, url: str, database: str, *, timeout_ms: int) -> "NotificationStore":
-        client: MongoClient[dict[str, Any]] = MongoClient(
-            url,
-            serverSelectionTimeoutMS=timeout_ms,
-            connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=timeout_ms * 2,
-        )
-        return cls(client[database])
-
-    def close(self) -> None:
-        self.db.client.close()
-
-    def ping(self) -> None:
-        self.db.command("ping")
-
-    def ensure_indexes(self) -> list[str]:
-        failed = []
-        for keys in (
-            [("user_id", ASCENDING), ("created_at", DESCENDING)],
-            [("user_id", ASCENDING), ("read", ASCENDING)],
-        ):
-            try:
-                self.notifications.create_index(keys)
-            except OperationFailure as exc:
-                failed.append(f"{keys}: {exc}")
-        return failed
-
-    def add(self, notification: dict[str, Any]) -> bool:
-        """Stores a notification; False when it was stored before (a redelivered event)."""
+    def add(self, notification: dict[str, Any]) -> dict[str, Any] | None:
+        """Stores a notification; None when it was stored before (a redelivered event)."""
+        values = {
+            "id": notification["id"],
+            "user_id": notification["user_id"],
+            "type": notification["type"],
+            "text": notification["text"],
+            "order_id": notification["order_id"],
+            "product_id": notification.get("product_id"),
+            "quantity": notification.get("quantity"),
+            "created_at": utcnow(),
+        }
         try:
-            self.notifications.insert_one({"_id": notification["id"], **notification, "read": False})
-        except DuplicateKeyError:
-            return False
-        return True
+            with self.engine.begin() as conn:
+                conn.execute(notifications.insert().values(**values))
+                row = conn.execute(select(notifications).where(notifications.c.id == values["id"])).one()
+        except IntegrityError:
+            return None
+        return public(row)
 
     def unread(self, user_id: str) -> list[dict[str, Any]]:
         """A user's unread notifications, oldest first (what a connecting client is sent)."""
-        cursor = self.notifications.find(
-            {"user_id": user_id, "read": False}, {"_id": 0, "user_id": 0, "read": 0}
+        query = (
+            select(notifications)
+            .where(notifications.c.user_id == user_id, notifications.c.read_at.is_(None))
+            .order_by(notifications.c.created_at, notifications.c.id)
+            .limit(1000)
         )
-        return list(cursor.sort([("created_at", ASCENDING), ("id", ASCENDING)]))
+        with self.engine.connect() as conn:
+            return [public(row) for row in conn.execute(query)]
 
     def page(self, user_id: str, *, limit: int, offset: int) -> dict[str, Any]:
-        query = {"user_id": user_id}
-        items = list(
-            self.notifications.find(query, {"_id": 0, "user_id": 0})
-            .sort([("created_at", DESCENDING), ("id", ASCENDING)])
-            .skip(offset)
-            .limit(limit)
-        )
+        mine = notifications.c.user_id == user_id
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(notifications)
+                .where(mine)
+                .order_by(notifications.c.created_at.desc(), notifications.c.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            total = conn.execute(select(func.count()).select_from(notifications).where(mine)).scalar_one()
+            unread = conn.execute(
+                select(func.count()).select_from(notifications).where(mine, notifications.c.read_at.is_(None))
+            ).scalar_one()
         return {
-            "items": items,
-            "total": self.notifications.count_documents(query),
-            "unread": self.notifications.count_documents({"user_id": user_id, "read": False}),
+            "items": [public(r) for r in rows],
+            "total": total,
+            "unread": unread,
             "limit": limit,
             "offset": offset,
         }
 
-    def mark_read(self, user_id: str, notification_id: str) -> bool:
+    def mark_read(self, user_id: str, notification_id: str, *, now: datetime | None = None) -> bool:
         """False when the user has no such notification (another user's is no different)."""
-        result = self.notifications.update_one(
-            {"_id": notification_id, "user_id": user_id}, {"$set": {"read": True, "read_at": _now()}}
-        )
-        return result.matched_count == 1
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(notifications.c.id).where(
+                    notifications.c.id == notification_id, notifications.c.user_id == user_id
+                )
+            ).first()
+            if found is None:
+                return False
+            conn.execute(
+                update(notifications)
+                .where(notifications.c.id == notification_id, notifications.c.read_at.is_(None))
+                .values(read_at=now or utcnow())
+            )
+        return True

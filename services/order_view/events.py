@@ -89,13 +89,24 @@ async def _apply(dapr: DaprSidecar, store: ReadModelStore, event_type: str, data
     if event_type.startswith("order."):
         await apply_order(dapr, store, data)
     elif event_type.startswith("customer."):
-        if await run_in_threadpool(store.remember, "customer", data):
+        if await _remember_if_shown_fields_changed(store, "customer", data, ("name", "email")):
             await run_in_threadpool(store.rename_customer, data)
     elif event_type.startswith("product."):
-        if await run_in_threadpool(store.remember, "product", data):
+        if await _remember_if_shown_fields_changed(store, "product", data, ("name", "seller_id")):
             await run_in_threadpool(store.rename_product, data)
     else:
         raise Unprocessable(f"unknown event type {event_type}")
+
+
+async def _remember_if_shown_fields_changed(
+    store: ReadModelStore, kind: str, snapshot: dict[str, Any], shown: tuple[str, ...]
+) -> bool:
+    """Keeps a newer snapshot; True when order documents need rewriting, i.e. a field they show
+    changed. A stock change (most product.updated events) rewrites nothing."""
+    previous = (await run_in_threadpool(store.known, kind, [snapshot["id"]])).get(snapshot["id"])
+    if not await run_in_threadpool(store.remember, kind, snapshot):
+        return False
+    return previous is None or any(previous.get(field) != snapshot.get(field) for field in shown)
 
 
 REQUIRED = {

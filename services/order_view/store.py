@@ -66,6 +66,11 @@ class ReadModelStore:
 
     # --- orders -------------------------------------------------------------------------------
 
+    def order_versions(self, order_ids: list[str]) -> dict[str, int]:
+        """Stored versions of some orders, in one query (absent ones are missing)."""
+        found = self.orders.find({"_id": {"$in": order_ids}}, {"version": 1})
+        return {doc["_id"]: int(doc["version"]) for doc in found}
+
     def order_version(self, order_id: str) -> int:
         found = self.orders.find_one({"_id": order_id}, {"version": 1})
         return int(found["version"]) if found else 0

@@ -32,7 +32,7 @@ def test_every_app_reports_its_own_dependencies_ready_through_its_sidecar(system
         "products": {"sidecar", "database"},
         "orders": {"sidecar", "database"},
         "order-view": {"sidecar", "mongodb"},
-        "notifications": {"sidecar", "mongodb"},
+        "notifications": {"sidecar", "database"},
     }
     for app, checks in expected.items():
         status, body = invoke(app, "GET", "readyz")

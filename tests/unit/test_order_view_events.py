@@ -158,3 +158,16 @@ def test_an_event_that_can_never_apply_is_dropped_to_the_dead_letter_topic() -> 
     assert deliver(store, dapr, "", "order.confirmed", order(2)) == "DROP"
     assert deliver(store, dapr, "e2", "something.else", {"id": "x"}) == "DROP"
     assert store.orders == {}
+
+
+def test_a_stock_change_rewrites_no_order_document() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    deliver(store, dapr, "e1", "order.confirmed", order(2))
+    deliver(store, dapr, "e2", "product.updated", {**PRODUCT, "version": 2}, "products")
+    renames: list[str] = []
+    store.rename_product = lambda product: renames.append(product["id"]) or 0  # type: ignore[method-assign]
+
+    deliver(store, dapr, "e3", "product.updated", {**PRODUCT, "stock": 1, "version": 3}, "products")
+    deliver(store, dapr, "e4", "product.updated", {**PRODUCT, "name": "Renamed", "version": 4}, "products")
+
+    assert renames == ["p1"]
