@@ -104,6 +104,17 @@ def _lag_ms(last: dict[str, Any] | None) -> float | None:
     return round((last["at"] - published).total_seconds() * 1000, 1)
 
 
+@router.get("/known/{kind}/{entity_id}", tags=["read model"])
+async def known(kind: str, entity_id: str, request: Request) -> dict[str, Any]:
+    """The newest customer or product snapshot order-view has applied (operators and tests)."""
+    if kind not in ("customer", "product"):
+        raise ApiError(404, "not_found", "unknown kind")
+    found = (await run_in_threadpool(request.app.state.store.known, kind, [entity_id])).get(entity_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"{kind} not known")
+    return {k: v for k, v in found.items() if k != "_id"}
+
+
 # --- the inbox, for operators and tests -------------------------------------------------------
 
 
@@ -121,12 +132,12 @@ def _public(found: dict[str, Any]) -> dict[str, Any]:
 async def processed_events(
     request: Request,
     type: Annotated[str, Query(min_length=1, max_length=64)],
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[list[str] | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """Applied events of one type, optionally for one entity."""
+    """Applied events of one type, optionally for some entities (`entity_id` repeated)."""
     found = await run_in_threadpool(
-        request.app.state.store.find_events, event_type=type, entity_id=entity_id, limit=limit
+        request.app.state.store.find_events, event_type=type, entity_ids=entity_id or [], limit=limit
     )
     return {"items": [_public(item) for item in found]}
 

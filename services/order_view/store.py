@@ -21,11 +21,14 @@ class ReadModelStore:
         # one. This process is the read model's only writer: serialising its order writes
         # makes each atomic on FerretDB as on MongoDB.
         self._order_writes = threading.Lock()
+        self._snapshot_writes = threading.Lock()
         self.orders = db["orders"]
         self.customers = db["customers"]
         self.products = db["products"]
         self.processed = db["processed_events"]
-        self.meta = db["meta"]
+        # One document per customer listing their order ids: FerretDB v1 scans a collection for
+        # any filter but `_id`, so "a customer's orders, newest first" is kept addressable by _id.
+        self.by_customer = db["orders_by_customer"]
 
     @classmethod
     def connect(cls, url: str, database: str, *, timeout_ms: int) -> "ReadModelStore":
@@ -67,29 +70,39 @@ class ReadModelStore:
     # --- orders -------------------------------------------------------------------------------
 
     def order_versions(self, order_ids: list[str]) -> dict[str, int]:
-        """Stored versions of some orders, in one query (absent ones are missing)."""
-        found = self.orders.find({"_id": {"$in": order_ids}}, {"version": 1})
-        return {doc["_id"]: int(doc["version"]) for doc in found}
+        """Stored versions of some orders (absent ones are missing)."""
+        return {order_id: version for order_id in order_ids if (version := self.order_version(order_id))}
 
     def order_version(self, order_id: str) -> int:
         found = self.orders.find_one({"_id": order_id}, {"version": 1})
         return int(found["version"]) if found else 0
 
     def save_order(self, document: dict[str, Any]) -> bool:
-        """Stores the document unless a newer (or the same) version is already there."""
-        try:
-            with self._order_writes:
-                result = self.orders.replace_one(
-                    {"_id": document["id"], "version": {"$lt": document["version"]}},
-                    {"_id": document["id"], **document},
-                    upsert=True,
-                )
-        except DuplicateKeyError:  # the stored version is newer: the upsert tried a second insert
-            return False
-        return result.modified_count == 1 or result.upserted_id is not None
+        """Stores the document unless a newer (or the same) version is already there.
+
+        Check and write happen under the writer lock, each by `_id` alone: FerretDB v1 answers
+        `_id` lookups from its primary key but scans the collection for any other filter."""
+        with self._order_writes:
+            stored = self.order_version(document["id"])
+            if stored >= document["version"]:
+                return False
+            self.orders.replace_one({"_id": document["id"]}, {"_id": document["id"], **document}, upsert=True)
+            if stored == 0:
+                self._list_for_customer(document)
+        return True
+
+    def _list_for_customer(self, document: dict[str, Any]) -> None:
+        customer_id = document["customer"]["id"]
+        listing = self.by_customer.find_one({"_id": customer_id}) or {"orders": []}
+        entries = [e for e in listing["orders"] if e["id"] != document["id"]]
+        entries.append({"id": document["id"], "created_at": document["created_at"]})
+        entries.sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
+        self.by_customer.replace_one(
+            {"_id": customer_id}, {"_id": customer_id, "orders": entries}, upsert=True
+        )
 
     def save_orders(self, documents: list[dict[str, Any]]) -> None:
-        """Bulk version of save_order, for rebuilds (each write guarded by its version)."""
+        """save_order for many documents (rebuilds)."""
         for document in documents:
             self.save_order(document)
 
@@ -109,6 +122,7 @@ class ReadModelStore:
 
     def drop_orders(self) -> None:
         self.orders.drop()
+        self.by_customer.drop()
 
     # --- customers and products: newest snapshot wins ----------------------------------------
 
@@ -118,19 +132,17 @@ class ReadModelStore:
         fields: dict[str, Any] = {
             k: snapshot.get(k) for k in ("name", "email", "seller_id", "version") if k in snapshot
         }
-        try:
-            result = collection.replace_one(
-                {"_id": snapshot["id"], "version": {"$lt": snapshot["version"]}},
-                {"_id": snapshot["id"], **fields},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return result.modified_count == 1 or result.upserted_id is not None
+        with self._snapshot_writes:
+            known = collection.find_one({"_id": snapshot["id"]}, {"version": 1})
+            if known and known["version"] >= snapshot["version"]:
+                return False
+            collection.replace_one({"_id": snapshot["id"]}, {"_id": snapshot["id"], **fields}, upsert=True)
+        return True
 
     def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         collection = self.customers if kind == "customer" else self.products
-        return {doc["_id"]: {**doc, "id": doc["_id"]} for doc in collection.find({"_id": {"$in": ids}})}
+        found = (collection.find_one({"_id": entity_id}) for entity_id in ids)
+        return {doc["_id"]: {**doc, "id": doc["_id"]} for doc in found if doc}
 
     def rename_customer(self, customer: dict[str, Any]) -> int:
         """Shows a customer's current name and email in every order of theirs."""
@@ -145,24 +157,21 @@ class ReadModelStore:
         """Shows a product's current name in every order that contains it (prices stay).
 
         Each matching line is updated in place by its index (FerretDB v1 has neither arrayFilters
-        nor the positional operator), so a concurrent customer rename is never overwritten."""
+        nor the positional operator), re-read under the writer lock so nothing is overwritten."""
         changed = 0
-        for document in self.orders.find({"items.product.id": product["id"]}, {"items.product.id": 1}):
-            for index, item in enumerate(document["items"]):
-                if item["product"]["id"] != product["id"]:
+        for match in self.orders.find({"items.product.id": product["id"]}, {"_id": 1}):
+            with self._order_writes:
+                document = self.orders.find_one({"_id": match["_id"]}, {"items.product.id": 1})
+                if document is None:
                     continue
-                path = f"items.{index}.product"
-                with self._order_writes:
-                    result = self.orders.update_one(
-                        {"_id": document["_id"], f"{path}.id": product["id"]},
-                        {
-                            "$set": {
-                                f"{path}.name": product["name"],
-                                f"{path}.seller_id": product.get("seller_id"),
-                            }
-                        },
-                    )
-                changed += result.modified_count
+                updates = {
+                    f"items.{index}.product.{field}": product.get(field)
+                    for index, item in enumerate(document["items"])
+                    if item["product"]["id"] == product["id"]
+                    for field in ("name", "seller_id")
+                }
+                if updates:
+                    changed += self.orders.update_one({"_id": match["_id"]}, {"$set": updates}).modified_count
         return changed
 
     # --- inbox and progress --------------------------------------------------------------------
@@ -189,11 +198,11 @@ class ReadModelStore:
     def find_event(self, event_id: str) -> dict[str, Any] | None:
         return self.processed.find_one({"_id": event_id})
 
-    def find_events(self, *, event_type: str, entity_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """Applied events of one type (for one entity), oldest first."""
+    def find_events(self, *, event_type: str, entity_ids: list[str], limit: int) -> list[dict[str, Any]]:
+        """Applied events of one type (for some entities), oldest first."""
         query: dict[str, Any] = {"type": event_type}
-        if entity_id is not None:
-            query["entity_id"] = entity_id
+        if entity_ids:
+            query["entity_id"] = {"$in": entity_ids}
         return list(self.processed.find(query).sort("received_at", 1).limit(limit))
 
     def last_event_at(self) -> datetime | None:

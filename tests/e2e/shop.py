@@ -82,8 +82,34 @@ def place_order(buyer: User, items: list[tuple[str, int]], **kwargs: Any) -> htt
     return buyer.call("POST", "/orders", json=body, **kwargs)
 
 
-def applied_events(event_type: str, entity_id: str) -> list[dict[str, Any]]:
-    """Events of a type for one entity that reached the order-view subscriber through the broker."""
-    status, body = invoke("order-view", "GET", "events", params={"type": event_type, "entity_id": entity_id})
+def applied_events(event_type: str, *entity_ids: str) -> list[dict[str, Any]]:
+    """Events of a type for some entities that reached the order-view subscriber through the
+    broker (one query: FerretDB scans for it, so poll the cheap lookups below instead)."""
+    status, body = invoke(
+        "order-view", "GET", "events", params={"type": event_type, "entity_id": list(entity_ids)}
+    )
     assert status == 200, body
     return body["items"]
+
+
+def view_knows(kind: str, entity_id: str, version: int = 1) -> bool:
+    """Whether order-view applied a customer/product event of at least this version."""
+    status, body = invoke("order-view", "GET", f"known/{kind}/{entity_id}")
+    return status == 200 and body["version"] >= version
+
+
+def view_order(order_id: str) -> dict[str, Any] | None:
+    """An order's document in order-view, read as an admin would."""
+    status, body = invoke(
+        "order-view",
+        "GET",
+        f"orders/{order_id}",
+        headers={"x-shop-user-id": "e2e", "x-shop-user-role": "admin"},
+    )
+    return body if status == 200 else None
+
+
+def view_shows(order_id: str, status: str) -> bool:
+    """Whether order-view's document for the order has reached this status."""
+    document = view_order(order_id)
+    return document is not None and document["status"] == status

@@ -5,7 +5,7 @@ import time
 
 import jwt
 
-from tests.e2e.shop import admin, api, applied_events, register, unique_email
+from tests.e2e.shop import admin, api, register, unique_email, view_knows
 from tests.e2e.system import ROOT, System
 from tests.support import wait_until
 
@@ -22,7 +22,7 @@ def test_registering_creates_a_customer_and_never_returns_the_password(system: S
     assert (body["email"], body["name"], body["role"]) == (email, "Alice", "customer")
     assert "s3cret-passw0rd" not in response.text
     wait_until(
-        lambda: applied_events("customer.registered", body["id"]), timeout=10, what="customer.registered"
+        lambda: view_knows("customer", body["id"]), timeout=10, what="customer.registered at the subscriber"
     )
 
 
@@ -73,7 +73,9 @@ def test_me_shows_and_renames_the_callers_profile(system: System) -> None:
     assert me.json()["name"] == "After"
     assert me.json()["id"] == user.id
     assert me.json()["role"] == "customer"
-    wait_until(lambda: applied_events("customer.updated", user.id), timeout=10, what="customer.updated")
+    wait_until(
+        lambda: view_knows("customer", user.id, 2), timeout=10, what="customer.updated at the subscriber"
+    )
 
 
 def test_the_role_cannot_be_changed_through_the_profile(system: System) -> None:
