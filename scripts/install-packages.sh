@@ -9,6 +9,7 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v curl >/dev/null || missing+=(curl)
+command -v patch >/dev/null || missing+=(patch)
 if [ ${#missing[@]} -eq 0 ]; then
   log "rabbitmq, mariadb, redis and mosquitto are installed"
   exit 0
