@@ -4,9 +4,12 @@ and applies them at start-up, before it takes traffic."""
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+
+from services.shared.db import Timestamp
 
 
 def upgrade(engine: Engine, migrations_dir: Path) -> None:
@@ -24,3 +27,20 @@ def run_migrations(context: Any) -> None:
     context.configure(connection=connection, target_metadata=None)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def create_outbox(op: Any) -> None:
+    """The outbox table (services.shared.outbox), created by each publishing service's first
+    migration."""
+    op.create_table(
+        "outbox",
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("topic", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("payload", sa.JSON, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("sent_at", Timestamp, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    )
+    op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "seq"])
