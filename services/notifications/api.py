@@ -16,6 +16,7 @@ from services.notifications import events
 from services.notifications.config import get_settings
 from services.notifications.hub import TOO_SLOW, Connection
 from services.shared.errors import ApiError
+from services.shared.events import read_envelope
 from services.shared.identity import Actor, require_actor
 from services.shared.tokens import InvalidToken, verify
 
@@ -112,11 +113,8 @@ async def _until_disconnected(websocket: WebSocket) -> None:
 @router.post("/events/orders", tags=["events"])
 async def deliver_orders(request: Request) -> dict[str, str]:
     """Dapr delivers `orders` events here (components/subscriptions/notifications.yaml)."""
-    try:
-        envelope = await request.json()
-    except ValueError:
-        envelope = None
-    if not isinstance(envelope, dict):
+    envelope = await read_envelope(request)
+    if envelope is None:
         return {"status": "DROP"}
     state = request.app.state
     return {"status": await events.handle(state.dapr, state.store, state.hub, envelope)}

@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.order_view import events
 from services.shared.errors import ApiError
-from services.shared.identity import Actor, require_actor
+from services.shared.events import read_envelope
+from services.shared.identity import Actor, customer_scope, require_actor
 
 router = APIRouter()
 Caller = Annotated[Actor, Depends(require_actor)]
@@ -19,11 +20,8 @@ TOPICS = ("orders", "customers", "products")
 
 def _route_for(topic: str) -> Any:
     async def deliver(request: Request) -> dict[str, str]:
-        try:
-            envelope = await request.json()
-        except ValueError:
-            envelope = None
-        if not isinstance(envelope, dict):
+        envelope = await read_envelope(request)
+        if envelope is None:
             return {"status": "DROP"}
         outcome = await events.handle(request.app.state.dapr, request.app.state.store, topic, envelope)
         if outcome == "SUCCESS":
@@ -51,9 +49,7 @@ async def list_orders(
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, Any]:
     """Order documents newest first: the caller's own; an admin's choice of one customer or all."""
-    if not actor.is_admin and customer_id not in (None, actor.id):
-        raise ApiError(403, "forbidden", "customers see their own orders only")
-    scope = customer_id if actor.is_admin else actor.id
+    scope = customer_scope(actor, customer_id)
     items, total = await run_in_threadpool(
         request.app.state.store.list_orders, customer_id=scope, limit=limit, offset=offset
     )

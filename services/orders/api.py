@@ -8,8 +8,7 @@ from fastapi.responses import JSONResponse
 from services.orders import placing, service
 from services.orders.config import get_settings
 from services.orders.models import NewOrder
-from services.shared.errors import ApiError
-from services.shared.identity import Actor, require_actor
+from services.shared.identity import Actor, customer_scope, require_actor
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 Caller = Annotated[Actor, Depends(require_actor)]
@@ -43,9 +42,7 @@ def list_orders(
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, Any]:
     """The caller's orders, newest first; an admin sees everyone's, or one customer's."""
-    if not actor.is_admin and customer_id not in (None, actor.id):
-        raise ApiError(403, "forbidden", "customers see their own orders only")
-    scope = customer_id if actor.is_admin else actor.id
+    scope = customer_scope(actor, customer_id)
     return service.page(request.app.state.engine, customer_id=scope, limit=limit, offset=offset)
 
 

@@ -37,3 +37,13 @@ def require_actor(request: Request) -> Actor:
     if not user_id or role not in ("customer", "admin"):
         raise ApiError(401, "unauthorized", "no authenticated caller")
     return Actor(id=user_id, role=role)  # type: ignore[arg-type]
+
+
+def customer_scope(actor: Actor, customer_id: str | None) -> str | None:
+    """Whose records a listing may show: a customer's own only (asking for anyone else's is a
+    403); an admin's choice of one customer, or everyone's (None)."""
+    if actor.is_admin:
+        return customer_id
+    if customer_id not in (None, actor.id):
+        raise ApiError(403, "forbidden", "customers see their own records only")
+    return actor.id

@@ -22,7 +22,7 @@ class FakeSidecar:
     async def invoke(self, target: str, method: str, path: str, **_: Any) -> httpx.Response:
         mode = self.behaviour[target]
         if mode == "hang":
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # never answers
         if mode == "down":
             raise ServiceUnavailable(target, "ERR_DIRECT_INVOKE")
         if mode == "sick":

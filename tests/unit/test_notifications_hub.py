@@ -8,23 +8,27 @@ from services.notifications.hub import Connection, Hub
 
 
 class FakeSocket:
-    def __init__(self) -> None:
+    def __init__(self, expect: int = 0) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.expect = expect
+        self.got_all = asyncio.Event()
 
     async def send_json(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
+        if len(self.sent) >= self.expect:
+            self.got_all.set()
 
 
 def note(i: int) -> dict[str, Any]:
     return {"id": f"n{i}", "type": "order.confirmed", "text": "", "order_id": "o", "created_at": ""}
 
 
-async def drain(connection: Connection) -> None:
+async def pump_until_sent(connection: Connection, socket: FakeSocket) -> None:
     pump = asyncio.create_task(connection.pump())
-    while not connection.queue.empty():
-        await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    pump.cancel()
+    try:
+        await asyncio.wait_for(socket.got_all.wait(), timeout=1)
+    finally:
+        pump.cancel()
 
 
 def test_a_client_that_falls_too_far_behind_is_flagged_without_blocking_others() -> None:
@@ -43,14 +47,15 @@ def test_a_client_that_falls_too_far_behind_is_flagged_without_blocking_others()
 
 def test_unread_backlog_goes_first_and_each_notification_is_sent_once() -> None:
     async def scenario() -> list[str]:
-        socket = FakeSocket()
+        socket = FakeSocket(expect=4)
         connection = Connection(socket, "u1", 10)  # type: ignore[arg-type]
         connection.offer(note(3))  # arrives live while the backlog is being read
+        connection.offer(note(4))
         connection.start_with([note(1), note(2), note(3)])
-        await drain(connection)
+        await pump_until_sent(connection, socket)
         return [m["data"]["id"] for m in socket.sent]
 
-    assert asyncio.run(scenario()) == ["n1", "n2", "n3"]
+    assert asyncio.run(scenario())[:4] == ["n1", "n2", "n3", "n4"]
 
 
 def test_a_sale_notifies_the_buyer_and_each_seller_with_the_product_and_quantity() -> None:

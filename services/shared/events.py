@@ -1,0 +1,15 @@
+"""Receiving CloudEvents from Dapr pub/sub: the part every subscriber shares."""
+
+from typing import Any
+
+from fastapi import Request
+
+
+async def read_envelope(request: Request) -> dict[str, Any] | None:
+    """The delivered CloudEvent as a dict, or None when the body is not a JSON object (such a
+    delivery can never be processed: answer DROP and Dapr dead-letters it)."""
+    try:
+        envelope = await request.json()
+    except ValueError:
+        return None
+    return envelope if isinstance(envelope, dict) else None
