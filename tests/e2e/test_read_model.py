@@ -45,6 +45,13 @@ def test_a_placed_order_appears_in_the_view_with_customer_and_product_data_withi
 ) -> None:
     seller, buyer = register("Seller"), register("Buyer Bea")
     product = create_product(seller, price_cents=700, name="Kettle")
+    boss = admin()  # "at rest": no rebuild running
+    wait_until(
+        lambda: boss.call("GET", "/admin/read-model/status").json()["state"] == "done",
+        timeout=120,
+        interval=0.5,
+        what="the start-up rebuild to finish",
+    )
     order = place_order(buyer, [(product["id"], 3)]).json()
     placed = time.monotonic()
 
