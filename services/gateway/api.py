@@ -107,6 +107,17 @@ async def list_customers(
     return await service.forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
 
 
+@router.get("/admin/dead-letters", tags=["admin"])
+async def dead_letters(
+    request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
+) -> Response:
+    """Events no subscriber could apply, newest first, as kept by order-view."""
+    params = {"limit": limit, "offset": offset}
+    return await service.forward(
+        dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params
+    )
+
+
 @router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"])
 async def rebuild_read_model(request: Request, actor: AdminActor) -> Response:
     """Rebuilds the order read model from the source services, in the background."""

@@ -1,10 +1,12 @@
 """order-view's routes: Dapr event deliveries, the order reads, rebuild and progress."""
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
 from services.order_view import events
@@ -12,6 +14,7 @@ from services.shared.errors import ApiError
 from services.shared.events import read_envelope
 from services.shared.identity import Actor, customer_scope, require_actor
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 Caller = Annotated[Actor, Depends(require_actor)]
 
@@ -35,6 +38,38 @@ def _route_for(topic: str) -> Any:
 
 for _topic in TOPICS:
     router.add_api_route(f"/events/{_topic}", _route_for(_topic), methods=["POST"], tags=["events"])
+
+
+@router.post("/dead-letters", tags=["events"])
+async def keep_dead_letter(request: Request) -> dict[str, str]:
+    """Dapr delivers here what any subscriber could not apply (components/subscriptions/dead-letters.yaml)."""
+    envelope = await read_envelope(request)
+    if envelope is None:
+        log.warning("dead letter without a readable body", extra={"reason": "malformed"})
+        return {"status": "DROP"}
+    try:
+        kept = await run_in_threadpool(request.app.state.store.keep_dead_letter, envelope)
+    except PyMongoError as exc:
+        log.warning("cannot keep dead letter yet", extra={"event_id": envelope.get("id"), "error": str(exc)})
+        return {"status": "RETRY"}
+    log.warning(
+        "dead letter kept",
+        extra={"event_id": envelope.get("id"), "event_type": envelope.get("type"), "first_time": kept},
+    )
+    return {"status": "SUCCESS"}
+
+
+@router.get("/dead-letters", tags=["events"])
+async def list_dead_letters(
+    request: Request,
+    actor: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Dead letters, newest first (admins only)."""
+    if not actor.is_admin:
+        raise ApiError(403, "forbidden", "admins only")
+    return await run_in_threadpool(request.app.state.store.list_dead_letters, limit=limit, offset=offset)
 
 
 # --- reads ------------------------------------------------------------------------------------

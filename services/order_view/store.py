@@ -26,6 +26,7 @@ class ReadModelStore:
         self.customers = db["customers"]
         self.products = db["products"]
         self.processed = db["processed_events"]
+        self.dead_letters = db["dead_letters"]
         # One document per customer listing their order ids: FerretDB v1 scans a collection for
         # any filter but `_id`, so "a customer's orders, newest first" is kept addressable by _id.
         self.by_customer = db["orders_by_customer"]
@@ -205,6 +206,31 @@ class ReadModelStore:
             query["entity_id"] = {"$in": entity_ids}
         return list(self.processed.find(query).sort("received_at", 1).limit(limit))
 
+    def keep_dead_letter(self, envelope: dict[str, Any]) -> bool:
+        """Keeps an event no subscriber could apply (once per event id)."""
+        try:
+            self.dead_letters.insert_one(
+                {"_id": str(envelope.get("id")), "envelope": envelope, "received_at": datetime.now(UTC)}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def list_dead_letters(self, *, limit: int, offset: int) -> dict[str, Any]:
+        total = self.dead_letters.count_documents({})
+        found = self.dead_letters.find({}).sort("received_at", DESCENDING).skip(offset).limit(limit)
+        items = [{"id": d["_id"], "received_at": d["received_at"], **_summary(d["envelope"])} for d in found]
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
     def last_event_at(self) -> datetime | None:
         found = list(self.processed.find({}, {"received_at": 1}).sort("received_at", -1).limit(1))
         return found[0]["received_at"] if found else None
+
+
+def _summary(envelope: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": envelope.get("type"),
+        "source": envelope.get("source"),
+        "time": envelope.get("time"),
+        "data": envelope.get("data"),
+    }

@@ -229,3 +229,20 @@ def test_a_rebuild_after_dropping_the_collection_restores_every_document(system:
 
 def customer_forbidden(user: User) -> bool:
     return user.call("POST", "/admin/read-model/rebuild").status_code == 403
+
+
+def test_an_event_no_subscriber_can_apply_lands_in_the_dead_letters_not_nowhere(system: System) -> None:
+    event_id = str(uuid.uuid4())
+    publish_order_event(
+        event_id, "order.confirmed", {"id": str(uuid.uuid4()), "note": "no customer, no items"}
+    )
+    boss = admin()
+
+    def kept() -> dict | None:  # type: ignore[type-arg]
+        items = boss.call("GET", "/admin/dead-letters", params={"limit": 100}).json()["items"]
+        return next((item for item in items if item["id"] == event_id), None)
+
+    letter = wait_until(kept, timeout=30, what="the event in the dead letters", interval=0.5)
+    assert letter["type"] == "order.confirmed"
+    assert letter["data"]["note"] == "no customer, no items"
+    assert register().call("GET", "/admin/dead-letters").status_code == 403
