@@ -91,6 +91,11 @@ async def ensure_admin(engine: Engine, dapr: DaprSidecar, *, email: str, passwor
         try:
             if await run_in_threadpool(email_taken, engine, email.lower()):
                 return
+            # Wait for customers to be ready before registering: failed registration calls would
+            # count against the circuit breaker every registration shares (resiliency.yaml).
+            ready = await dapr.invoke("customers", "GET", "readyz")
+            if ready.status_code != 200:
+                raise ServiceUnavailable("customers", "not ready yet")
             await register(
                 engine, dapr, Registration(email=email, password=password, name="Administrator"), role="admin"
             )

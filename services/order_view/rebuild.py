@@ -58,6 +58,10 @@ class Rebuilder:
     async def _run(self) -> None:
         offset = 0
         try:
+            # The sources must be ready first: failed calls would open the circuit breakers
+            # the event handlers' lookups share.
+            for app_id in ("orders", "customers", "products"):
+                await self._with_retries(lambda app_id=app_id: self._ready(app_id))
             for failure in await run_in_threadpool(self.store.ensure_indexes):  # it may have been dropped
                 log.warning("index not created", extra={"index": failure})
             while True:
@@ -83,6 +87,11 @@ class Rebuilder:
         except Exception as exc:
             self.progress.update(state="failed", finished_at=_now(), error=str(exc))
             log.warning("read model rebuild failed", extra={"error": str(exc)})
+
+    async def _ready(self, app_id: str) -> None:
+        response = await self.dapr.invoke(app_id, "GET", "readyz")
+        if response.status_code != 200:
+            raise ServiceUnavailable(app_id, "not ready yet")
 
     async def _page(self, offset: int) -> dict[str, Any]:
         async def fetch() -> dict[str, Any]:
