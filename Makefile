@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 PY := .venv/bin/python
 export BROKER
 
-.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e lint fanout
+.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers lint fanout
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb secrets
@@ -49,6 +49,13 @@ test-unit:
 
 test-e2e:
 	$(PY) -m pytest tests/e2e -v
+
+## test-brokers: the whole e2e suite again on Redis Streams and on MQTT (component files only)
+test-brokers: setup
+	@for broker in redis mqtt; do \
+	  echo "[test-brokers] the e2e suite on BROKER=$$broker"; \
+	  BROKER=$$broker $(PY) -m pytest tests/e2e -q -m "not broker_swap" || exit 1; \
+	done
 
 ## fanout: the notifications fan-out check against a running system (make run in another terminal)
 fanout:

@@ -1,5 +1,6 @@
 """The e2e session: the whole system under real daprd sidecars, RabbitMQ, MariaDB, FerretDB."""
 
+import os
 import subprocess
 from collections.abc import Iterator
 
@@ -55,10 +56,14 @@ def systems() -> Iterator[SystemManager]:
     assert not stray_processes(), "processes left behind after the e2e session"
 
 
+# The broker the suite runs on: RabbitMQ unless BROKER says otherwise (make test-brokers).
+BROKER = os.environ.get("BROKER", "rabbitmq")
+
+
 @pytest.fixture
 def system(systems: SystemManager) -> System:
-    """The system on the default broker (RabbitMQ)."""
-    return systems.ensure("rabbitmq")
+    """The system on the suite's broker."""
+    return systems.ensure(BROKER)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import SystemManager
-from tests.e2e.system import invoke, sidecar
+from tests.e2e.system import System, invoke, sidecar
 from tests.support import wait_until
 
 
@@ -49,13 +49,11 @@ def assert_event_flows_to_order_view() -> None:
     assert record["type"] == "customer.registered"
 
 
-def test_an_event_reaches_the_declared_subscriber_through_rabbitmq(systems: SystemManager) -> None:
-    systems.ensure("rabbitmq")
+def test_an_event_reaches_the_declared_subscriber_through_the_broker(system: System) -> None:
     assert_event_flows_to_order_view()
 
 
-def test_a_redelivered_event_is_applied_once(systems: SystemManager) -> None:
-    systems.ensure("rabbitmq")
+def test_a_redelivered_event_is_applied_once(system: System) -> None:
     event_id = f"e2e-{uuid.uuid4()}"
     publish_customer_event(event_id)
     first = wait_until(lambda: processed_by_order_view(event_id), timeout=20, what="first delivery applied")
