@@ -100,6 +100,8 @@ start_mosquitto() {
   cat > "$run/mosquitto.conf" <<CONF
 listener 1883 127.0.0.1
 allow_anonymous true
+# Stay the invoking user (as root, mosquitto would switch to its own user and fail to save).
+user $(id -un)
 persistence true
 persistence_location $data/mosquitto/
 CONF
