@@ -11,11 +11,9 @@ from services.gateway.schemas import Login, NewOrder, NewProduct, ProductChanges
 from services.gateway.security import AdminActor, CurrentActor
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
+from services.shared.paging import Limit, Offset
 
 router = APIRouter(prefix="/api")
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def dapr(request: Request) -> Any:

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, Request, WebSocket
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -18,6 +18,7 @@ from services.notifications.hub import TOO_SLOW, Connection
 from services.shared.errors import ApiError
 from services.shared.events import read_envelope
 from services.shared.identity import Actor, require_actor
+from services.shared.paging import Limit, Offset
 from services.shared.tokens import InvalidToken, verify
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,8 @@ async def deliver_orders(request: Request) -> dict[str, str]:
 async def list_notifications(
     request: Request,
     actor: Caller,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The caller's notifications, newest first, with the number still unread."""
     return await run_in_threadpool(request.app.state.store.page, actor.id, limit=limit, offset=offset)

@@ -13,6 +13,7 @@ from services.order_view import events
 from services.shared.errors import ApiError
 from services.shared.events import read_envelope
 from services.shared.identity import Actor, customer_scope, require_actor
+from services.shared.paging import Limit, Offset
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -63,8 +64,8 @@ async def keep_dead_letter(request: Request) -> dict[str, str]:
 async def list_dead_letters(
     request: Request,
     actor: Caller,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Dead letters, newest first (admins only)."""
     if not actor.is_admin:
@@ -79,8 +80,8 @@ async def list_dead_letters(
 async def list_orders(
     request: Request,
     actor: Caller,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, Any]:
     """Order documents newest first: the caller's own; an admin's choice of one customer or all."""

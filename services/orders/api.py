@@ -9,6 +9,7 @@ from services.orders import placing, service
 from services.orders.config import get_settings
 from services.orders.models import NewOrder
 from services.shared.identity import Actor, customer_scope, require_actor
+from services.shared.paging import Limit, Offset
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 Caller = Annotated[Actor, Depends(require_actor)]
@@ -37,8 +38,8 @@ async def place_order(
 def list_orders(
     request: Request,
     actor: Caller,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, Any]:
     """The caller's orders, newest first; an admin sees everyone's, or one customer's."""

@@ -2,12 +2,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Engine
 
 from services.products import service
 from services.products.models import NewProduct, ProductChanges, ProductIds, Reservation
 from services.shared.identity import Actor, require_actor
+from services.shared.paging import Limit, Offset
 
 router = APIRouter()
 
@@ -23,8 +24,8 @@ Caller = Annotated[Actor, Depends(require_actor)]
 @router.get("/products", tags=["products"])
 def list_products(
     db: DB,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
     include_deleted: bool = False,
 ) -> dict[str, Any]:
     return service.page(db, limit=limit, offset=offset, include_deleted=include_deleted)
