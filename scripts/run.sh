@@ -20,6 +20,11 @@ ln -sfn "../components/brokers/$BROKER" .run/broker
 log "broker: $BROKER (components/brokers/$BROKER)"
 BROKER=$BROKER scripts/infra.sh up
 
+# The tokens between apps and sidecars (made by make setup): every daprd and every app inherits
+# them from this environment through `dapr run`.
+[ -f .run/api-tokens.env ] || { log "no .run/api-tokens.env: run 'make setup'"; exit 1; }
+set -a; source .run/api-tokens.env; set +a
+
 log "starting 7 apps with their Dapr sidecars (dapr run -f .); logs in .dapr/logs/"
 setsid "$DAPR_CLI" run -f . --runtime-path "$DAPR_RUNTIME_PATH" > .run/logs/dapr-run.log 2>&1 &
 cli=$!

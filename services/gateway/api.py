@@ -7,7 +7,15 @@ from fastapi.responses import JSONResponse
 
 from services.gateway import service
 from services.gateway.config import BACKEND_APPS, get_settings
-from services.gateway.schemas import Login, NewOrder, NewProduct, ProductChanges, ProfileChanges, Registration
+from services.gateway.schemas import (
+    DeadLetterReplay,
+    Login,
+    NewOrder,
+    NewProduct,
+    ProductChanges,
+    ProfileChanges,
+    Registration,
+)
 from services.gateway.security import AdminActor, CurrentActor
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
@@ -113,6 +121,18 @@ async def dead_letters(
     params = {"limit": limit, "offset": offset}
     return await service.forward(
         dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params
+    )
+
+
+@router.post("/admin/dead-letters/replay", tags=["admin"])
+async def replay_dead_letters(
+    request: Request, actor: AdminActor, body: DeadLetterReplay | None = None
+) -> Response:
+    """Redelivers dead letters (these ids, or the oldest 100) to the subscriber that failed on
+    them. Each one applied is forgotten; each one failing again is kept, with the outcome."""
+    json = body.model_dump(exclude_none=True) if body is not None else {}
+    return await service.forward(
+        dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json
     )
 
 

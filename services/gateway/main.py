@@ -27,4 +27,6 @@ app = create_app(
     "`Authorization: Bearer <token>`.",
     lifespan=lifespan,
     routers=[router],
+    # The public API: clients call the gateway directly, not through a sidecar.
+    public_paths=("/api", "/docs", "/openapi.json"),
 )

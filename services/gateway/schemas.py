@@ -1,7 +1,9 @@
 """The public API's request bodies: unknown fields rejected, every field bounded. Fields a
 client must never set (seller, role, status, prices) are simply not here."""
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 
 class Public(BaseModel):
@@ -44,3 +46,11 @@ class OrderLine(Public):
 
 class NewOrder(Public):
     items: list[OrderLine] = Field(min_length=1, max_length=50)
+
+
+class DeadLetterReplay(Public):
+    """Dead-letter ids from GET /api/admin/dead-letters; none given: the oldest 100."""
+
+    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] | None = Field(
+        default=None, min_length=1, max_length=100
+    )

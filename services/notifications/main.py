@@ -29,4 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
-app = create_app(title="Shop notifications service", lifespan=lifespan, routers=[router])
+# Buyers and sellers connect to the WebSocket directly; everything else comes through the sidecar.
+app = create_app(
+    title="Shop notifications service", lifespan=lifespan, routers=[router], public_paths=("/ws",)
+)

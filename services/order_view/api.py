@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
-from services.order_view import events
+from services.order_view import events, replay
 from services.shared.errors import ApiError
 from services.shared.events import read_envelope
 from services.shared.identity import Actor, customer_scope, require_actor
@@ -41,23 +42,60 @@ for _topic in TOPICS:
     router.add_api_route(f"/events/{_topic}", _route_for(_topic), methods=["POST"], tags=["events"])
 
 
-@router.post("/dead-letters", tags=["events"])
-async def keep_dead_letter(request: Request) -> dict[str, str]:
-    """Dapr delivers here what any subscriber could not apply (components/subscriptions/dead-letters.yaml)."""
-    envelope = await read_envelope(request)
-    if envelope is None:
-        log.warning("dead letter without a readable body", extra={"reason": "malformed"})
-        return {"status": "DROP"}
-    try:
-        kept = await run_in_threadpool(request.app.state.store.keep_dead_letter, envelope)
-    except PyMongoError as exc:
-        log.warning("cannot keep dead letter yet", extra={"event_id": envelope.get("id"), "error": str(exc)})
-        return {"status": "RETRY"}
-    log.warning(
-        "dead letter kept",
-        extra={"event_id": envelope.get("id"), "event_type": envelope.get("type"), "first_time": kept},
+def _dead_letter_route(subscriber: str) -> Any:
+    async def keep(request: Request) -> dict[str, str]:
+        envelope = await read_envelope(request)
+        if envelope is None:
+            log.warning("dead letter without a readable body", extra={"reason": "malformed"})
+            return {"status": "DROP"}
+        store = request.app.state.store
+        try:
+            kept = await run_in_threadpool(store.keep_dead_letter, envelope, subscriber=subscriber)
+        except PyMongoError as exc:
+            log.warning(
+                "cannot keep dead letter yet", extra={"event_id": envelope.get("id"), "error": str(exc)}
+            )
+            return {"status": "RETRY"}
+        log.warning(
+            "dead letter kept",
+            extra={
+                "event_id": envelope.get("id"),
+                "event_type": envelope.get("type"),
+                "subscriber": subscriber,
+                "first_time": kept,
+            },
+        )
+        return {"status": "SUCCESS"}
+
+    keep.__name__ = f"keep_dead_letter_of_{subscriber.replace('-', '_')}"
+    keep.__doc__ = f"Dapr delivers here what {subscriber} could not apply (subscriptions/dead-letters.yaml)."
+    return keep
+
+
+for _subscriber in sorted(replay.SUBSCRIBERS):
+    router.add_api_route(
+        f"/dead-letters/{_subscriber}", _dead_letter_route(_subscriber), methods=["POST"], tags=["events"]
     )
-    return {"status": "SUCCESS"}
+
+
+class ReplayRequest(BaseModel):
+    """Which dead letters to replay: these ids, or (none given) the oldest ones."""
+
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] | None = Field(
+        default=None, min_length=1, max_length=replay.MAX_PER_REPLAY
+    )
+
+
+@router.post("/dead-letters/replay", tags=["events"])
+async def replay_dead_letters(
+    request: Request, actor: Caller, body: ReplayRequest | None = None
+) -> dict[str, Any]:
+    """Redelivers dead letters to the subscriber that could not apply them (admins only)."""
+    if not actor.is_admin:
+        raise ApiError(403, "forbidden", "admins only")
+    ids = body.ids if body is not None else None
+    return await replay.replay(request.app.state.dapr, request.app.state.store, ids)
 
 
 @router.get("/dead-letters", tags=["events"])

@@ -206,11 +206,17 @@ class ReadModelStore:
             query["entity_id"] = {"$in": entity_ids}
         return list(self.processed.find(query).sort("received_at", 1).limit(limit))
 
-    def keep_dead_letter(self, envelope: dict[str, Any]) -> bool:
-        """Keeps an event no subscriber could apply (once per event id)."""
+    def keep_dead_letter(self, envelope: dict[str, Any], *, subscriber: str) -> bool:
+        """Keeps an event a subscriber could not apply (once per subscriber and event id)."""
         try:
             self.dead_letters.insert_one(
-                {"_id": str(envelope.get("id")), "envelope": envelope, "received_at": datetime.now(UTC)}
+                {
+                    "_id": dead_letter_id(subscriber, str(envelope.get("id"))),
+                    "subscriber": subscriber,
+                    "envelope": envelope,
+                    "received_at": datetime.now(UTC),
+                    "replays": 0,
+                }
             )
         except DuplicateKeyError:
             return False
@@ -219,18 +225,47 @@ class ReadModelStore:
     def list_dead_letters(self, *, limit: int, offset: int) -> dict[str, Any]:
         total = self.dead_letters.count_documents({})
         found = self.dead_letters.find({}).sort("received_at", DESCENDING).skip(offset).limit(limit)
-        items = [{"id": d["_id"], "received_at": d["received_at"], **_summary(d["envelope"])} for d in found]
-        return {"items": items, "total": total, "limit": limit, "offset": offset}
+        return {"items": [_summary(d) for d in found], "total": total, "limit": limit, "offset": offset}
+
+    def dead_letters_to_replay(self, ids: list[str] | None, *, limit: int) -> list[dict[str, Any]]:
+        """Some dead letters by id, or the oldest ones: what a replay works through."""
+        if ids is not None:
+            return list(self.dead_letters.find({"_id": {"$in": ids}}))
+        return list(self.dead_letters.find({}).sort("received_at", ASCENDING).limit(limit))
+
+    def count_dead_letters(self) -> int:
+        return self.dead_letters.count_documents({})
+
+    def forget_dead_letter(self, letter_id: str) -> None:
+        """The subscriber applied it on replay: nothing left to keep."""
+        self.dead_letters.delete_one({"_id": letter_id})
+
+    def note_failed_replay(self, letter_id: str, reason: str) -> None:
+        self.dead_letters.update_one(
+            {"_id": letter_id},
+            {"$inc": {"replays": 1}, "$set": {"last_replay": {"at": datetime.now(UTC), "outcome": reason}}},
+        )
 
     def last_event_at(self) -> datetime | None:
         found = list(self.processed.find({}, {"received_at": 1}).sort("received_at", -1).limit(1))
         return found[0]["received_at"] if found else None
 
 
-def _summary(envelope: dict[str, Any]) -> dict[str, Any]:
+def dead_letter_id(subscriber: str, event_id: str) -> str:
+    return f"{subscriber}:{event_id}"
+
+
+def _summary(letter: dict[str, Any]) -> dict[str, Any]:
+    envelope = letter["envelope"]
     return {
+        "id": letter["_id"],
+        "subscriber": letter.get("subscriber", "order-view"),
+        "event_id": envelope.get("id"),
         "type": envelope.get("type"),
         "source": envelope.get("source"),
         "time": envelope.get("time"),
         "data": envelope.get("data"),
+        "received_at": letter["received_at"],
+        "replays": letter.get("replays", 0),
+        "last_replay": letter.get("last_replay"),
     }

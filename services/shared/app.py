@@ -1,7 +1,10 @@
-"""The app factory every service's main.py calls: health, errors, request ids, request logs."""
+"""The app factory every service's main.py calls: health, errors, request ids, request logs,
+and the check that only the app's own sidecar calls it."""
 
+import hmac
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,6 +28,8 @@ REQUEST_ID_HEADER = b"x-request-id"
 STATUS_HEADER = b"x-shop-status"
 CALLER_HEADER = b"dapr-caller-app-id"
 _QUIET_PATHS = {"/healthz", "/readyz"}
+# Open without the sidecar's token: daprd's health probes send none, and they reveal nothing.
+_UNGUARDED_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
 class RequestContextMiddleware:
@@ -97,19 +102,70 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+class AppTokenMiddleware:
+    """Refuses any call that did not come through this app's own sidecar: daprd sends
+    APP_API_TOKEN as `dapr-api-token` on every invocation and event delivery. Public paths (the
+    gateway's API, the notifications WebSocket) are reached by clients directly and stay open."""
+
+    def __init__(self, app: ASGIApp, *, token: str, public_paths: Sequence[str]) -> None:
+        self.app = app
+        self.token = token.encode()
+        self.public_paths = tuple(public_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._open(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        given = next((value for name, value in scope["headers"] if name == b"dapr-api-token"), b"")
+        if hmac.compare_digest(given, self.token):
+            await self.app(scope, receive, send)
+            return
+        log.warning("refused a call without its sidecar's token", extra={"path": scope["path"]})
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4401, "reason": "unauthorized"})
+            return
+        body = json.dumps(
+            error_body("calls to this app must come through its Dapr sidecar", "unauthorized")
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _open(self, path: str) -> bool:
+        return path in _UNGUARDED_PATHS or any(
+            path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in self.public_paths
+        )
+
+
 def create_app(
     *,
     title: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
     routers: Sequence[APIRouter] = (),
+    public_paths: Sequence[str] = (),
     **fastapi_kwargs: Any,
 ) -> FastAPI:
-    """Builds a service's FastAPI app with the shared plumbing around its own routers."""
+    """Builds a service's FastAPI app with the shared plumbing around its own routers.
+
+    When APP_API_TOKEN is set (scripts/run.sh sets it), every path but `public_paths` and the
+    health probes answers only calls carrying it, i.e. calls from the app's own sidecar.
+    """
     app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
     app.state.readiness_checks = {}
     install_error_handlers(app)
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)
+    app_token = os.environ.get("APP_API_TOKEN")
+    if app_token:
+        app.add_middleware(AppTokenMiddleware, token=app_token, public_paths=public_paths)
+    else:
+        log.warning("APP_API_TOKEN is not set: this app answers anyone who can reach its port")
+    # Added last, so it runs first: refused calls are logged with a request id too.
     app.add_middleware(RequestContextMiddleware)
     return app

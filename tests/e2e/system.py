@@ -1,5 +1,6 @@
 """Starts and stops the whole system the way `make run` does (scripts/run.sh), for e2e tests."""
 
+import json
 import os
 import shutil
 import signal
@@ -163,14 +164,40 @@ def sidecar(app_id: str) -> str:
     return f"http://127.0.0.1:{SIDECARS[app_id]}"
 
 
+def secret(name: str) -> str:
+    """A value from the local secrets file (scripts/gen_secrets.py)."""
+    return str(json.loads((ROOT / ".run/secrets.json").read_text())[name])
+
+
+def sidecar_headers() -> dict[str, str]:
+    """What an app sends its sidecar: without DAPR_API_TOKEN the sidecar refuses the call."""
+    return {"dapr-api-token": secret("dapr-api-token")}
+
+
 def invoke(app_id: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
     """Calls an app through Dapr service invocation (via the gateway's sidecar), as services do:
     a 4xx arrives as 200 plus x-shop-status (services/shared/app.py), restored here."""
+    headers = {**sidecar_headers(), **kwargs.pop("headers", {})}
     response = httpx.request(
-        method, f"{sidecar('gateway')}/v1.0/invoke/{app_id}/method/{path}", timeout=10, **kwargs
+        method,
+        f"{sidecar('gateway')}/v1.0/invoke/{app_id}/method/{path}",
+        timeout=10,
+        headers=headers,
+        **kwargs,
     )
     status = int(response.headers.get("x-shop-status", response.status_code))
     return status, response.json() if response.content else None
+
+
+def publish(app_id: str, topic: str, event: dict[str, Any]) -> httpx.Response:
+    """Publishes a CloudEvent through an app's sidecar, as that app would (topic scoping in the
+    pub/sub component decides which app may publish to which topic)."""
+    return httpx.post(
+        f"{sidecar(app_id)}/v1.0/publish/pubsub/{topic}",
+        content=json.dumps(event),
+        headers={"content-type": "application/cloudevents+json", **sidecar_headers()},
+        timeout=10,
+    )
 
 
 def stop_app(app_id: str) -> list[int]:

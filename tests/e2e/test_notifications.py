@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.shop import User, create_product, place_order, register
-from tests.e2e.system import System, sidecar
+from tests.e2e.system import System, publish
 from tests.support import wait_until
 
 WS = "ws://127.0.0.1:8001/ws"
@@ -113,12 +112,7 @@ def test_a_redelivered_event_does_not_notify_twice(system: System) -> None:
             "data": order,
         }
         for _ in range(2):
-            response = httpx.post(
-                f"{sidecar('orders')}/v1.0/publish/pubsub/orders",
-                content=json.dumps(event),
-                headers={"content-type": "application/cloudevents+json"},
-                timeout=10,
-            )
+            response = publish("orders", "orders", event)
             assert response.status_code == 204
         duplicate = receive(ws)
         assert duplicate["order_id"] == order["id"]

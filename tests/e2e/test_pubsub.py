@@ -1,14 +1,12 @@
 """Events published through one app's sidecar reach the subscriber declared in
 components/subscriptions/, through the broker the component files select."""
 
-import json
 import uuid
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import SystemManager
-from tests.e2e.system import System, invoke, sidecar
+from tests.e2e.system import System, invoke, publish
 from tests.support import wait_until
 
 
@@ -22,12 +20,7 @@ def publish_customer_event(event_id: str) -> None:
         "datacontenttype": "application/json",
         "data": {"id": str(uuid.uuid4()), "email": "pubsub@example.com", "name": "Pub Sub", "version": 1},
     }
-    response = httpx.post(
-        f"{sidecar('customers')}/v1.0/publish/pubsub/customers",
-        content=json.dumps(event),
-        headers={"content-type": "application/cloudevents+json"},
-        timeout=10,
-    )
+    response = publish("customers", "customers", event)
     assert response.status_code == 204, response.text
 
 

@@ -1,16 +1,14 @@
 """order-view: the read model of orders joined with customers and products (seed 000's Source)."""
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import pymongo
 
-from tests.e2e.shop import User, admin, api, create_product, place_order, register
-from tests.e2e.system import System, app_environ, invoke, sidecar, stop_app
+from tests.e2e.shop import User, admin, api, create_product, place_order, register, view_order
+from tests.e2e.system import System, app_environ, invoke, publish, stop_app
 from tests.support import wait_until
 
 
@@ -118,12 +116,7 @@ def publish_order_event(event_id: str, event_type: str, data: dict) -> None:  # 
         "datacontenttype": "application/json",
         "data": data,
     }
-    response = httpx.post(
-        f"{sidecar('orders')}/v1.0/publish/pubsub/orders",
-        content=json.dumps(envelope),
-        headers={"content-type": "application/cloudevents+json"},
-        timeout=10,
-    )
+    response = publish("orders", "orders", envelope)
     assert response.status_code == 204, response.text
 
 
@@ -231,6 +224,11 @@ def customer_forbidden(user: User) -> bool:
     return user.call("POST", "/admin/read-model/rebuild").status_code == 403
 
 
+def dead_letter(boss: User, letter_id: str) -> dict | None:  # type: ignore[type-arg]
+    items = boss.call("GET", "/admin/dead-letters", params={"limit": 100}).json()["items"]
+    return next((item for item in items if item["id"] == letter_id), None)
+
+
 def test_an_event_no_subscriber_can_apply_lands_in_the_dead_letters_not_nowhere(system: System) -> None:
     event_id = str(uuid.uuid4())
     publish_order_event(
@@ -238,11 +236,70 @@ def test_an_event_no_subscriber_can_apply_lands_in_the_dead_letters_not_nowhere(
     )
     boss = admin()
 
-    def kept() -> dict | None:  # type: ignore[type-arg]
-        items = boss.call("GET", "/admin/dead-letters", params={"limit": 100}).json()["items"]
-        return next((item for item in items if item["id"] == event_id), None)
-
-    letter = wait_until(kept, timeout=30, what="the event in the dead letters", interval=0.5)
-    assert letter["type"] == "order.confirmed"
-    assert letter["data"]["note"] == "no customer, no items"
+    # Both subscribers refuse it; each one's dead letter is kept apart, marked with who failed.
+    for subscriber in ("order-view", "notifications"):
+        letter = wait_until(
+            lambda s=subscriber: dead_letter(boss, f"{s}:{event_id}"),  # type: ignore[misc]
+            timeout=30,
+            what=f"{subscriber}'s dead letter",
+            interval=0.5,
+        )
+        assert letter["subscriber"] == subscriber
+        assert letter["event_id"] == event_id
+        assert letter["type"] == "order.confirmed"
+        assert letter["data"]["note"] == "no customer, no items"
     assert register().call("GET", "/admin/dead-letters").status_code == 403
+
+    # Replaying an event that still cannot apply keeps it, with what happened.
+    answer = boss.call("POST", "/admin/dead-letters/replay", json={"ids": [f"order-view:{event_id}"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["replayed"] == []
+    assert answer.json()["failed"] == [{"id": f"order-view:{event_id}", "outcome": "DROP"}]
+    kept = dead_letter(boss, f"order-view:{event_id}")
+    assert kept is not None and kept["replays"] == 1 and kept["last_replay"]["outcome"] == "DROP"
+
+
+def test_a_replayed_dead_letter_reaches_only_the_subscriber_that_failed_on_it(system: System) -> None:
+    """As if the inbound retries had run out while a dependency was down: the event sits in
+    notifications' dead-letter topic (published there through notifications' sidecar, the only
+    app allowed to), and a replay hands it to notifications once it can apply it."""
+    seller = admin()
+    buyer = register("Replay Buyer")
+    product = create_product(seller, name="Replayed lamp", stock=5)
+    event_id = f"e2e-{uuid.uuid4()}"
+    order = {
+        "id": str(uuid.uuid4()),
+        "customer_id": buyer.id,
+        "status": "confirmed",
+        "items": [{"product_id": product["id"], "quantity": 1, "unit_price_cents": 500}],
+        "version": 2,
+    }
+    envelope = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "orders",
+        "type": "order.confirmed",
+        "datacontenttype": "application/json",
+        "data": order,
+    }
+    assert publish("notifications", "notifications-deadletters", envelope).status_code == 204
+    letter_id = f"notifications:{event_id}"
+    wait_until(lambda: dead_letter(seller, letter_id), timeout=30, what="the dead letter kept", interval=0.5)
+    assert not inbox_mentions(buyer, order["id"])
+
+    assert register().call("POST", "/admin/dead-letters/replay", json={}).status_code == 403
+    assert seller.call("POST", "/admin/dead-letters/replay", json={"ids": []}).status_code == 422
+    answer = seller.call("POST", "/admin/dead-letters/replay", json={"ids": [letter_id, "nobody:nothing"]})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["replayed"] == [letter_id]
+    assert answer.json()["not_found"] == ["nobody:nothing"]
+    assert dead_letter(seller, letter_id) is None
+    assert inbox_mentions(buyer, order["id"])
+    # order-view never saw it: the replay went to notifications alone.
+    assert view_order(order["id"]) is None
+
+
+def inbox_mentions(user: User, order_id: str) -> bool:
+    items = user.call("GET", "/notifications", params={"limit": 100}).json()["items"]
+    return any(item.get("order_id") == order_id for item in items)

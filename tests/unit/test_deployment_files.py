@@ -118,10 +118,42 @@ def test_declarative_subscriptions_are_scoped_and_have_a_dead_letter_topic(
     assert doc["scopes"], f"{path.name}: {doc['metadata']['name']} has no scopes"
     assert set(doc["scopes"]) <= APP_IDS
     assert doc["spec"]["pubsubname"] == "pubsub"
-    if doc["spec"]["topic"] == "deadletters":
+    if doc["spec"]["topic"].endswith("-deadletters"):
         assert "deadLetterTopic" not in doc["spec"], "the dead-letter subscriber must not loop"
     else:
-        assert doc["spec"]["deadLetterTopic"] == "deadletters"
+        # Each subscriber has its own dead-letter topic, so a replay knows whom to redeliver to.
+        (subscriber,) = doc["scopes"]
+        assert doc["spec"]["deadLetterTopic"] == f"{subscriber}-deadletters"
+
+
+def scopes(value: str) -> dict[str, set[str]]:
+    """`app=topic,topic;app=` as a dict of sets (an empty set: the app may use no topic)."""
+    pairs = (entry.split("=", 1) for entry in value.split(";") if entry)
+    return {app: {topic for topic in topics.split(",") if topic} for app, topics in pairs}
+
+
+def test_every_broker_scopes_topics_the_same_way_and_names_every_app() -> None:
+    brokers = sorted(str(path) for path in (ROOT / "components/brokers").glob("*/pubsub.yaml"))
+    publishing = [scopes(metadata(load(path))["publishingScopes"]) for path in brokers]
+    subscribing = [scopes(metadata(load(path))["subscriptionScopes"]) for path in brokers]
+    assert all(scoped == publishing[0] for scoped in publishing), "publishingScopes differ between brokers"
+    assert all(scoped == subscribing[0] for scoped in subscribing), "subscriptionScopes differ"
+    # An app missing from the list could publish anywhere: every app must be named.
+    assert set(publishing[0]) == set(subscribing[0]) == APP_IDS
+    for owner in ("customers", "products", "orders"):
+        assert [app for app, topics in publishing[0].items() if owner in topics] == [owner]
+
+
+def test_subscriptions_fit_the_topic_scopes() -> None:
+    rabbitmq = metadata(load("components/brokers/rabbitmq/pubsub.yaml"))
+    allowed, publishing = scopes(rabbitmq["subscriptionScopes"]), scopes(rabbitmq["publishingScopes"])
+    for _, doc in components():
+        if doc["kind"] != "Subscription":
+            continue
+        for app in doc["scopes"]:
+            assert doc["spec"]["topic"] in allowed[app], f"{app} may not subscribe to {doc['spec']['topic']}"
+            if "deadLetterTopic" in doc["spec"]:  # its sidecar publishes the dead letters for it
+                assert doc["spec"]["deadLetterTopic"] in publishing[app]
 
 
 def test_secrets_come_from_the_secret_store_not_from_component_files() -> None:
@@ -133,3 +165,18 @@ def test_secrets_come_from_the_secret_store_not_from_component_files() -> None:
                 assert item.get("value", "") == "" or "secretKeyRef" in item, (
                     f"{path.name}: literal {item['name']}"
                 )
+
+
+def test_every_sidecar_gets_exactly_one_resiliency_policy_and_only_idempotent_callers_retry() -> None:
+    policies = load_all(ROOT / "components/resiliency.yaml")
+    scoped = [app for policy in policies for app in policy["scopes"]]
+    assert sorted(scoped) == sorted(APP_IDS), "each app-id in exactly one Resiliency resource"
+    for policy in policies:
+        targets = policy["spec"]["targets"]["apps"]
+        retrying = {app for app, target in targets.items() if "retry" in target}
+        if {"gateway", "auth"} & set(policy["scopes"]):
+            assert not retrying, "the gateway and auth make non-idempotent calls: no retries"
+        assert all(target["timeout"] and target["circuitBreaker"] for target in targets.values())
+    subscribers = {"order-view", "notifications"}
+    inbound = [p for p in policies if "pubsub" in p["spec"]["targets"].get("components", {})]
+    assert subscribers <= {app for policy in inbound for app in policy["scopes"]}
