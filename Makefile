@@ -4,7 +4,7 @@ BROKER ?= rabbitmq
 PY := .venv/bin/python
 export BROKER
 
-.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers lint fanout
+.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb secrets
@@ -56,6 +56,11 @@ test-brokers: setup
 	  echo "[test-brokers] the e2e suite on BROKER=$$broker"; \
 	  BROKER=$$broker $(PY) -m pytest tests/e2e -q -m "not broker_swap" || exit 1; \
 	done
+
+## test-faults: kill -9 RabbitMQ, order-view, its daprd, restart MariaDB under a stream of orders;
+## prints one reconciliation row per fault (lost, duplicated, time to recover)
+test-faults: setup
+	$(PY) -m pytest tests/faults -v
 
 ## fanout: the notifications fan-out check against a running system (make run in another terminal)
 fanout:

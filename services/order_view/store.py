@@ -9,6 +9,14 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+# Every version written to an order's document, in order. The version guard in save_order makes
+# a repeated version impossible within this process; one showing up means a change was applied
+# twice (two writers, a broken guard). The fault tests count them (tests/e2e/traffic.py). A few
+# integers per order: an order changes at most three times.
+APPLIED = "applied_versions"
+# Fields of the stored document that are not the read model's shape.
+HIDDEN = {"_id": 0, APPLIED: 0}
+
 
 class ReadModelStore:
     """orders: the documents; customers/products: the newest snapshot seen of each (with its
@@ -84,11 +92,14 @@ class ReadModelStore:
         Check and write happen under the writer lock, each by `_id` alone: FerretDB v1 answers
         `_id` lookups from its primary key but scans the collection for any other filter."""
         with self._order_writes:
-            stored = self.order_version(document["id"])
-            if stored >= document["version"]:
+            stored = self.orders.find_one({"_id": document["id"]}, {"version": 1, APPLIED: 1}) or {}
+            if stored.get("version", 0) >= document["version"]:
                 return False
-            self.orders.replace_one({"_id": document["id"]}, {"_id": document["id"], **document}, upsert=True)
-            if stored == 0:
+            applied = [*stored.get(APPLIED, []), document["version"]]
+            self.orders.replace_one(
+                {"_id": document["id"]}, {"_id": document["id"], **document, APPLIED: applied}, upsert=True
+            )
+            if not stored:
                 self._list_for_customer(document)
         return True
 
@@ -108,14 +119,14 @@ class ReadModelStore:
             self.save_order(document)
 
     def get_order(self, order_id: str) -> dict[str, Any] | None:
-        return self.orders.find_one({"_id": order_id}, {"_id": 0})
+        return self.orders.find_one({"_id": order_id}, HIDDEN)
 
     def list_orders(
         self, *, customer_id: str | None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
         query = {} if customer_id is None else {"customer.id": customer_id}
         total = self.orders.count_documents(query)
-        cursor = self.orders.find(query, {"_id": 0}).sort([("created_at", DESCENDING), ("id", ASCENDING)])
+        cursor = self.orders.find(query, HIDDEN).sort([("created_at", DESCENDING), ("id", ASCENDING)])
         return list(cursor.skip(offset).limit(limit)), total
 
     def count_orders(self) -> int:

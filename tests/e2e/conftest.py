@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.system import ROOT, System, missing_infrastructure, stray_processes
+from tests.e2e.traffic import summary_lines
 
 
 class SystemManager:
@@ -69,3 +70,12 @@ def system(systems: SystemManager) -> System:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests that swap the broker restart the system: run them last, after the default-broker tests.
     items.sort(key=lambda item: item.get_closest_marker("broker_swap") is not None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Reconciliations recorded by outage tests (test_outbox.py): one row per broker run.
+    lines = summary_lines()
+    if lines:
+        terminalreporter.write_sep("-", "reconciliation (tests/e2e/traffic.py)")
+        for line in lines:
+            terminalreporter.write_line(line)

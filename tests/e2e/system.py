@@ -126,15 +126,15 @@ class System:
 
     def restart_app(self, app_id: str, environ: dict[str, str]) -> None:
         """Starts an app process again with the environment `dapr run` gave it."""
-        log = (ROOT / f".run/logs/e2e-restarted-{app_id}.log").open("ab")
+        self.restart(app_id, [".venv/bin/python", "-m", APP_MODULES[app_id]], environ, ROOT)
+
+    def restart(self, name: str, argv: list[str], environ: dict[str, str], cwd: Path) -> None:
+        """Starts a process `dapr run` had started (an app, a sidecar) again, as it was started;
+        stop() ends it. Output goes to .run/logs/e2e-restarted-<name>.log."""
+        log = (ROOT / f".run/logs/e2e-restarted-{name}.log").open("ab")
         self.restarted.append(
             subprocess.Popen(
-                [".venv/bin/python", "-m", APP_MODULES[app_id]],
-                cwd=ROOT,
-                env=environ,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                argv, cwd=cwd, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         )
 
@@ -211,7 +211,11 @@ def stop_app(app_id: str) -> list[int]:
 
 def app_environ(app_id: str) -> dict[str, str]:
     """The environment of a running app process (what `dapr run` passed it)."""
-    pid = app_pids(app_id)[0]
+    return process_environ(app_pids(app_id)[0])
+
+
+def process_environ(pid: int) -> dict[str, str]:
+    """The environment a running process was started with."""
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 

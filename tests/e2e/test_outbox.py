@@ -3,8 +3,9 @@
 import subprocess
 import time
 
-from tests.e2e.shop import applied_events, create_product, place_order, register, view_shows
+from tests.e2e.shop import applied_events, create_product, register, view_shows
 from tests.e2e.system import ROOT, System
+from tests.e2e.traffic import Ledger, reconcile, record
 from tests.support import wait_until
 
 BROKER_PROCESS = {"rabbitmq": "rabbitmq", "redis": "redis", "mqtt": "mosquitto"}
@@ -19,22 +20,31 @@ def test_orders_placed_while_the_broker_is_down_all_arrive_once_it_is_back(syste
     seller, buyer = register(), register()
     product = create_product(seller, stock=100)
 
+    ledger = Ledger([buyer.id])
+
     broker = BROKER_PROCESS[system.broker]
     infra("stop", broker)
+    stopped = time.monotonic()
     try:
-        responses = [place_order(buyer, [(product["id"], 1)]) for _ in range(20)]
+        for _ in range(20):
+            ledger.place(buyer, product["id"])
     finally:
         infra("start", broker)
     back = time.monotonic()
 
-    assert [r.status_code for r in responses] == [201] * 20
-    order_ids = [r.json()["id"] for r in responses]
+    assert (len(ledger.acked), ledger.refused) == (20, {})
+    order_ids = list(ledger.acked)
     wait_until(
         lambda: all(view_shows(order_id, "confirmed") for order_id in order_ids),
         timeout=30,
         what="all 20 order.confirmed events at the subscriber",
         interval=0.5,
     )
-    print(f"all 20 events arrived {time.monotonic() - back:.1f}s after {broker} was back")
+    recover_s = time.monotonic() - back
+    print(f"all 20 events arrived {recover_s:.1f}s after {broker} was back")
     applied = applied_events("order.confirmed", *order_ids)
     assert sorted(event["entity_id"] for event in applied) == sorted(order_ids)  # each exactly once
+    result = record(
+        reconcile(f"{broker} stopped", ledger, drain_timeout=10, down_s=back - stopped, recover_s=recover_s)
+    )
+    assert not result.problems()
