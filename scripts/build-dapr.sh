@@ -36,7 +36,7 @@ module_copy() {
 }
 
 # use_patched_contrib DAPR_SRC: builds daprd against components-contrib with the fixes in
-# scripts/patches/ applied (each patch names the upstream issue it works around).
+# scripts/patches/ applied in name order (each patch names the upstream issue it works around).
 use_patched_contrib() {
   local dapr_src=$1 version patched
   version=$(awk '$1 == "github.com/dapr/components-contrib" { sub(/^v/, "", $2); print $2; exit }' "$dapr_src/go.mod")

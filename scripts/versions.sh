@@ -6,7 +6,7 @@ DAPR_CLI_VERSION=1.16.5
 FERRETDB_VERSION=1.24.2
 DAPR_CACHE=${DAPR_CACHE:-$HOME/.cache/dapr-shop}
 # Bumped whenever scripts/patches/ changes, so a cached unpatched build is never reused.
-DAPR_BUILD=shop1
+DAPR_BUILD=shop3
 DAPR_RUNTIME_PATH=$DAPR_CACHE/runtime-$DAPR_VERSION-$DAPR_BUILD
 DAPR_CLI=$DAPR_CACHE/cli-$DAPR_CLI_VERSION/dapr
 FERRETDB_BIN=$DAPR_CACHE/ferretdb-$FERRETDB_VERSION/ferretdb

@@ -10,7 +10,6 @@ are printed at the end of the pytest run (`summary_lines()`).
 """
 
 import itertools
-import json
 import threading
 import time
 from collections import Counter
@@ -25,7 +24,7 @@ import pymongo
 import pymysql
 
 from tests.e2e.shop import User, place_order
-from tests.e2e.system import ROOT
+from tests.e2e.system import secret
 from tests.support import WaitTimeout, wait_until
 
 
@@ -118,12 +117,11 @@ class OrderStream:
 @contextmanager
 def orders_db() -> Iterator[Any]:
     """The orders service's own database, with the credentials it gets from the secret store."""
-    secrets = json.loads((ROOT / ".run/secrets.json").read_text())
     conn = pymysql.connect(
         host="127.0.0.1",
         port=3306,
         user="orders",
-        password=secrets["orders-db-password"],
+        password=secret("orders-db-password"),
         database="orders",
         connect_timeout=3,
         read_timeout=10,
@@ -223,6 +221,8 @@ class Reconciliation:
     received: int  # ... of which order-view recorded as applied
     down_s: float | None = None
     recover_s: float | None = None
+    # A few order ids behind the non-zero counts, to look up in the logs.
+    examples: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         checks = {
@@ -235,6 +235,8 @@ class Reconciliation:
         found = [f"{what}: {count}" for what, count in checks.items() if count]
         if self.recover_s is None:
             found.append("did not recover in time")
+        if found and self.examples:
+            found.append(f"orders to look up: {', '.join(self.examples)}")
         return found
 
     def row(self) -> str:
@@ -286,13 +288,20 @@ def reconcile(
         )
     except WaitTimeout:
         pass  # count what differs: the counts say what went wrong
+    try:
+        return _count(name, ledger, view, figures)
+    finally:
+        view.close()
+
+
+def _count(name: str, ledger: Ledger, view: ReadModel, figures: dict[str, float | None]) -> Reconciliation:
     source = source_orders(ledger.customer_ids)
     documents = {order_id: view.document(order_id) for order_id in source.keys() | ledger.acked.keys()}
     events = published_events(ledger.customer_ids)
-    received = sum(1 for event_id in events if view.received(event_id))
-    view.close()
     in_view = sum(1 for order_id in ledger.acked if documents[order_id])
     settled = {order_id: status for order_id, (status, _) in source.items() if status != "pending"}
+    statuses = {order_id: (document or {}).get("status") for order_id, document in documents.items()}
+    differing = sorted(order_id for order_id, (status, _) in source.items() if statuses[order_id] != status)
     return Reconciliation(
         name=name,
         sent=ledger.sent,
@@ -308,9 +317,10 @@ def reconcile(
         stuck=len(source) - len(settled),
         duplicates=sum(_repeats(doc.get("applied_versions", [])) for doc in documents.values() if doc),
         events=len(events),
-        received=received,
+        received=sum(1 for event_id in events if view.received(event_id)),
         down_s=figures.get("down_s"),
         recover_s=figures.get("recover_s"),
+        examples=differing[:3],
     )
 
 
