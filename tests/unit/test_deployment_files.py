@@ -168,7 +168,10 @@ def test_secrets_come_from_the_secret_store_not_from_component_files() -> None:
 
 
 def test_every_sidecar_gets_exactly_one_resiliency_policy_and_only_idempotent_callers_retry() -> None:
-    policies = load_all(ROOT / "components/resiliency.yaml")
+    files = {path: load_all(path) for path in sorted((ROOT / "components").glob("resiliency*.yaml"))}
+    # Dapr loads one Resiliency per file (the first document): a second one would be ignored.
+    assert all(len(docs) == 1 for docs in files.values()), "one Resiliency resource per file"
+    policies = [doc for docs in files.values() for doc in docs]
     scoped = [app for policy in policies for app in policy["scopes"]]
     assert sorted(scoped) == sorted(APP_IDS), "each app-id in exactly one Resiliency resource"
     for policy in policies:
