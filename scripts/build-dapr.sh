@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the real Dapr runtime (daprd with every component, placement, scheduler) and the
-# Dapr CLI from the Go module proxy, cached by version outside the repository.
+# Builds the real Dapr runtime (daprd with the components this project uses, placement,
+# scheduler) and the Dapr CLI from the Go module proxy, cached by version outside the repository.
 # GitHub releases and container images are out of reach on these machines, so `dapr init`
 # cannot fetch them; this produces the same layout `dapr init` would (<runtime>/.dapr/bin).
 set -euo pipefail
@@ -55,6 +55,45 @@ use_patched_contrib() {
   (cd "$dapr_src" && go mod edit -replace "github.com/dapr/components-contrib=$patched")
 }
 
+# The components daprd is built with. Each is one registration file in the dapr module's
+# cmd/daprd/components/ (<kind>_<name>.go); every other file there is left out of the build, so
+# daprd neither links nor initialises the other ~130 components (cloud SDKs and all): a smaller
+# binary and about half the memory per sidecar. Included:
+#   pubsub rabbitmq, redis, mqtt3     components/brokers/ (BROKER=rabbitmq|redis|mqtt)
+#   pubsub jetstream, kafka           the brokers a component file alone can switch to
+#   state redis                       components/statestore.yaml
+#   secretstores local.file           components/secretstore.yaml; local.env for env-only setups
+#   nameresolution sqlite             components/config.yaml; mdns is daprd's default without one
+# To add a component: add its file name here, bump DAPR_BUILD in scripts/versions.sh (so a cached
+# daprd without it is never reused), run `make setup`. daprd rejects a component it lacks at
+# start-up ("couldn't find ... in the registry"), naming its type.
+DAPRD_COMPONENTS=(
+  pubsub_rabbitmq pubsub_redis pubsub_mqtt3 pubsub_jetstream pubsub_kafka
+  state_redis
+  secretstores_local_file secretstores_local_env
+  nameresolution_sqlite nameresolution_mdns
+)
+
+# components_overlay DAPR_SRC: a `go build -overlay` file that hides every registration file
+# not in DAPRD_COMPONENTS, leaving the module copy itself untouched.
+components_overlay() {
+  local dir=$1/cmd/daprd/components overlay=$1/../daprd-components-$DAPR_BUILD.json f name sep=
+  for name in "${DAPRD_COMPONENTS[@]}"; do
+    [ -f "$dir/$name.go" ] || { log "no component file $dir/$name.go: fix DAPRD_COMPONENTS in $0"; exit 1; }
+  done
+  {
+    printf '{"Replace": {'
+    for f in "$dir"/*.go; do
+      name=$(basename "$f" .go)
+      [[ " ${DAPRD_COMPONENTS[*]} " == *" $name "* || $name == zz_notag ]] && continue
+      printf '%s\n  "%s": ""' "$sep" "$f"
+      sep=,
+    done
+    printf '\n}}\n'
+  } > "$overlay"
+  echo "$overlay"
+}
+
 # go build prints one line per compiled package; turn that into a progress line a minute.
 progress() {
   awk -v what="$1" 'BEGIN { t = systime() }
@@ -78,9 +117,12 @@ if [ ${#runtime_missing[@]} -gt 0 ]; then
   go mod download
   kill $ticker 2>/dev/null || true
   ldflags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/kit/logger.DaprVersion=$DAPR_VERSION"
+  overlay=$(components_overlay "$src")
+  log "daprd components: ${DAPRD_COMPONENTS[*]}"
   for b in "${runtime_missing[@]}"; do
     log "compiling $b"
-    go build -v -tags allcomponents -ldflags "$ldflags" -o "$bin/$b.tmp" "./cmd/$b" 2>&1 | progress "$b"
+    # allcomponents enables every registration file the overlay leaves in.
+    go build -v -tags allcomponents -overlay "$overlay" -ldflags "$ldflags" -o "$bin/$b.tmp" "./cmd/$b" 2>&1 | progress "$b"
     [ "${PIPESTATUS[0]}" -eq 0 ] || { log "building $b failed; see the output above"; exit 1; }
     mv "$bin/$b.tmp" "$bin/$b"
   done

@@ -5,8 +5,10 @@ DAPR_VERSION=1.18.2
 DAPR_CLI_VERSION=1.16.5
 FERRETDB_VERSION=1.24.2
 DAPR_CACHE=${DAPR_CACHE:-$HOME/.cache/dapr-shop}
-# Bumped whenever scripts/patches/ changes, so a cached unpatched build is never reused.
-DAPR_BUILD=shop3
+# Bumped whenever scripts/patches/ or the component list in scripts/build-dapr.sh changes, so a
+# cached build without them is never reused. shop4-slim: daprd with only the project's components
+# and both RabbitMQ patches.
+DAPR_BUILD=shop4-slim
 DAPR_RUNTIME_PATH=$DAPR_CACHE/runtime-$DAPR_VERSION-$DAPR_BUILD
 DAPR_CLI=$DAPR_CACHE/cli-$DAPR_CLI_VERSION/dapr
 FERRETDB_BIN=$DAPR_CACHE/ferretdb-$FERRETDB_VERSION/ferretdb

@@ -11,7 +11,8 @@ from services.auth import service
 from services.auth.api import router
 from services.auth.config import get_settings
 from services.shared.app import create_app
-from services.shared.runtime import open_database, open_sidecar
+from services.shared.runtime import open_sidecar
+from services.shared.runtime_db import open_database
 from services.shared.tokens import TokenIssuer
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -10,7 +10,8 @@ from services.customers.api import router
 from services.customers.config import get_settings
 from services.customers.models import outbox
 from services.shared.app import create_app
-from services.shared.runtime import open_database, open_sidecar, run_outbox_relay
+from services.shared.runtime import open_sidecar
+from services.shared.runtime_db import open_database, run_outbox_relay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

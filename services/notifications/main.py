@@ -11,7 +11,8 @@ from services.notifications.config import get_settings
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
 from services.shared.app import create_app
-from services.shared.runtime import open_database, open_sidecar
+from services.shared.runtime import open_sidecar
+from services.shared.runtime_db import open_database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -12,7 +12,8 @@ from services.orders.config import get_settings
 from services.orders.models import outbox
 from services.orders.placing import settle_stale_orders
 from services.shared.app import create_app
-from services.shared.runtime import open_database, open_sidecar, run_outbox_relay
+from services.shared.runtime import open_sidecar
+from services.shared.runtime_db import open_database, run_outbox_relay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
