@@ -10,6 +10,7 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 from services.shared.db import Timestamp
+from services.shared.tracing import TRACEPARENT_LENGTH
 
 
 def upgrade(engine: Engine, migrations_dir: Path) -> None:
@@ -44,3 +45,9 @@ def create_outbox(op: Any) -> None:
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "seq"])
+
+
+def add_outbox_traceparent(op: Any) -> None:
+    """The W3C traceparent of the request that wrote an outbox row (services.shared.outbox),
+    so its later publish joins that request's trace."""
+    op.add_column("outbox", sa.Column("traceparent", sa.String(TRACEPARENT_LENGTH), nullable=True))
