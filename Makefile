@@ -1,13 +1,15 @@
 # One entry point for each habit. Everything runs on this machine: no Docker needed.
 SHELL := /bin/bash
 BROKER ?= rabbitmq
+# TRACING=1 also starts Zipkin (http://127.0.0.1:9411), where the sidecars send their spans.
+TRACING ?= 0
 PY := .venv/bin/python
-export BROKER
+export BROKER TRACING
 
-.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout
+.PHONY: setup python-env dapr ferretdb zipkin packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
-setup: packages python-env dapr ferretdb secrets
+setup: packages python-env dapr ferretdb zipkin secrets
 
 packages:
 	@scripts/install-packages.sh
@@ -23,6 +25,9 @@ dapr:
 
 ferretdb:
 	@scripts/build-ferretdb.sh
+
+zipkin:
+	@scripts/fetch-zipkin.sh
 
 secrets: python-env
 	@$(PY) scripts/gen_secrets.py .run/secrets.json

@@ -3,6 +3,7 @@
 # to 127.0.0.1, data under .run/data (git-ignored):
 #   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
 #   Mosquitto :1883 (only for BROKER=mqtt)   Dapr placement :50005, scheduler :50006
+#   Zipkin :9411 (only for TRACING=1: the sidecars' spans, in memory)
 # Usage: scripts/infra.sh up|down|status|start NAME|stop NAME
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,6 +110,18 @@ CONF
   spawn mosquitto mosquitto -c "$run/mosquitto.conf"
 }
 
+# Zipkin keeps spans in memory (lost on stop: it is for reading traces now, not for history),
+# bounded so a long test run cannot outgrow its small heap.
+start_zipkin() {
+  running zipkin && port_open 9411 && { log "zipkin already running"; return; }
+  [ -s "$ZIPKIN_JAR" ] || die "the Zipkin server jar is missing ($ZIPKIN_JAR): run 'make setup' first"
+  need java
+  log "starting zipkin $ZIPKIN_VERSION (in-memory storage)"
+  STORAGE_TYPE=mem MEM_MAX_SPANS=50000 \
+    spawn zipkin java -Xms64m -Xmx256m -XX:+UseSerialGC -jar "$ZIPKIN_JAR" \
+      '--armeria.ports[0].ip=127.0.0.1' '--armeria.ports[0].port=9411' '--armeria.ports[0].protocols[0]=http'
+}
+
 start_dapr_control_plane() {
   need "$DAPR_RUNTIME_PATH/.dapr/bin/placement"
   if ! (running placement && port_open 50005); then
@@ -137,6 +150,7 @@ provision_mariadb() {
 up() {
   start_rabbitmq; start_mariadb; start_redis; start_ferretdb; start_dapr_control_plane
   [ "${BROKER:-rabbitmq}" = mqtt ] && start_mosquitto
+  [ "${TRACING:-0}" = 1 ] && start_zipkin
   wait_for mariadb 60 mariadb-admin --no-defaults --socket="$run/mariadb.sock" -uroot ping
   provision_mariadb
   wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping
@@ -145,6 +159,7 @@ up() {
   wait_for scheduler 60 curl -sf http://127.0.0.1:28081/healthz
   [ "${BROKER:-rabbitmq}" = mqtt ] && wait_for mosquitto 30 port_open 1883
   wait_for rabbitmq 120 port_open 5672
+  [ "${TRACING:-0}" = 1 ] && wait_for zipkin 90 curl -sf http://127.0.0.1:9411/health
   log "infrastructure up (logs in $logs)"
 }
 
@@ -162,13 +177,13 @@ stop_one() {
 }
 
 down() {
-  for name in scheduler placement mosquitto ferretdb redis mariadb rabbitmq; do stop_one "$name"; done
+  for name in zipkin scheduler placement mosquitto ferretdb redis mariadb rabbitmq; do stop_one "$name"; done
   # RabbitMQ's Erlang port mapper outlives the node; stop it too so nothing stays behind.
   pkill -f "epmd.*-daemon" 2>/dev/null || true
 }
 
 status() {
-  for name in rabbitmq mariadb redis ferretdb mosquitto placement scheduler; do
+  for name in rabbitmq mariadb redis ferretdb mosquitto placement scheduler zipkin; do
     if running "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }
@@ -177,8 +192,8 @@ status() {
 one() {
   local action=$1 name=${2:-}
   case "$name" in
-    rabbitmq|mariadb|redis|ferretdb|mosquitto) ;;
-    *) die "usage: $0 $action rabbitmq|mariadb|redis|ferretdb|mosquitto" ;;
+    rabbitmq|mariadb|redis|ferretdb|mosquitto|zipkin) ;;
+    *) die "usage: $0 $action rabbitmq|mariadb|redis|ferretdb|mosquitto|zipkin" ;;
   esac
   if [ "$action" = stop ]; then stop_one "$name"; return; fi
   "start_$name"
@@ -188,6 +203,7 @@ one() {
     redis) wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping ;;
     ferretdb) wait_for ferretdb 30 port_open 27017 ;;
     mosquitto) wait_for mosquitto 30 port_open 1883 ;;
+    zipkin) wait_for zipkin 90 curl -sf http://127.0.0.1:9411/health ;;
   esac
 }
 

@@ -10,8 +10,11 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v curl >/dev/null || missing+=(curl)
 command -v patch >/dev/null || missing+=(patch)
+# The Zipkin server (TRACING=1) is a Java 17 jar that Maven fetches.
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
 if [ ${#missing[@]} -eq 0 ]; then
-  log "rabbitmq, mariadb, redis and mosquitto are installed"
+  log "rabbitmq, mariadb, redis, mosquitto, java and maven are installed"
   exit 0
 fi
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -18,7 +18,7 @@ log() { printf '[run %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 mkdir -p .run
 ln -sfn "../components/brokers/$BROKER" .run/broker
 log "broker: $BROKER (components/brokers/$BROKER)"
-BROKER=$BROKER scripts/infra.sh up
+BROKER=$BROKER TRACING=${TRACING:-0} scripts/infra.sh up
 
 # The tokens between apps and sidecars (made by make setup): every daprd and every app inherits
 # them from this environment through `dapr run`.
@@ -59,5 +59,6 @@ except Exception: print("gateway")' 2>/dev/null || echo gateway)
 done
 log "all services up after $((SECONDS - start))s"
 log "gateway: http://127.0.0.1:8000  (health: /api/health, API docs: /docs)  notifications: ws://127.0.0.1:8001/ws"
+if [ "${TRACING:-0}" = 1 ]; then log "traces: http://127.0.0.1:9411 (Zipkin)"; else log "traces: off (TRACING=1 make run starts Zipkin)"; fi
 log "press Ctrl-C to stop"
 wait "$cli"

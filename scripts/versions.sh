@@ -4,6 +4,8 @@
 DAPR_VERSION=1.18.2
 DAPR_CLI_VERSION=1.16.5
 FERRETDB_VERSION=1.24.2
+# The Zipkin server (a Java 17 jar from Maven Central), started by scripts/infra.sh when TRACING=1.
+ZIPKIN_VERSION=3.5.1
 DAPR_CACHE=${DAPR_CACHE:-$HOME/.cache/dapr-shop}
 # Bumped whenever scripts/patches/ or the component list in scripts/build-dapr.sh changes, so a
 # cached build without them is never reused. shop4-slim: daprd with only the project's components
@@ -12,4 +14,5 @@ DAPR_BUILD=shop4-slim
 DAPR_RUNTIME_PATH=$DAPR_CACHE/runtime-$DAPR_VERSION-$DAPR_BUILD
 DAPR_CLI=$DAPR_CACHE/cli-$DAPR_CLI_VERSION/dapr
 FERRETDB_BIN=$DAPR_CACHE/ferretdb-$FERRETDB_VERSION/ferretdb
-export DAPR_VERSION DAPR_BUILD DAPR_CLI_VERSION FERRETDB_VERSION DAPR_CACHE DAPR_RUNTIME_PATH DAPR_CLI FERRETDB_BIN
+ZIPKIN_JAR=$DAPR_CACHE/zipkin-$ZIPKIN_VERSION/zipkin-server-$ZIPKIN_VERSION-exec.jar
+export DAPR_VERSION DAPR_BUILD DAPR_CLI_VERSION FERRETDB_VERSION DAPR_CACHE DAPR_RUNTIME_PATH DAPR_CLI FERRETDB_BIN ZIPKIN_VERSION ZIPKIN_JAR

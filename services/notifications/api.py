@@ -18,6 +18,7 @@ from services.notifications.hub import TOO_SLOW, Connection
 from services.shared.errors import ApiError
 from services.shared.events import read_envelope
 from services.shared.identity import Actor, require_actor
+from services.shared.metrics import record_event
 from services.shared.paging import Limit, Offset
 from services.shared.tokens import InvalidToken, verify
 
@@ -115,10 +116,12 @@ async def _until_disconnected(websocket: WebSocket) -> None:
 async def deliver_orders(request: Request) -> dict[str, str]:
     """Dapr delivers `orders` events here (components/subscriptions/notifications.yaml)."""
     envelope = await read_envelope(request)
-    if envelope is None:
-        return {"status": "DROP"}
     state = request.app.state
-    return {"status": await events.handle(state.dapr, state.store, state.hub, envelope)}
+    outcome = (
+        "DROP" if envelope is None else await events.handle(state.dapr, state.store, state.hub, envelope)
+    )
+    record_event("orders", envelope and envelope.get("type"), outcome)
+    return {"status": outcome}
 
 
 @router.get("/notifications", tags=["notifications"])

@@ -14,6 +14,7 @@ from services.order_view import events, replay
 from services.shared.errors import ApiError
 from services.shared.events import read_envelope
 from services.shared.identity import Actor, customer_scope, require_actor
+from services.shared.metrics import record_event
 from services.shared.paging import Limit, Offset
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,10 @@ def _route_for(topic: str) -> Any:
     async def deliver(request: Request) -> dict[str, str]:
         envelope = await read_envelope(request)
         if envelope is None:
+            record_event(topic, None, "DROP")
             return {"status": "DROP"}
         outcome = await events.handle(request.app.state.dapr, request.app.state.store, topic, envelope)
+        record_event(topic, envelope.get("type"), outcome)
         if outcome == "SUCCESS":
             request.app.state.last_event = {"at": datetime.now(UTC), "time": envelope.get("time")}
         return {"status": outcome}
@@ -43,10 +46,13 @@ for _topic in TOPICS:
 
 
 def _dead_letter_route(subscriber: str) -> Any:
+    topic = f"{subscriber}-deadletters"  # components/subscriptions/dead-letters.yaml
+
     async def keep(request: Request) -> dict[str, str]:
         envelope = await read_envelope(request)
         if envelope is None:
             log.warning("dead letter without a readable body", extra={"reason": "malformed"})
+            record_event(topic, None, "DROP")
             return {"status": "DROP"}
         store = request.app.state.store
         try:
@@ -55,6 +61,7 @@ def _dead_letter_route(subscriber: str) -> Any:
             log.warning(
                 "cannot keep dead letter yet", extra={"event_id": envelope.get("id"), "error": str(exc)}
             )
+            record_event(topic, envelope.get("type"), "RETRY")
             return {"status": "RETRY"}
         log.warning(
             "dead letter kept",
@@ -65,6 +72,7 @@ def _dead_letter_route(subscriber: str) -> Any:
                 "first_time": kept,
             },
         )
+        record_event(topic, envelope.get("type"), "SUCCESS")
         return {"status": "SUCCESS"}
 
     keep.__name__ = f"keep_dead_letter_of_{subscriber.replace('-', '_')}"

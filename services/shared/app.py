@@ -1,5 +1,5 @@
 """The app factory every service's main.py calls: health, errors, request ids, request logs,
-and the check that only the app's own sidecar calls it."""
+trace context, metrics, and the check that only the app's own sidecar calls it."""
 
 import hmac
 import json
@@ -14,9 +14,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.shared import health
+from services.shared import health, metrics
 from services.shared.errors import error_body, install_error_handlers
 from services.shared.logging import request_id_var
+from services.shared.tracing import TraceContextMiddleware
 
 log = logging.getLogger("request")
 
@@ -27,7 +28,8 @@ REQUEST_ID_HEADER = b"x-request-id"
 # Circuit breakers then open only on real failures: timeouts, 5xx, an app that is down.
 STATUS_HEADER = b"x-shop-status"
 CALLER_HEADER = b"dapr-caller-app-id"
-_QUIET_PATHS = {"/healthz", "/readyz"}
+# Probed every few seconds (by sidecars, by Prometheus): logged only when they fail.
+_QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
 # Open without the sidecar's token: daprd's health probes send none, and they reveal nothing.
 _UNGUARDED_PATHS = {"/healthz", "/readyz", "/metrics"}
 
@@ -159,6 +161,7 @@ def create_app(
     app.state.readiness_checks = {}
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in routers:
         app.include_router(router)
     app_token = os.environ.get("APP_API_TOKEN")
@@ -166,6 +169,11 @@ def create_app(
         app.add_middleware(AppTokenMiddleware, token=app_token, public_paths=public_paths)
     else:
         log.warning("APP_API_TOKEN is not set: this app answers anyone who can reach its port")
-    # Added last, so it runs first: refused calls are logged with a request id too.
+    # The last added runs first. Metrics sit inside RequestContextMiddleware, so they count a 4xx
+    # as itself before it is carried past Dapr as a 200, and outside the token check, so refused
+    # calls are counted too. RequestContextMiddleware logs refused calls with a request id, and
+    # the trace context is outermost, so even the request's own log line names its trace.
+    app.add_middleware(metrics.RequestMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(TraceContextMiddleware)
     return app

@@ -17,6 +17,7 @@ from cloudevents.core.v1.event import CloudEvent
 from dapr.conf import settings as dapr_settings
 
 from services.shared.logging import request_id_var
+from services.shared.tracing import outgoing_headers
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,7 @@ class DaprSidecar:
         answer came from the target app itself (timeout, sidecar error, app down).
         """
         url = f"/v1.0/invoke/{target}/method/{path.lstrip('/')}"
-        request_id = request_id_var.get()
-        if request_id:  # one request id across every service a request touches
-            headers = {"x-request-id": request_id, **(headers or {})}
+        headers = {**_context_headers(), **(headers or {})}
         try:
             response = await self.http.request(
                 method, url, json=json, params=params, headers=headers, timeout=timeout_s or self.timeout_s
@@ -103,8 +102,12 @@ class DaprSidecar:
             data=data,
         )
         message = to_structured(event, JSONFormat())
+        # The event carries no trace attributes of its own: Dapr then puts its publish span, the
+        # child of this traceparent header, into the CloudEvent, and subscribers continue the trace.
         response = await self.http.post(
-            f"/v1.0/publish/{self.pubsub_name}/{topic}", content=message.body, headers=dict(message.headers)
+            f"/v1.0/publish/{self.pubsub_name}/{topic}",
+            content=message.body,
+            headers={**dict(message.headers), **_context_headers()},
         )
         if response.status_code != 204:
             raise ServiceUnavailable(
@@ -160,6 +163,13 @@ class DaprSidecar:
                 raise RuntimeError(f"Dapr sidecar at {self.http.base_url} not ready after {timeout_s:.0f}s")
             log.info("waiting for the Dapr sidecar", extra={"sidecar": str(self.http.base_url)})
             await asyncio.sleep(0.5)
+
+
+def _context_headers() -> dict[str, str]:
+    """What every outgoing call carries from the request it serves: one request id across every
+    service a request touches, and its W3C trace context (services/shared/tracing.py)."""
+    request_id = request_id_var.get()
+    return {**({"x-request-id": request_id} if request_id else {}), **outgoing_headers()}
 
 
 def _is_dapr_error(response: httpx.Response) -> bool:

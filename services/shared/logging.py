@@ -1,10 +1,13 @@
-"""JSON logs, one object per line, carrying the service name and the current request id."""
+"""JSON logs, one object per line, carrying the service name, the current request id and the
+current trace id (the W3C trace the request belongs to: the same id Zipkin shows)."""
 
 import json
 import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+
+from services.shared.tracing import current_trace_id
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -29,6 +32,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        trace_id = current_trace_id()
+        if trace_id:
+            entry["trace_id"] = trace_id
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -15,6 +15,7 @@ from sqlalchemy import URL, Engine, create_engine
 
 from services.shared.db import Timestamp
 from services.shared.logging import configure_logging
+from services.shared.tracing import TRACEPARENT_LENGTH
 
 # Where `python -m services...` resolves from, whatever the app's working directory.
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +83,12 @@ def create_outbox(op: Any) -> None:
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "seq"])
+
+
+def add_outbox_traceparent(op: Any) -> None:
+    """The W3C traceparent of the request that wrote an outbox row (services.shared.outbox),
+    so its later publish joins that request's trace."""
+    op.add_column("outbox", sa.Column("traceparent", sa.String(TRACEPARENT_LENGTH), nullable=True))
 
 
 def main() -> None:

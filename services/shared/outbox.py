@@ -5,7 +5,9 @@ Each service adds `outbox_table(metadata)` to its schema, calls `add_event(conn,
 its write transaction, and runs one `OutboxRelay` in its lifespan. The relay publishes rows in
 insertion order, marks each sent only after the broker confirmed it, and backs off while the
 broker (or the sidecar) is down, so an outage delays events but never loses them. The CloudEvent
-id is the row's id: a consumer that sees it twice knows it is a redelivery.
+id is the row's id: a consumer that sees it twice knows it is a redelivery. Each row keeps the
+W3C traceparent of the request that wrote it, so its publish, though later and from a background
+task, joins that request's trace.
 """
 
 import asyncio
@@ -34,7 +36,9 @@ from starlette.concurrency import run_in_threadpool
 
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.db import Timestamp
+from services.shared.metrics import track_outbox_backlog
 from services.shared.timeutil import utcnow
+from services.shared.tracing import TRACEPARENT_LENGTH, continued, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("created_at", Timestamp, nullable=False),
         Column("sent_at", Timestamp, nullable=True),
         Column("attempts", Integer, nullable=False, default=0),
+        Column("traceparent", String(TRACEPARENT_LENGTH), nullable=True),
         Index("ix_outbox_unsent", "sent_at", "seq"),
     )
 
@@ -67,6 +72,7 @@ def add_event(conn: Connection, outbox: Table, *, topic: str, event_type: str, d
             payload=data,
             created_at=utcnow(),
             attempts=0,
+            traceparent=current_traceparent(),
         )
     )
     return event_id
@@ -100,6 +106,7 @@ class OutboxRelay:
         # Any commit on the service's engine may have queued an event: look right away.
         event.listen(self.engine, "commit", lambda _conn: self.notify())
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        track_outbox_backlog(self.backlog)
 
     async def stop(self) -> None:
         if self._task:
@@ -142,15 +149,16 @@ class OutboxRelay:
         """Publishes one batch of unsent rows in order; returns how many went out."""
         rows = await run_in_threadpool(self._fetch)
         for row in rows:
-            try:
-                await self.dapr.publish(
-                    row.topic, event_id=row.event_id, event_type=row.event_type, data=row.payload
-                )
-            except ServiceUnavailable:
-                await run_in_threadpool(self._count_attempt, row.seq)
-                raise
-            await run_in_threadpool(self._mark_sent, row.seq)
-            log.info("event published", extra={"event_id": row.event_id, "event_type": row.event_type})
+            with continued(row.traceparent):
+                try:
+                    await self.dapr.publish(
+                        row.topic, event_id=row.event_id, event_type=row.event_type, data=row.payload
+                    )
+                except ServiceUnavailable:
+                    await run_in_threadpool(self._count_attempt, row.seq)
+                    raise
+                await run_in_threadpool(self._mark_sent, row.seq)
+                log.info("event published", extra={"event_id": row.event_id, "event_type": row.event_type})
         return len(rows)
 
     def _fetch(self) -> list[Any]:

@@ -31,7 +31,7 @@ APP_MODULES = {app: f"services.{app.replace('-', '_')}" for app in SIDECARS}
 
 def _versions() -> dict[str, str]:
     out = subprocess.run(
-        ["bash", "-c", "source scripts/versions.sh && env | grep -E '^(DAPR|FERRETDB)_'"],
+        ["bash", "-c", "source scripts/versions.sh && env | grep -E '^(DAPR|FERRETDB|ZIPKIN)_'"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -49,12 +49,15 @@ def missing_infrastructure() -> list[str]:
         "Dapr scheduler": Path(v["DAPR_RUNTIME_PATH"]) / ".dapr/bin/scheduler",
         "Dapr CLI": Path(v["DAPR_CLI"]),
         "FerretDB": Path(v["FERRETDB_BIN"]),
+        "the Zipkin server jar": Path(v["ZIPKIN_JAR"]),
         "RabbitMQ": Path("/usr/lib/rabbitmq/bin/rabbitmq-server"),
         "MariaDB": Path("/usr/sbin/mariadbd"),
     }
     missing = [f"{name} ({path})" for name, path in needed.items() if not path.exists()]
     if not shutil.which("redis-server"):
         missing.append("Redis (redis-server)")
+    if not shutil.which("java"):
+        missing.append("Java 17 (java), which runs Zipkin")
     return missing
 
 
@@ -100,7 +103,8 @@ class System:
     restarted: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, timeout: float = 240) -> None:
-        env = {**os.environ, "BROKER": self.broker, "READY_TIMEOUT": str(int(timeout))}
+        # Always with Zipkin: the tracing tests read the sidecars' spans from it.
+        env = {**os.environ, "BROKER": self.broker, "TRACING": "1", "READY_TIMEOUT": str(int(timeout))}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

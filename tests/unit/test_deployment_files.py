@@ -61,11 +61,22 @@ def test_compose_sidecars_read_the_same_resources_as_dapr_run() -> None:
     compose = load("docker-compose.yml")["services"]
     common = load("dapr.yaml")["common"]
     sidecar = compose["orders-dapr"]
-    assert flag(sidecar["command"], "--config") == "/shop/" + common["configFilePath"].removeprefix("./")
+    assert flag(sidecar["command"], "--config") == "/shop/components/compose/config.yaml"
+    assert common["configFilePath"] == "./components/config.yaml"
     paths = [
         sidecar["command"][i + 1] for i, arg in enumerate(sidecar["command"]) if arg == "--resources-path"
     ]
     assert paths == ["/shop/components", "/shop/components/subscriptions", "/shop/broker"]
+
+
+def test_the_compose_dapr_configuration_differs_from_the_local_one_only_in_where_spans_go() -> None:
+    local, compose = load("components/config.yaml"), load("components/compose/config.yaml")
+    assert local["spec"]["tracing"]["zipkin"]["endpointAddress"] == "http://127.0.0.1:9411/api/v2/spans"
+    assert compose["spec"]["tracing"]["zipkin"]["endpointAddress"] == "http://zipkin:9411/api/v2/spans"
+    assert "zipkin" in load("docker-compose.yml")["services"]
+    for config in (local, compose):
+        del config["spec"]["tracing"]["zipkin"]
+    assert local == compose
 
 
 def components() -> list[tuple[Path, dict[str, Any]]]:

@@ -84,6 +84,15 @@ def test_every_response_carries_a_request_id() -> None:
     assert len(response.headers["x-request-id"]) == 32
 
 
+def test_a_sane_request_id_from_the_client_is_kept_and_anything_else_replaced() -> None:
+    with TestClient(make_app()) as client:
+        kept = client.get("/healthz", headers={"X-Request-Id": "client-chosen_42"})
+        replaced = client.get("/healthz", headers={"X-Request-Id": "bad id; with\tjunk"})
+
+    assert kept.headers["x-request-id"] == "client-chosen_42"
+    assert len(replaced.headers["x-request-id"]) == 32
+
+
 def test_unknown_routes_are_json_404s() -> None:
     with TestClient(make_app()) as client:
         response = client.get("/nope")
