@@ -4,10 +4,10 @@ BROKER ?= rabbitmq
 PY := .venv/bin/python
 export BROKER
 
-.PHONY: setup python-env dapr ferretdb packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers lint fanout
+.PHONY: setup python-env dapr ferretdb kafka packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers lint fanout
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
-setup: packages python-env dapr ferretdb secrets
+setup: packages python-env dapr ferretdb kafka secrets
 
 packages:
 	@scripts/install-packages.sh
@@ -23,6 +23,9 @@ dapr:
 
 ferretdb:
 	@scripts/build-ferretdb.sh
+
+kafka:
+	@scripts/fetch-kafka.sh
 
 secrets: python-env
 	@$(PY) scripts/gen_secrets.py .run/secrets.json
@@ -50,12 +53,10 @@ test-unit:
 test-e2e:
 	$(PY) -m pytest tests/e2e -v
 
-## test-brokers: the whole e2e suite again on Redis Streams and on MQTT (component files only)
+## test-brokers: the whole e2e suite again on every other broker (component files only)
+BROKERS ?= redis mqtt nats kafka
 test-brokers: setup
-	@for broker in redis mqtt; do \
-	  echo "[test-brokers] the e2e suite on BROKER=$$broker"; \
-	  BROKER=$$broker $(PY) -m pytest tests/e2e -q -m "not broker_swap" || exit 1; \
-	done
+	@scripts/test-brokers.sh $(BROKERS)
 
 ## fanout: the notifications fan-out check against a running system (make run in another terminal)
 fanout:

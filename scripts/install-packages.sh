@@ -8,10 +8,14 @@ missing=()
 [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v nats-server >/dev/null || missing+=(nats-server)
+# Kafka runs from its Maven Central jars (scripts/fetch-kafka.sh): a JRE and mvn fetch and run them.
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl)
 command -v patch >/dev/null || missing+=(patch)
 if [ ${#missing[@]} -eq 0 ]; then
-  log "rabbitmq, mariadb, redis and mosquitto are installed"
+  log "rabbitmq, mariadb, redis, mosquitto, nats-server, java and maven are installed"
   exit 0
 fi
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

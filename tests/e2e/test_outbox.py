@@ -7,7 +7,13 @@ from tests.e2e.shop import applied_events, create_product, place_order, register
 from tests.e2e.system import ROOT, System
 from tests.support import wait_until
 
-BROKER_PROCESS = {"rabbitmq": "rabbitmq", "redis": "redis", "mqtt": "mosquitto"}
+BROKER_PROCESS = {
+    "rabbitmq": "rabbitmq",
+    "redis": "redis",
+    "mqtt": "mosquitto",
+    "nats": "nats",
+    "kafka": "kafka",
+}
 
 
 def infra(action: str, name: str) -> None:
