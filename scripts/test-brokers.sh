@@ -16,7 +16,7 @@ for broker in "$@"; do
   BROKER=$broker .venv/bin/python -m pytest tests/e2e -q -m "not broker_swap" 2>&1 | tee "$out"
   status=${PIPESTATUS[0]}
   # pytest's closing line, e.g. "49 passed, 2 deselected in 190.12s (0:03:10)".
-  summary=$(grep -E '^=*\s*[0-9]+ (passed|failed|error)' "$out" | tail -1 | tr -d '=' | sed 's/^ *//; s/ *$//')
+  summary=$(grep -E '^=* ?[0-9]+ [a-z]+.* in [0-9.]+s' "$out" | tail -1 | tr -d '=' | sed 's/^ *//; s/ *$//')
   rm -f "$out"
   if [ "$status" -eq 0 ]; then verdict=PASS; else verdict=FAIL; failed=1; fi
   verdicts+=("$(printf '%-9s %s  %s (%ss)' "$broker" "$verdict" "${summary:-no summary: pytest exited $status}" "$((SECONDS - started))")")
