@@ -6,10 +6,10 @@ TRACING ?= 0
 PY := .venv/bin/python
 export BROKER TRACING
 
-.PHONY: setup python-env dapr ferretdb zipkin packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout
+.PHONY: setup python-env dapr ferretdb zipkin kafka packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
-setup: packages python-env dapr ferretdb zipkin secrets
+setup: packages python-env dapr ferretdb zipkin kafka secrets
 
 packages:
 	@scripts/install-packages.sh
@@ -28,6 +28,9 @@ ferretdb:
 
 zipkin:
 	@scripts/fetch-zipkin.sh
+
+kafka:
+	@scripts/fetch-kafka.sh
 
 secrets: python-env
 	@$(PY) scripts/gen_secrets.py .run/secrets.json
@@ -55,12 +58,10 @@ test-unit:
 test-e2e:
 	$(PY) -m pytest tests/e2e -v
 
-## test-brokers: the whole e2e suite again on Redis Streams and on MQTT (component files only)
+## test-brokers: the whole e2e suite again on every other broker (component files only)
+BROKERS ?= redis mqtt nats kafka
 test-brokers: setup
-	@for broker in redis mqtt; do \
-	  echo "[test-brokers] the e2e suite on BROKER=$$broker"; \
-	  BROKER=$$broker $(PY) -m pytest tests/e2e -q -m "not broker_swap" || exit 1; \
-	done
+	@scripts/test-brokers.sh $(BROKERS)
 
 ## test-faults: kill -9 RabbitMQ, order-view, its daprd, restart MariaDB under a stream of orders;
 ## prints one reconciliation row per fault (lost, duplicated, time to recover)

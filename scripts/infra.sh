@@ -2,7 +2,9 @@
 # Starts, stops and checks the local infrastructure as plain processes (no systemd), all bound
 # to 127.0.0.1, data under .run/data (git-ignored):
 #   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
-#   Mosquitto :1883 (only for BROKER=mqtt)   Dapr placement :50005, scheduler :50006
+#   Dapr placement :50005, scheduler :50006
+#   and only for their BROKER: Mosquitto :1883 (mqtt), NATS with JetStream :4222 (nats),
+#   Kafka in KRaft mode :9092, its controller :9093 (kafka)
 #   Zipkin :9411 (only for TRACING=1: the sidecars' spans, in memory)
 # Usage: scripts/infra.sh up|down|status|start NAME|stop NAME
 set -euo pipefail
@@ -122,6 +124,76 @@ start_zipkin() {
       '--armeria.ports[0].ip=127.0.0.1' '--armeria.ports[0].port=9411' '--armeria.ports[0].protocols[0]=http'
 }
 
+start_nats() {
+  running nats && port_open 4222 && { log "nats already running"; return; }
+  need nats-server
+  mkdir -p "$data/nats"
+  log "starting nats-server with JetStream (store in $data/nats)"
+  spawn nats nats-server --addr 127.0.0.1 --port 4222 --server_name shop --jetstream --store_dir "$data/nats"
+}
+
+# Streams are created after the server answers; Dapr's JetStream component needs one per topic.
+nats_streams() {
+  "$root/.venv/bin/python" "$root/scripts/nats_streams.py" --url 127.0.0.1:4222 >>"$logs/nats.log" 2>&1 \
+    || die "could not create the JetStream streams; see $logs/nats.log"
+  log "JetStream streams ready: $(tail -1 "$logs/nats.log" | sed 's/.*: //')"
+}
+
+# Kafka runs from the jars scripts/fetch-kafka.sh put in the cache: one JVM that is both broker
+# and KRaft controller, with a single partition per topic (one node, nothing to spread).
+start_kafka() {
+  running kafka && port_open 9092 && { log "kafka already running"; return; }
+  need java
+  [ -f "$KAFKA_HOME/libs/.complete" ] || die "Kafka $KAFKA_VERSION is not fetched: run 'make setup' (scripts/fetch-kafka.sh)"
+  mkdir -p "$data/kafka"
+  cat > "$run/kafka.properties" <<CONF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:9093
+listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093
+advertised.listeners=PLAINTEXT://127.0.0.1:9092
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data/kafka
+num.partitions=1
+# One node: every internal topic has one replica, and one partition is plenty for the offsets.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# A consumer group forms at once instead of waiting 3 s for more members.
+group.initial.rebalance.delay.ms=0
+CONF
+  cat > "$run/kafka-log4j2.properties" <<CONF
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = out
+# Keeps the "Kafka Server started" line that tells infra.sh the broker is ready.
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+CONF
+  local java=(java -Xms256m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$run/kafka-log4j2.properties" -cp "$KAFKA_HOME/libs/*")
+  if [ ! -f "$data/kafka/meta.properties" ]; then
+    log "formatting the kafka log directory (KRaft)"
+    local cluster_id; cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    "${java[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" --config "$run/kafka.properties" \
+      >>"$logs/kafka.log" 2>&1 || die "could not format the kafka log directory; see $logs/kafka.log"
+  fi
+  # Readiness is the start line written after this point, not one from an earlier run.
+  kafka_log_from=$(( $(stat -c %s "$logs/kafka.log" 2>/dev/null || echo 0) + 1 ))
+  log "starting kafka $KAFKA_VERSION (KRaft, broker+controller, 256 MB heap)"
+  spawn kafka "${java[@]}" kafka.Kafka "$run/kafka.properties"
+}
+
+kafka_ready() { port_open 9092 && tail -c "+${kafka_log_from:-1}" "$logs/kafka.log" | grep -q "Kafka Server started"; }
+
 start_dapr_control_plane() {
   need "$DAPR_RUNTIME_PATH/.dapr/bin/placement"
   if ! (running placement && port_open 50005); then
@@ -147,9 +219,28 @@ provision_mariadb() {
   log "mariadb databases and users provisioned (auth, customers, products, orders, notifications)"
 }
 
+# The broker process a BROKER value needs beside the ones always started ("" for none).
+extra_broker() {
+  case "${BROKER:-rabbitmq}" in
+    mqtt) echo mosquitto ;;
+    nats|kafka) echo "$BROKER" ;;
+  esac
+}
+
+wait_for_broker() {
+  case "$1" in
+    rabbitmq) wait_for rabbitmq 120 port_open 5672 ;;
+    redis) wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping ;;
+    mosquitto) wait_for mosquitto 30 port_open 1883 ;;
+    nats) wait_for nats 30 port_open 4222; nats_streams ;;
+    kafka) wait_for kafka 120 kafka_ready ;;
+  esac
+}
+
 up() {
+  local extra; extra=$(extra_broker)
   start_rabbitmq; start_mariadb; start_redis; start_ferretdb; start_dapr_control_plane
-  [ "${BROKER:-rabbitmq}" = mqtt ] && start_mosquitto
+  [ -z "$extra" ] || "start_$extra"
   [ "${TRACING:-0}" = 1 ] && start_zipkin
   wait_for mariadb 60 mariadb-admin --no-defaults --socket="$run/mariadb.sock" -uroot ping
   provision_mariadb
@@ -157,8 +248,8 @@ up() {
   wait_for ferretdb 30 port_open 27017
   wait_for placement 30 port_open 50005
   wait_for scheduler 60 curl -sf http://127.0.0.1:28081/healthz
-  [ "${BROKER:-rabbitmq}" = mqtt ] && wait_for mosquitto 30 port_open 1883
-  wait_for rabbitmq 120 port_open 5672
+  [ -z "$extra" ] || wait_for_broker "$extra"
+  wait_for_broker rabbitmq
   [ "${TRACING:-0}" = 1 ] && wait_for zipkin 90 curl -sf http://127.0.0.1:9411/health
   log "infrastructure up (logs in $logs)"
 }
@@ -177,13 +268,13 @@ stop_one() {
 }
 
 down() {
-  for name in zipkin scheduler placement mosquitto ferretdb redis mariadb rabbitmq; do stop_one "$name"; done
+  for name in zipkin scheduler placement kafka nats mosquitto ferretdb redis mariadb rabbitmq; do stop_one "$name"; done
   # RabbitMQ's Erlang port mapper outlives the node; stop it too so nothing stays behind.
   pkill -f "epmd.*-daemon" 2>/dev/null || true
 }
 
 status() {
-  for name in rabbitmq mariadb redis ferretdb mosquitto placement scheduler zipkin; do
+  for name in rabbitmq mariadb redis ferretdb mosquitto nats kafka placement scheduler zipkin; do
     if running "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }
@@ -192,18 +283,16 @@ status() {
 one() {
   local action=$1 name=${2:-}
   case "$name" in
-    rabbitmq|mariadb|redis|ferretdb|mosquitto|zipkin) ;;
-    *) die "usage: $0 $action rabbitmq|mariadb|redis|ferretdb|mosquitto|zipkin" ;;
+    rabbitmq|mariadb|redis|ferretdb|mosquitto|nats|kafka|zipkin) ;;
+    *) die "usage: $0 $action rabbitmq|mariadb|redis|ferretdb|mosquitto|nats|kafka|zipkin" ;;
   esac
   if [ "$action" = stop ]; then stop_one "$name"; return; fi
   "start_$name"
   case "$name" in
-    rabbitmq) wait_for rabbitmq 120 port_open 5672 ;;
     mariadb) wait_for mariadb 60 mariadb-admin --no-defaults --socket="$run/mariadb.sock" -uroot ping ;;
-    redis) wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping ;;
     ferretdb) wait_for ferretdb 30 port_open 27017 ;;
-    mosquitto) wait_for mosquitto 30 port_open 1883 ;;
     zipkin) wait_for zipkin 90 curl -sf http://127.0.0.1:9411/health ;;
+    *) wait_for_broker "$name" ;;
   esac
 }
 

@@ -8,13 +8,15 @@ missing=()
 [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-command -v curl >/dev/null || missing+=(curl)
-command -v patch >/dev/null || missing+=(patch)
-# The Zipkin server (TRACING=1) is a Java 17 jar that Maven fetches.
+command -v nats-server >/dev/null || missing+=(nats-server)
+# Kafka (scripts/fetch-kafka.sh) and the Zipkin server (TRACING=1, scripts/fetch-zipkin.sh) run
+# from their jars on Maven Central: a Java 17 runtime runs them, Maven fetches them.
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v curl >/dev/null || missing+=(curl)
+command -v patch >/dev/null || missing+=(patch)
 if [ ${#missing[@]} -eq 0 ]; then
-  log "rabbitmq, mariadb, redis, mosquitto, java and maven are installed"
+  log "rabbitmq, mariadb, redis, mosquitto, nats-server, java and maven are installed"
   exit 0
 fi
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -85,7 +85,11 @@ def stray_processes() -> list[str]:
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = Path(os.readlink(entry / "cwd"))
         except OSError:
+            continue
+        # `dapr run -f .` starts apps and sidecars in the checkout; other checkouts' are not ours.
+        if cwd != ROOT and ROOT not in cwd.parents:
             continue
         if ("daprd" in cmd and "--app-id" in cmd) or (" -m services." in cmd and ".venv/bin/python" in cmd):
             found.append(f"{entry.name}: {cmd[:120]}")

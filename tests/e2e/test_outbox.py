@@ -8,7 +8,13 @@ from tests.e2e.system import ROOT, System
 from tests.e2e.traffic import Ledger, reconcile, record
 from tests.support import wait_until
 
-BROKER_PROCESS = {"rabbitmq": "rabbitmq", "redis": "redis", "mqtt": "mosquitto"}
+BROKER_PROCESS = {
+    "rabbitmq": "rabbitmq",
+    "redis": "redis",
+    "mqtt": "mosquitto",
+    "nats": "nats",
+    "kafka": "kafka",
+}
 
 
 def infra(action: str, name: str) -> None:
