@@ -18,23 +18,24 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from bench import hey, memory, orders, sidecars
+from bench import hey, orders, processes, sidecars
 from bench.cpus import LOADGEN_CPU, SYSTEM_CPU, pinned, split_available
-from bench.report import table
+from bench.report import cpu_lines, table
 from tests.e2e.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 WARMUP_S = 3
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 SIDECAR_RPS = int(os.environ.get("BENCH_SIDECAR_RPS", "500"))
-SIDECAR_WORKERS = 10
 ORDER_CONCURRENCY = int(os.environ.get("BENCH_ORDER_CONCURRENCY", "16"))
 ORDER_RATE = float(os.environ.get("BENCH_ORDER_RATE", "50"))
 RESULTS = ROOT / "bench/results/bench.json"
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -63,12 +64,11 @@ def saturate(url: str, what: str) -> hey.HeyResult:
 
 
 def at_fixed_rate(url: str, what: str) -> hey.HeyResult:
-    say(f"{what}: {SECONDS:.0f} s at {SIDECAR_RPS} requests/s")
-    per_worker = SIDECAR_RPS / SIDECAR_WORKERS
-    hey.run(url, seconds=WARMUP_S, concurrency=SIDECAR_WORKERS, rate_per_worker=per_worker)
-    result = hey.run(url, seconds=SECONDS, concurrency=SIDECAR_WORKERS, rate_per_worker=per_worker)
+    say(f"{what}: {SECONDS:.0f} s at {SIDECAR_RPS} requests/s, arriving evenly")
+    hey.at_fixed_rate(url, seconds=WARMUP_S, rate=SIDECAR_RPS)
+    result = hey.at_fixed_rate(url, seconds=SECONDS, rate=SIDECAR_RPS)
     p = result.latency_ms
-    say(f"  p50 {p[50]:.2f} ms, p90 {p[90]:.2f} ms, p99 {p[99]:.2f} ms")
+    say(f"  p50 {p[50]:.2f} ms, p90 {p[90]:.2f} ms, p99 {p[99]:.2f} ms ({result.ok_ratio:.1%} 200)")
     return result
 
 
@@ -91,22 +91,29 @@ def shop_figures() -> dict[str, Any]:
     try:
         say("shop up; letting it settle 5 s, then measuring idle memory")
         time.sleep(5)
-        idle = memory.snapshot()
+        idle = processes.memory()
         say(f"  idle: {idle.rss_total_mb:.0f} MB resident")
         say("creating 20 buyers and 10 products with stock (admin from .run/secrets.json)")
         shoppers = orders.Shoppers.create()
-        with memory.PeakSampler() as sampler:
+        with processes.PeakSampler() as sampler:
             product_url = f"{GATEWAY}/api/products/{shoppers.product_ids[0]}"
-            product = saturate(product_url, "gateway GET /api/products/{id}, saturated")
+            product, product_cpu = _with_cpu_shares(
+                lambda: saturate(product_url, "gateway GET /api/products/{id}, saturated")
+            )
             say(f"POST /api/orders as fast as taken: {SECONDS:.0f} s, {ORDER_CONCURRENCY} buyers at once")
-            sustained = asyncio.run(
-                orders.sustained(shoppers, seconds=SECONDS, concurrency=ORDER_CONCURRENCY)
+            sustained, orders_cpu = _with_cpu_shares(
+                lambda: asyncio.run(
+                    orders.sustained(shoppers, seconds=SECONDS, concurrency=ORDER_CONCURRENCY)
+                )
             )
             say(f"  {sustained['orders_per_s']} orders/s, p99 {sustained['p99_ms']} ms")
-        say(f"POST /api/orders at {ORDER_RATE:.0f}/s for {SECONDS:.0f} s, watching the read model")
-        steady = asyncio.run(orders.propagation(shoppers, rate=ORDER_RATE, seconds=SECONDS))
-        lag = (steady["propagation_p50_ms"], steady["propagation_p99_ms"])
-        say(f"  201 -> read model p50 {lag[0]} ms, p99 {lag[1]} ms")
+        # Half what the shop just sustained (its propagation when not overloaded), then the target rate.
+        steady = []
+        for rate in (max(1.0, round(sustained["orders_per_s"] / 2)), ORDER_RATE):
+            say(f"POST /api/orders at {rate:.0f}/s for {SECONDS:.0f} s, watching the read model")
+            steady.append(run := asyncio.run(orders.propagation(shoppers, rate=rate, seconds=SECONDS)))
+            lag = (run["propagation_p50_ms"], run["propagation_p99_ms"])
+            say(f"  {run['orders_per_s']} orders/s answered; to the read model p50 {lag[0]}, p99 {lag[1]} ms")
     finally:
         say("stopping the shop")
         system.stop()
@@ -114,9 +121,18 @@ def shop_figures() -> dict[str, Any]:
         "product": product,
         "orders_sustained": sustained,
         "orders_steady": steady,
+        "cpu_shares_products": product_cpu,
+        "cpu_shares_orders": orders_cpu,
         "memory_idle": idle,
         "memory_peak": sampler.peak,
     }
+
+
+def _with_cpu_shares(measure: Callable[[], T]) -> tuple[T, dict[str, float]]:
+    """Runs a measurement and returns, beside its result, each shop process's share of a CPU."""
+    before, started = processes.cpu_seconds(), time.perf_counter()
+    result = measure()
+    return result, processes.cpu_shares(before, processes.cpu_seconds(), time.perf_counter() - started)
 
 
 def infrastructure_running() -> bool:
@@ -139,6 +155,8 @@ def main() -> int:
     machine = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), {platform.system()}"
     report = table(results, sidecar_rps=SIDECAR_RPS, concurrency=CONCURRENCY, order_rate=ORDER_RATE)
     print(report)
+    print(cpu_lines("CPU during gateway GET /api/products/{id}", results["cpu_shares_products"]))
+    print(cpu_lines("CPU during POST /api/orders", results["cpu_shares_orders"]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -155,7 +173,7 @@ def main() -> int:
 
 def _plain(value: Any) -> Any:
     """JSON for the result dataclasses."""
-    if isinstance(value, memory.Snapshot):
+    if isinstance(value, processes.Snapshot):
         return {**value.__dict__, "rss_total_mb": value.rss_total_mb}
     if hasattr(value, "__dataclass_fields__"):
         return value.__dict__

@@ -1,8 +1,11 @@
 """Runs `hey` (the pinned HTTP load generator, scripts/install-hey.sh) on the load generator's
 CPU and reads its summary: requests/s, latency percentiles, status codes."""
 
+import csv
+import io
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from tests.e2e.system import _versions
 
 # Built by scripts/install-hey.sh (`make setup`), pinned in scripts/versions.sh.
 HEY = Path(_versions()["HEY_BIN"])
+PERCENTILES = (10, 25, 50, 75, 90, 95, 99)
 
 
 @dataclass
@@ -48,6 +52,32 @@ def run(
         [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
     return parse(out)
+
+
+def at_fixed_rate(url: str, *, seconds: float, rate: float, streams: int = 10) -> HeyResult:
+    """`rate` requests/s arriving evenly: `streams` single-connection hey processes at rate/streams
+    each, started 1/rate s apart. (One hey with many workers at -q fires all its workers on the
+    same tick: bursts whose queueing would be measured instead of the path itself.)"""
+    if not HEY.exists():
+        raise SystemExit(f"hey is missing ({HEY}): run `make setup`")
+    command = ["taskset", "-c", str(LOADGEN_CPU), str(HEY), "-z", f"{seconds}s", "-c", "1"]
+    command += ["-q", str(rate / streams), "-o", "csv", url]
+    processes = []
+    for _ in range(streams):
+        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+        time.sleep(1 / rate)
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    for process in processes:
+        out, _ = process.communicate(timeout=seconds + 60)
+        for row in csv.DictReader(io.StringIO(out)):
+            latencies.append(float(row["response-time"]) * 1000)
+            codes[int(row["status-code"])] = codes.get(int(row["status-code"]), 0) + 1
+    latencies.sort()
+    percentiles = {
+        p: latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))] for p in PERCENTILES
+    }
+    return HeyResult(len(latencies) / seconds, percentiles, codes)
 
 
 def parse(out: str) -> HeyResult:

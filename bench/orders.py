@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from bench.stats import percentile
 from tests.e2e import shop
 
 GATEWAY = "http://127.0.0.1:8000/api"
@@ -21,13 +22,6 @@ MONGO_URL = "mongodb://127.0.0.1:27017"
 # One _id lookup per waiting order per round (~10 waiting at 50 orders/s): a few hundred cheap
 # queries a second on the system's CPU, a small part of what the orders themselves cost.
 POLL_S = 0.02
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 @dataclass

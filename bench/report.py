@@ -3,7 +3,7 @@
 from typing import Any
 
 from bench.hey import HeyResult
-from bench.memory import Snapshot
+from bench.processes import Snapshot
 
 
 def _verdict(ok: bool) -> str:
@@ -33,6 +33,33 @@ def _memory(snapshot: Snapshot) -> str:
     return f"{snapshot.rss_total_mb:,.0f} MB RSS ({groups}); PSS {snapshot.pss_total_mb:,.0f} MB"
 
 
+def _steady_rows(steady: dict[str, Any], *, target: float) -> list[tuple[str, str, str, str]]:
+    rate, p99 = steady["offered_per_s"], steady["propagation_p99_ms"]
+    return [
+        (
+            "3",
+            f"POST /api/orders offered at {rate:.0f}/s",
+            f"{steady['orders_per_s']} orders/s answered (p50 {_ms(steady['p50_ms'])}, "
+            f"p99 {_ms(steady['p99_ms'])}, failures {steady['failures'] or 0})",
+            "",
+        ),
+        (
+            "3",
+            f"order 201 -> in the read model, at {rate:.0f}/s offered",
+            f"p50 {_ms(steady['propagation_p50_ms'])}, p99 {_ms(p99)} "
+            f"({steady['propagated']} seen, {steady['not_propagated_within_30s']} not within 30 s)",
+            f"p99 < 300 ms: {_verdict(p99 is not None and p99 < 300)}" if rate == target else "",
+        ),
+    ]
+
+
+def cpu_lines(title: str, shares: dict[str, float], top: int = 8) -> str:
+    """Where the system's CPU went during one measurement (1.00 = one whole core)."""
+    total = sum(shares.values())
+    parts = ", ".join(f"{label} {share:.2f}" for label, share in list(shares.items())[:top])
+    return f"{title}: {total:.2f} CPU in all; {parts}"
+
+
 def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_rate: float) -> str:
     hello: HeyResult = results["hello_saturated"]
     product: HeyResult = results["product"]
@@ -41,8 +68,7 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
     ratio = product.requests_per_s / hello.requests_per_s if hello.requests_per_s else 0.0
     added = {p: via.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
     sustained = results["orders_sustained"]
-    steady = results["orders_steady"]
-    propagation_p99 = steady["propagation_p99_ms"]
+    steady_rows = [_steady_rows(steady, target=order_rate) for steady in results["orders_steady"]]
     idle: Snapshot = results["memory_idle"]
     rows = [
         ("1", f"bare FastAPI hello app, saturated ({concurrency} connections)", _saturated(hello), ""),
@@ -63,20 +89,7 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
             f"p99 {_ms(sustained['p99_ms'])}, failures {sustained['failures'] or 0})",
             "",
         ),
-        (
-            "3",
-            f"POST /api/orders offered at {order_rate:.0f}/s",
-            f"{steady['orders_per_s']} orders/s answered (p50 {_ms(steady['p50_ms'])}, "
-            f"p99 {_ms(steady['p99_ms'])}, failures {steady['failures'] or 0})",
-            "",
-        ),
-        (
-            "3",
-            f"order 201 -> in the read model, at {order_rate:.0f}/s offered",
-            f"p50 {_ms(steady['propagation_p50_ms'])}, p99 {_ms(propagation_p99)} "
-            f"({steady['propagated']} seen, {steady['not_propagated_within_30s']} not within 30 s)",
-            f"p99 < 300 ms: {_verdict(propagation_p99 is not None and propagation_p99 < 300)}",
-        ),
+        *(row for rows in steady_rows for row in rows),
         ("4", "resident memory, idle", _memory(idle), f"< 1.5 GB: {_verdict(idle.rss_total_mb < 1536)}"),
         ("4", "resident memory, peak under load", _memory(results["memory_peak"]), ""),
     ]
