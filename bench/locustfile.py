@@ -9,6 +9,7 @@ first shopper starts, the admin (.run/secrets.json) lists products with stock to
     make load USERS=50 DURATION=60s         (SHOPPER_WAIT="1,10": seconds between a user's tasks)
 """
 
+import logging
 import os
 import random
 import uuid
@@ -21,6 +22,8 @@ from tests.e2e import shop
 PRODUCTS = int(os.environ.get("LOAD_PRODUCTS", "20"))
 WAIT_MIN, WAIT_MAX = (float(s) for s in os.environ.get("SHOPPER_WAIT", "1,10").split(","))
 product_ids: list[str] = []
+# The setup's requests go through httpx (tests/e2e/shop.py), which logs each at INFO.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @events.test_start.add_listener
