@@ -6,10 +6,14 @@ TRACING ?= 0
 PY := .venv/bin/python
 export BROKER TRACING
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout
+USERS ?= 50
+SPAWN_RATE ?= 10
+DURATION ?= 60s
+
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout load bench
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
-setup: packages python-env dapr ferretdb zipkin kafka secrets
+setup: packages python-env dapr ferretdb zipkin kafka hey secrets
 
 packages:
 	@scripts/install-packages.sh
@@ -31,6 +35,9 @@ zipkin:
 
 kafka:
 	@scripts/fetch-kafka.sh
+
+hey:
+	@scripts/install-hey.sh
 
 secrets: python-env
 	@$(PY) scripts/gen_secrets.py .run/secrets.json
@@ -71,6 +78,19 @@ test-faults: setup
 ## fanout: the notifications fan-out check against a running system (make run in another terminal)
 fanout:
 	$(PY) bench/notifications_fanout.py
+
+## load: simulated shoppers (Locust, headless, on CPU 1) against a running system (make run):
+##   make load USERS=50 DURATION=60s
+load:
+	@curl -sf -o /dev/null --max-time 3 http://127.0.0.1:8000/api/health || \
+	  { echo "[load] the shop is not running (or not healthy): start it with 'make run' in another terminal"; exit 1; }
+	@[ -x .venv/bin/locust ] || { echo "[load] locust is missing: run 'make setup'"; exit 1; }
+	PYTHONPATH=. taskset -c 1 .venv/bin/locust -f bench/locustfile.py --headless --only-summary \
+	  --host http://127.0.0.1:8000 --users $(USERS) --spawn-rate $(SPAWN_RATE) --run-time $(DURATION) --stop-timeout 10
+
+## bench: the performance figures (starts and stops the system itself, ~4 min; stop make run first)
+bench:
+	$(PY) -m bench
 
 lint:
 	$(PY) -m ruff check services tests scripts bench

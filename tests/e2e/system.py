@@ -31,7 +31,7 @@ APP_MODULES = {app: f"services.{app.replace('-', '_')}" for app in SIDECARS}
 
 def _versions() -> dict[str, str]:
     out = subprocess.run(
-        ["bash", "-c", "source scripts/versions.sh && env | grep -E '^(DAPR|FERRETDB|ZIPKIN)_'"],
+        ["bash", "-c", "source scripts/versions.sh && env | grep -E '^(DAPR|FERRETDB|ZIPKIN|HEY)_'"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,0 +1,186 @@
+"""`make bench`: the shop's performance figures, each beside what it is compared with, in one
+bounded run (about 4 minutes) on this machine. Starts what it measures and stops it all again.
+
+1. Gateway GET /api/products/{id} requests/s at saturation / a bare FastAPI app's (same hey,
+   same concurrency, same uvicorn settings).
+2. Sidecar overhead: the bare app called directly and through two daprd, at a fixed rate.
+3. POST /api/orders: sustained orders/s; at a steady rate, order 201 -> read-model propagation.
+4. Resident memory of the whole system, idle and at its peak under load.
+
+The system runs on CPU 0, every load generator on CPU 1. Prints a Markdown table and writes
+bench/results/bench.json. Knobs (environment): BENCH_SECONDS, BENCH_CONCURRENCY,
+BENCH_SIDECAR_RPS, BENCH_ORDER_CONCURRENCY, BENCH_ORDER_RATE."""
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench import hey, orders, processes, sidecars
+from bench.cpus import LOADGEN_CPU, SYSTEM_CPU, pinned, split_available
+from bench.report import cpu_lines, table
+from tests.e2e.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+WARMUP_S = 3
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+SIDECAR_RPS = int(os.environ.get("BENCH_SIDECAR_RPS", "500"))
+ORDER_CONCURRENCY = int(os.environ.get("BENCH_ORDER_CONCURRENCY", "16"))
+ORDER_RATE = float(os.environ.get("BENCH_ORDER_RATE", "50"))
+RESULTS = ROOT / "bench/results/bench.json"
+T = TypeVar("T")
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def preflight() -> None:
+    """Refuses to start on a machine that lacks what the bench needs, saying what to do."""
+    problems = [f"missing {m}" for m in missing_infrastructure()]
+    if not hey.HEY.exists():
+        problems.append(f"missing hey ({hey.HEY})")
+    if problems:
+        raise SystemExit("[bench] " + "; ".join(problems) + ". Run `make setup` first.")
+    if stray_processes():
+        raise SystemExit("[bench] apps or sidecars are already running: stop `make run` first.")
+    if not split_available():
+        raise SystemExit(f"[bench] this process may not use CPUs {SYSTEM_CPU} and {LOADGEN_CPU}.")
+
+
+def saturate(url: str, what: str) -> hey.HeyResult:
+    say(f"{what}: {WARMUP_S:.0f} s warm-up, then {SECONDS:.0f} s at {CONCURRENCY} connections")
+    hey.run(url, seconds=WARMUP_S, concurrency=CONCURRENCY)
+    result = hey.run(url, seconds=SECONDS, concurrency=CONCURRENCY)
+    say(f"  {result.requests_per_s:.0f} requests/s, {result.ok_ratio:.1%} answered 200")
+    return result
+
+
+def at_fixed_rate(url: str, what: str) -> hey.HeyResult:
+    say(f"{what}: {SECONDS:.0f} s at {SIDECAR_RPS} requests/s, arriving evenly")
+    hey.at_fixed_rate(url, seconds=WARMUP_S, rate=SIDECAR_RPS)
+    result = hey.at_fixed_rate(url, seconds=SECONDS, rate=SIDECAR_RPS)
+    p = result.latency_ms
+    say(f"  p50 {p[50]:.2f} ms, p90 {p[90]:.2f} ms, p99 {p[99]:.2f} ms ({result.ok_ratio:.1%} 200)")
+    return result
+
+
+def hello_figures() -> dict[str, Any]:
+    """The bare app's ceiling and the sidecar overhead, before the shop starts (a quiet CPU 0)."""
+    say("starting the bare hello app and two daprd (bench/sidecars.py)")
+    with sidecars.running():
+        ceiling = saturate(sidecars.DIRECT_URL, "bare FastAPI hello app, saturated")
+        direct = at_fixed_rate(sidecars.DIRECT_URL, "hello app called directly")
+        via = at_fixed_rate(sidecars.VIA_SIDECARS_URL, "hello app called through daprd A -> daprd B")
+    return {"hello_saturated": ceiling, "direct": direct, "via_sidecars": via}
+
+
+def shop_figures() -> dict[str, Any]:
+    """Everything measured on the running shop."""
+    system = System()
+    say("starting the shop (scripts/run.sh, as `make run`; about 20 s)")
+    with pinned(SYSTEM_CPU):
+        system.start()
+    try:
+        say("shop up; letting it settle 5 s, then measuring idle memory")
+        time.sleep(5)
+        idle = processes.memory()
+        say(f"  idle: {idle.rss_total_mb:.0f} MB resident")
+        say("creating 20 buyers and 10 products with stock (admin from .run/secrets.json)")
+        shoppers = orders.Shoppers.create()
+        with processes.PeakSampler() as sampler:
+            product_url = f"{GATEWAY}/api/products/{shoppers.product_ids[0]}"
+            product, product_cpu = _with_cpu_shares(
+                lambda: saturate(product_url, "gateway GET /api/products/{id}, saturated")
+            )
+            say(f"POST /api/orders as fast as taken: {SECONDS:.0f} s, {ORDER_CONCURRENCY} buyers at once")
+            sustained, orders_cpu = _with_cpu_shares(
+                lambda: asyncio.run(
+                    orders.sustained(shoppers, seconds=SECONDS, concurrency=ORDER_CONCURRENCY)
+                )
+            )
+            say(f"  {sustained['orders_per_s']} orders/s, p99 {sustained['p99_ms']} ms")
+        # Half what the shop just sustained (its propagation when not overloaded), then the target rate.
+        steady = []
+        for rate in (max(1.0, round(sustained["orders_per_s"] / 2)), ORDER_RATE):
+            say(f"POST /api/orders at {rate:.0f}/s for {SECONDS:.0f} s, watching the read model")
+            steady.append(run := asyncio.run(orders.propagation(shoppers, rate=rate, seconds=SECONDS)))
+            lag = (run["propagation_p50_ms"], run["propagation_p99_ms"])
+            say(f"  {run['orders_per_s']} orders/s answered; to the read model p50 {lag[0]}, p99 {lag[1]} ms")
+    finally:
+        say("stopping the shop")
+        system.stop()
+    return {
+        "product": product,
+        "orders_sustained": sustained,
+        "orders_steady": steady,
+        "cpu_shares_products": product_cpu,
+        "cpu_shares_orders": orders_cpu,
+        "memory_idle": idle,
+        "memory_peak": sampler.peak,
+    }
+
+
+def _with_cpu_shares(measure: Callable[[], T]) -> tuple[T, dict[str, float]]:
+    """Runs a measurement and returns, beside its result, each shop process's share of a CPU."""
+    before, started = processes.cpu_seconds(), time.perf_counter()
+    result = measure()
+    return result, processes.cpu_shares(before, processes.cpu_seconds(), time.perf_counter() - started)
+
+
+def infrastructure_running() -> bool:
+    status = subprocess.run(["scripts/infra.sh", "status"], cwd=ROOT, capture_output=True, text=True)
+    return "rabbitmq: running" in status.stdout
+
+
+def main() -> int:
+    preflight()
+    started = time.perf_counter()
+    infra_was_running = infrastructure_running()
+    # This process and everything it runs itself (hey, the order clients) stay on CPU 1.
+    os.sched_setaffinity(0, {LOADGEN_CPU})
+    try:
+        results = {**hello_figures(), **shop_figures()}
+    finally:
+        if not infra_was_running:
+            say("stopping the infrastructure (scripts/infra.sh down)")
+            subprocess.run(["scripts/infra.sh", "down"], cwd=ROOT, check=False, capture_output=True)
+    machine = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), {platform.system()}"
+    report = table(results, sidecar_rps=SIDECAR_RPS, concurrency=CONCURRENCY, order_rate=ORDER_RATE)
+    print(report)
+    print(cpu_lines("CPU during gateway GET /api/products/{id}", results["cpu_shares_products"]))
+    print(cpu_lines("CPU during POST /api/orders", results["cpu_shares_orders"]))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "cpu_split": f"system on CPU {SYSTEM_CPU}, load generators on CPU {LOADGEN_CPU}",
+        "seconds_per_measurement": SECONDS,
+        "run_seconds": round(time.perf_counter() - started),
+        "results": results,
+    }
+    RESULTS.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+    say(f"whole run {document['run_seconds']} s; written to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the result dataclasses."""
+    if isinstance(value, processes.Snapshot):
+        return {**value.__dict__, "rss_total_mb": value.rss_total_mb}
+    if hasattr(value, "__dataclass_fields__"):
+        return value.__dict__
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(type(value))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

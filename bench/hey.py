@@ -1,0 +1,92 @@
+"""Runs `hey` (the pinned HTTP load generator, scripts/install-hey.sh) on the load generator's
+CPU and reads its summary: requests/s, latency percentiles, status codes."""
+
+import csv
+import io
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.cpus import LOADGEN_CPU
+from tests.e2e.system import _versions
+
+# Built by scripts/install-hey.sh (`make setup`), pinned in scripts/versions.sh.
+HEY = Path(_versions()["HEY_BIN"])
+PERCENTILES = (10, 25, 50, 75, 90, 95, 99)
+
+
+@dataclass
+class HeyResult:
+    requests_per_s: float
+    # Percentile (10, 25, 50, 75, 90, 95, 99) -> milliseconds.
+    latency_ms: dict[int, float]
+    status_codes: dict[int, int]
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok_ratio(self) -> float:
+        total = sum(self.status_codes.values()) + len(self.errors)
+        return self.status_codes.get(200, 0) / total if total else 0.0
+
+
+def run(
+    url: str,
+    *,
+    seconds: float,
+    concurrency: int,
+    rate_per_worker: float | None = None,
+    headers: dict[str, str] | None = None,
+) -> HeyResult:
+    """`hey -z` for `seconds` with `concurrency` workers; a fixed rate when `rate_per_worker`
+    is given (hey's -q is per worker: the total is concurrency x rate_per_worker)."""
+    if not HEY.exists():
+        raise SystemExit(f"hey is missing ({HEY}): run `make setup`")
+    command = ["taskset", "-c", str(LOADGEN_CPU), str(HEY), "-z", f"{seconds}s", "-c", str(concurrency)]
+    if rate_per_worker:
+        command += ["-q", str(rate_per_worker)]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
+    return parse(out)
+
+
+def at_fixed_rate(url: str, *, seconds: float, rate: float, streams: int = 10) -> HeyResult:
+    """`rate` requests/s arriving evenly: `streams` single-connection hey processes at rate/streams
+    each, started 1/rate s apart. (One hey with many workers at -q fires all its workers on the
+    same tick: bursts whose queueing would be measured instead of the path itself.)"""
+    if not HEY.exists():
+        raise SystemExit(f"hey is missing ({HEY}): run `make setup`")
+    command = ["taskset", "-c", str(LOADGEN_CPU), str(HEY), "-z", f"{seconds}s", "-c", "1"]
+    command += ["-q", str(rate / streams), "-o", "csv", url]
+    processes = []
+    for _ in range(streams):
+        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+        time.sleep(1 / rate)
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    for process in processes:
+        out, _ = process.communicate(timeout=seconds + 60)
+        for row in csv.DictReader(io.StringIO(out)):
+            latencies.append(float(row["response-time"]) * 1000)
+            codes[int(row["status-code"])] = codes.get(int(row["status-code"]), 0) + 1
+    latencies.sort()
+    percentiles = {
+        p: latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))] for p in PERCENTILES
+    }
+    return HeyResult(len(latencies) / seconds, percentiles, codes)
+
+
+def parse(out: str) -> HeyResult:
+    """Reads hey's text summary (it has no machine-readable summary)."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise RuntimeError(f"hey printed no summary:\n{out[-2000:]}")
+    latency = {int(p): float(s) * 1000 for p, s in re.findall(r"(\d+)%+ in ([\d.]+) secs", out)}
+    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    errors_block = out.split("Error distribution:", 1)[1] if "Error distribution:" in out else ""
+    errors = [line.strip() for line in errors_block.splitlines() if line.strip()]
+    return HeyResult(float(rps.group(1)), latency, codes, errors)

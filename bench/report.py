@@ -1,0 +1,98 @@
+"""The bench's results as a Markdown table: each figure, what it is compared with, its target."""
+
+from typing import Any
+
+from bench.hey import HeyResult
+from bench.processes import Snapshot
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _saturated(result: HeyResult) -> str:
+    return (
+        f"{result.requests_per_s:,.0f} req/s (p50 {result.latency_ms[50]:.1f} ms, "
+        f"p99 {result.latency_ms[99]:.1f} ms, {result.ok_ratio:.1%} 200)"
+    )
+
+
+def _spread(result: HeyResult) -> str:
+    p = result.latency_ms
+    return f"p50 {p[50]:.2f} / p90 {p[90]:.2f} / p99 {p[99]:.2f} ms"
+
+
+def _memory(snapshot: Snapshot) -> str:
+    groups = ", ".join(
+        f"{group} {mb:,.0f} MB ({snapshot.processes[group]})" for group, mb in snapshot.rss_mb.items()
+    )
+    return f"{snapshot.rss_total_mb:,.0f} MB RSS ({groups}); PSS {snapshot.pss_total_mb:,.0f} MB"
+
+
+def _steady_rows(steady: dict[str, Any], *, target: float) -> list[tuple[str, str, str, str]]:
+    rate, p99 = steady["offered_per_s"], steady["propagation_p99_ms"]
+    return [
+        (
+            "3",
+            f"POST /api/orders offered at {rate:.0f}/s",
+            f"{steady['orders_per_s']} orders/s answered (p50 {_ms(steady['p50_ms'])}, "
+            f"p99 {_ms(steady['p99_ms'])}, failures {steady['failures'] or 0})",
+            "",
+        ),
+        (
+            "3",
+            f"order 201 -> in the read model, at {rate:.0f}/s offered",
+            f"p50 {_ms(steady['propagation_p50_ms'])}, p99 {_ms(p99)} "
+            f"({steady['propagated']} seen, {steady['not_propagated_within_30s']} not within 30 s)",
+            f"p99 < 300 ms: {_verdict(p99 is not None and p99 < 300)}" if rate == target else "",
+        ),
+    ]
+
+
+def cpu_lines(title: str, shares: dict[str, float], top: int = 8) -> str:
+    """Where the system's CPU went during one measurement (1.00 = one whole core)."""
+    total = sum(shares.values())
+    parts = ", ".join(f"{label} {share:.2f}" for label, share in list(shares.items())[:top])
+    return f"{title}: {total:.2f} CPU in all; {parts}"
+
+
+def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_rate: float) -> str:
+    hello: HeyResult = results["hello_saturated"]
+    product: HeyResult = results["product"]
+    direct: HeyResult = results["direct"]
+    via: HeyResult = results["via_sidecars"]
+    ratio = product.requests_per_s / hello.requests_per_s if hello.requests_per_s else 0.0
+    added = {p: via.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
+    sustained = results["orders_sustained"]
+    steady_rows = [_steady_rows(steady, target=order_rate) for steady in results["orders_steady"]]
+    idle: Snapshot = results["memory_idle"]
+    rows = [
+        ("1", f"bare FastAPI hello app, saturated ({concurrency} connections)", _saturated(hello), ""),
+        ("1", "gateway GET /api/products/{id}, saturated (same load)", _saturated(product), ""),
+        ("1", "gateway / bare app requests/s", f"{ratio:.2f}", f">= 0.30: {_verdict(ratio >= 0.30)}"),
+        ("2", f"hello app called directly, {sidecar_rps} req/s", _spread(direct), ""),
+        ("2", "same through daprd A -> daprd B", _spread(via), ""),
+        (
+            "2",
+            "added by the two sidecars",
+            f"p50 {added[50]:.2f} / p90 {added[90]:.2f} / p99 {added[99]:.2f} ms",
+            f"p90 <= 2 ms: {_verdict(added[90] <= 2.0)}",
+        ),
+        (
+            "3",
+            f"POST /api/orders, {sustained['concurrency']} buyers at once",
+            f"{sustained['orders_per_s']} orders/s (p50 {_ms(sustained['p50_ms'])}, "
+            f"p99 {_ms(sustained['p99_ms'])}, failures {sustained['failures'] or 0})",
+            "",
+        ),
+        *(row for rows in steady_rows for row in rows),
+        ("4", "resident memory, idle", _memory(idle), f"< 1.5 GB: {_verdict(idle.rss_total_mb < 1536)}"),
+        ("4", "resident memory, peak under load", _memory(results["memory_peak"]), ""),
+    ]
+    lines = ["| # | figure | measured | target |", "|---|---|---|---|"]
+    lines += [f"| {n} | {what} | {measured} | {target} |" for n, what, measured, target in rows]
+    return "\n".join(lines)
