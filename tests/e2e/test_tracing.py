@@ -95,9 +95,14 @@ def test_a_request_without_trace_context_gets_one_from_the_gateway(system: Syste
 
 def log_entries(app_id: str) -> list[dict[str, Any]]:
     """Every JSON line an app logged (`dapr run` writes them to .dapr/logs/<app-id>_app_*.log,
-    each prefixed with '== APP - <app-id> == ')."""
+    each prefixed with '== APP - <app-id> == '; an app an earlier test restarted logs to
+    .run/logs/e2e-restarted-<app-id>.log)."""
     entries = []
-    for path in sorted(Path(ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log")):
+    paths = [
+        *sorted(Path(ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log")),
+        *Path(ROOT / ".run/logs").glob(f"e2e-restarted-{app_id}.log"),
+    ]
+    for path in paths:
         for line in path.read_text(errors="replace").splitlines():
             start = line.find("{")
             if start >= 0:
