@@ -11,6 +11,7 @@ from services.auth import service
 from services.auth.api import router
 from services.auth.config import get_settings
 from services.shared.app import create_app
+from services.shared.db import DATABASE_UNAVAILABLE
 from services.shared.runtime import open_sidecar
 from services.shared.runtime_db import open_database
 from services.shared.tokens import TokenIssuer
@@ -41,4 +42,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             bootstrap.cancel()
 
 
-app = create_app(title="Shop auth service", lifespan=lifespan, routers=[router])
+app = create_app(
+    title="Shop auth service", lifespan=lifespan, routers=[router], unavailable_errors=DATABASE_UNAVAILABLE
+)

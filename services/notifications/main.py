@@ -11,6 +11,7 @@ from services.notifications.config import get_settings
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
 from services.shared.app import create_app
+from services.shared.db import DATABASE_UNAVAILABLE
 from services.shared.runtime import open_sidecar
 from services.shared.runtime_db import open_database
 
@@ -32,5 +33,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 # Buyers and sellers connect to the WebSocket directly; everything else comes through the sidecar.
 app = create_app(
-    title="Shop notifications service", lifespan=lifespan, routers=[router], public_paths=("/ws",)
+    title="Shop notifications service",
+    lifespan=lifespan,
+    routers=[router],
+    public_paths=("/ws",),
+    unavailable_errors=DATABASE_UNAVAILABLE,
 )

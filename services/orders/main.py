@@ -12,6 +12,7 @@ from services.orders.config import get_settings
 from services.orders.models import outbox
 from services.orders.placing import settle_stale_orders
 from services.shared.app import create_app
+from services.shared.db import DATABASE_UNAVAILABLE
 from services.shared.runtime import open_sidecar
 from services.shared.runtime_db import open_database, run_outbox_relay
 
@@ -37,4 +38,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settler.cancel()
 
 
-app = create_app(title="Shop orders service", lifespan=lifespan, routers=[router])
+app = create_app(
+    title="Shop orders service", lifespan=lifespan, routers=[router], unavailable_errors=DATABASE_UNAVAILABLE
+)

@@ -10,6 +10,7 @@ from services.products.api import router
 from services.products.config import get_settings
 from services.products.models import outbox
 from services.shared.app import create_app
+from services.shared.db import DATABASE_UNAVAILABLE
 from services.shared.runtime import open_sidecar
 from services.shared.runtime_db import open_database, run_outbox_relay
 
@@ -28,4 +29,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
-app = create_app(title="Shop products service", lifespan=lifespan, routers=[router])
+app = create_app(
+    title="Shop products service",
+    lifespan=lifespan,
+    routers=[router],
+    unavailable_errors=DATABASE_UNAVAILABLE,
+)

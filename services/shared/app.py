@@ -150,6 +150,7 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
     routers: Sequence[APIRouter] = (),
     public_paths: Sequence[str] = (),
+    unavailable_errors: dict[type[Exception], str] | None = None,
     **fastapi_kwargs: Any,
 ) -> FastAPI:
     """Builds a service's FastAPI app with the shared plumbing around its own routers.
@@ -159,7 +160,7 @@ def create_app(
     """
     app = FastAPI(title=title, lifespan=lifespan, **fastapi_kwargs)
     app.state.readiness_checks = {}
-    install_error_handlers(app)
+    install_error_handlers(app, unavailable=unavailable_errors)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in routers:

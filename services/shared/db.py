@@ -3,6 +3,11 @@
 from sqlalchemy import DateTime, Engine, create_engine, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+
+# A lost or refused connection (a restarting server, lock wait timeouts too): a client should
+# retry later, so the app answers 503 (create_app's unavailable_errors), not 500.
+DATABASE_UNAVAILABLE: dict[type[Exception], str] = {OperationalError: "database"}
 
 # Microsecond timestamps on MySQL/MariaDB (plain DATETIME drops the fraction).
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")

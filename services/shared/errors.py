@@ -39,8 +39,10 @@ def error_body(detail: str, code: str, **extra: object) -> dict[str, object]:
     return {"detail": detail, "code": code, **extra}
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Maps every exception to the shared error shape."""
+def install_error_handlers(app: FastAPI, *, unavailable: dict[type[Exception], str] | None = None) -> None:
+    """Maps every exception to the shared error shape. `unavailable` names exceptions that mean
+    a dependency is down (e.g. a lost database connection: {OperationalError: "database"}): they
+    answer 503 like ServiceUnavailable, not an unexpected 500."""
 
     @app.exception_handler(ApiError)
     async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -69,3 +71,10 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+    for error_type, target in (unavailable or {}).items():
+
+        async def on_dependency_error(request: Request, exc: Exception, target: str = target) -> JSONResponse:
+            return await on_unavailable(request, ServiceUnavailable(target, type(exc).__name__))
+
+        app.add_exception_handler(error_type, on_dependency_error)

@@ -6,8 +6,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 
 from services.shared.app import create_app
+from services.shared.db import DATABASE_UNAVAILABLE
 from services.shared.errors import ApiError
 
 router = APIRouter()
@@ -118,3 +120,27 @@ def test_a_4xx_to_another_service_travels_as_200_with_its_status_in_a_header() -
     assert via_dapr.status_code == 200
     assert via_dapr.headers["x-shop-status"] == "409"
     assert via_dapr.json()["code"] == "email_taken"
+
+
+def test_a_lost_database_connection_is_a_503_to_retry_not_a_500() -> None:
+    lost = APIRouter()
+
+    @lost.get("/orders")
+    async def orders() -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionError("Lost connection to server"))
+
+    app = create_app(
+        title="test",
+        lifespan=make_app().router.lifespan_context,
+        routers=[lost],
+        unavailable_errors=DATABASE_UNAVAILABLE,
+    )
+    with TestClient(app) as client:
+        response = client.get("/orders")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "database is unavailable, try again later",
+        "code": "service_unavailable",
+    }
+    assert response.headers["retry-after"] == "1"
