@@ -56,10 +56,13 @@ loopback_users = none
 CONF
   [ -f "$HOME/.erlang.cookie" ] || { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$HOME/.erlang.cookie"; chmod 400 "$HOME/.erlang.cookie"; }
   log "starting rabbitmq"
+  # Erlang process limit 65536 instead of RabbitMQ's 1M: the table is allocated up front (12 MB
+  # resident); this system runs a few hundred processes (one per queue, a handful per connection).
   RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672 \
   ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_MNESIA_BASE="$data/rabbitmq" RABBITMQ_LOG_BASE="$logs" \
   RABBITMQ_CONFIG_FILE="$run/rabbitmq" RABBITMQ_ENABLED_PLUGINS_FILE="$run/rabbitmq-plugins" \
   RABBITMQ_PID_FILE="$run/rabbitmq.erlpid" HOME="$HOME" \
+  RABBITMQ_MAX_NUMBER_OF_PROCESSES=65536 \
     spawn rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
 }
 
@@ -72,9 +75,14 @@ start_mariadb() {
       --skip-test-db >>"$logs/mariadb.log" 2>&1 || die "mariadb-install-db failed; see $logs/mariadb.log"
   fi
   log "starting mariadb"
+  # Every table is InnoDB: MyISAM's key cache and Aria's page cache (128 MB each by default) only
+  # serve system and internal temporary tables. Transactions here are a few KB, so a 4 MB redo log
+  # buffer never fills. Together about 40 MB less resident; the buffer pool stays at 128 MB (only
+  # the pages in use are resident).
   spawn mariadb /usr/sbin/mariadbd --no-defaults --user=root --datadir="$data/mariadb" \
     --bind-address=127.0.0.1 --port=3306 --socket="$run/mariadb.sock" --pid-file="$run/mariadb.pid" \
-    --skip-name-resolve --innodb-buffer-pool-size=128M --max-connections=500 --log-error="$logs/mariadb.err"
+    --skip-name-resolve --innodb-buffer-pool-size=128M --max-connections=500 --log-error="$logs/mariadb.err" \
+    --key-buffer-size=1M --aria-pagecache-buffer-size=8M --innodb-log-buffer-size=4M
 }
 
 start_redis() {
