@@ -65,8 +65,8 @@ use_patched_contrib() {
 #   secretstores local.file           components/secretstore.yaml; local.env for env-only setups
 #   nameresolution sqlite             components/config.yaml; mdns is daprd's default without one
 # To add a component: add its file name here, bump DAPR_BUILD in scripts/versions.sh (so a cached
-# daprd without it is never reused), run `make setup`. daprd rejects a component it lacks at
-# start-up ("couldn't find ... in the registry"), naming its type.
+# daprd without it is never reused), run `make setup`. A daprd without it exits at start-up,
+# naming the type ("couldn't find message bus pubsub.<name>/v1", "... state store ...").
 DAPRD_COMPONENTS=(
   pubsub_rabbitmq pubsub_redis pubsub_mqtt3 pubsub_jetstream pubsub_kafka
   state_redis
