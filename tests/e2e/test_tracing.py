@@ -3,7 +3,6 @@ serves Prometheus metrics. The system runs with TRACING=1 (tests/e2e/system.py).
 
 import json
 import secrets
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.shop import User, api, create_product, place_order, register
 from tests.e2e.system import ROOT, System
-from tests.support import wait_until
+from tests.support import WaitTimeout, wait_until
 
 ZIPKIN = "http://127.0.0.1:9411"
 # (app-id, span name) of the sidecar spans one POST /api/orders must produce: the gateway's call,
@@ -41,12 +40,17 @@ def zipkin_trace(trace_id: str) -> list[dict[str, Any]]:
 
 def spans_of(trace_id: str, expected: set[tuple[str, str]]) -> list[dict[str, Any]]:
     """The trace's spans once Zipkin holds every expected one (sidecars report in batches)."""
+    seen: set[tuple[str, str]] = set()
 
     def complete() -> list[dict[str, Any]] | None:
         spans = zipkin_trace(trace_id)
-        return spans if expected <= {(s["localEndpoint"]["serviceName"], s["name"]) for s in spans} else None
+        seen.update((s["localEndpoint"]["serviceName"], s["name"]) for s in spans)
+        return spans if expected <= seen else None
 
-    return wait_until(complete, timeout=30, what=f"spans {sorted(expected)} of trace {trace_id} in Zipkin")
+    try:
+        return wait_until(complete, timeout=30, what=f"the spans of trace {trace_id} in Zipkin")
+    except WaitTimeout as exc:
+        raise WaitTimeout(f"{exc}: missing {sorted(expected - seen)}, found {sorted(seen)}") from None
 
 
 def order_something() -> tuple[User, dict[str, Any]]:
@@ -99,8 +103,8 @@ def log_entries(app_id: str) -> list[dict[str, Any]]:
     .run/logs/e2e-restarted-<app-id>.log)."""
     entries = []
     paths = [
-        *sorted(Path(ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log")),
-        *Path(ROOT / ".run/logs").glob(f"e2e-restarted-{app_id}.log"),
+        *sorted((ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log")),
+        *(ROOT / ".run/logs").glob(f"e2e-restarted-{app_id}.log"),
     ]
     for path in paths:
         for line in path.read_text(errors="replace").splitlines():
