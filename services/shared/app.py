@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared import health, metrics
+from services.shared.asgi import HttpMiddleware
 from services.shared.errors import error_body, install_error_handlers
 from services.shared.logging import request_id_var
 from services.shared.tracing import TraceContextMiddleware
@@ -34,17 +35,11 @@ _QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
 _UNGUARDED_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HttpMiddleware):
     """Gives every request an id (the caller's X-Request-Id when sane), logs one line per
     request, and turns any unhandled exception into a JSON 500 carrying that id."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         via_dapr = any(name == CALLER_HEADER for name, _ in scope["headers"])
         token = request_id_var.set(request_id)
