@@ -19,6 +19,8 @@ from services.shared.order_document import compose
 log = logging.getLogger(__name__)
 
 Outcome = Literal["SUCCESS", "RETRY", "DROP"]
+# The fields of a customer or product that order documents show (services/shared/order_document.py).
+SHOWN = {"customer": ("name", "email"), "product": ("name", "seller_id")}
 
 
 class Unprocessable(Exception):
@@ -75,24 +77,36 @@ async def _catch_up_renames(
     customers: dict[str, dict[str, Any]],
     products: dict[str, dict[str, Any]],
 ) -> None:
+    """Rewrites the names a just-saved document shows when a newer snapshot changed them.
+
+    Only a changed shown field counts, not a newer version: every reservation bumps a product's
+    version, so under load a newer snapshot (a stock change) arrives for almost every order,
+    and a rename scans every order document on FerretDB."""
     used_customer = customers.get(order["customer_id"], {})
     for snapshot in (await run_in_threadpool(store.known, "customer", [order["customer_id"]])).values():
-        if snapshot.get("version", 0) > used_customer.get("version", 0):
+        if _shows_newer(snapshot, used_customer, SHOWN["customer"]):
             await run_in_threadpool(store.rename_customer, snapshot)
     known_products = await run_in_threadpool(store.known, "product", list(products))
     for product_id, snapshot in known_products.items():
-        if snapshot.get("version", 0) > products[product_id].get("version", 0):
+        if _shows_newer(snapshot, products[product_id], SHOWN["product"]):
             await run_in_threadpool(store.rename_product, snapshot)
+
+
+def _shows_newer(snapshot: dict[str, Any], used: dict[str, Any], shown: tuple[str, ...]) -> bool:
+    """Whether a snapshot is newer than the one a document was built from and changes what it shows."""
+    return snapshot.get("version", 0) > used.get("version", 0) and any(
+        snapshot.get(field) != used.get(field) for field in shown
+    )
 
 
 async def _apply(dapr: DaprSidecar, store: ReadModelStore, event_type: str, data: dict[str, Any]) -> None:
     if event_type.startswith("order."):
         await apply_order(dapr, store, data)
     elif event_type.startswith("customer."):
-        if await _remember_if_shown_fields_changed(store, "customer", data, ("name", "email")):
+        if await _remember_if_shown_fields_changed(store, "customer", data, SHOWN["customer"]):
             await run_in_threadpool(store.rename_customer, data)
     elif event_type.startswith("product."):
-        if await _remember_if_shown_fields_changed(store, "product", data, ("name", "seller_id")):
+        if await _remember_if_shown_fields_changed(store, "product", data, SHOWN["product"]):
             await run_in_threadpool(store.rename_product, data)
     else:
         raise Unprocessable(f"unknown event type {event_type}")
@@ -106,7 +120,11 @@ async def _remember_if_shown_fields_changed(
     previous = (await run_in_threadpool(store.known, kind, [snapshot["id"]])).get(snapshot["id"])
     if not await run_in_threadpool(store.remember, kind, snapshot):
         return False
-    return previous is None or any(previous.get(field) != snapshot.get(field) for field in shown)
+    if previous is None:
+        # A creation (version 1) changes nothing shown: documents are built from data at least
+        # that new. A later version seen first may have renamed what documents show.
+        return int(snapshot.get("version", 0)) > 1
+    return any(previous.get(field) != snapshot.get(field) for field in shown)
 
 
 REQUIRED = {

@@ -157,13 +157,17 @@ class ReadModelStore:
         return {doc["_id"]: {**doc, "id": doc["_id"]} for doc in found if doc}
 
     def rename_customer(self, customer: dict[str, Any]) -> int:
-        """Shows a customer's current name and email in every order of theirs."""
+        """Shows a customer's current name and email in every order of theirs, found through
+        the customer's listing (by `_id`: a filter on `customer.id` scans every order on FerretDB)."""
+        changed = 0
         with self._order_writes:
-            result = self.orders.update_many(
-                {"customer.id": customer["id"]},
-                {"$set": {"customer.name": customer["name"], "customer.email": customer["email"]}},
-            )
-        return result.modified_count
+            listing = self.by_customer.find_one({"_id": customer["id"]}) or {"orders": []}
+            for entry in listing["orders"]:
+                changed += self.orders.update_one(
+                    {"_id": entry["id"]},
+                    {"$set": {"customer.name": customer["name"], "customer.email": customer["email"]}},
+                ).modified_count
+        return changed
 
     def rename_product(self, product: dict[str, Any]) -> int:
         """Shows a product's current name in every order that contains it (prices stay).

@@ -13,17 +13,26 @@ DATABASE_UNAVAILABLE: dict[type[Exception], str] = {OperationalError: "database"
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
+# Connections beyond pool_size, opened only when needed and closed after use: headroom for
+# the few made outside the worker threads (the outbox backlog gauge). open_database bounds the
+# worker threads, which make every other query, to pool_size.
+BACKGROUND_CONNECTIONS = 4
+
+
 def mysql_engine(
     *, user: str, password: str, host: str, port: int, database: str, pool_size: int = 10
 ) -> Engine:
-    """A pooled engine; pre-ping drops connections the server closed (restarts, timeouts)."""
+    """A pooled engine; pre-ping drops connections the server closed (restarts, timeouts).
+
+    Every connection stays pooled: an overflow connection is closed when returned, so a pool
+    smaller than the concurrency opened (TCP, authentication, TLS context) one per request."""
     url = URL.create(
         "mysql+pymysql", username=user, password=password, host=host, port=port, database=database
     )
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=BACKGROUND_CONNECTIONS,
         pool_pre_ping=True,
         pool_recycle=1800,
         pool_timeout=5,

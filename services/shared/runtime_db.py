@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine, Table
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,9 @@ async def open_database(
     async def database_ready() -> None:
         await run_in_threadpool(ping, engine)
 
+    # Sync routes run in anyio's worker threads (40 by default). More threads than connections
+    # only queue on the pool while contending for the GIL: one thread per pooled connection.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
     app.state.readiness_checks["database"] = database_ready
     try:
         if migrations is not None:

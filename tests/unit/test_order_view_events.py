@@ -171,3 +171,37 @@ def test_a_stock_change_rewrites_no_order_document() -> None:
     deliver(store, dapr, "e4", "product.updated", {**PRODUCT, "name": "Renamed", "version": 4}, "products")
 
     assert renames == ["p1"]
+
+
+def test_a_stock_change_applied_while_an_order_is_built_rewrites_no_other_document() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    renames: list[str] = []
+    store.rename_product = lambda product: renames.append(product["id"]) or 0  # type: ignore[method-assign]
+    built_from, product_lookups = store.known, []
+
+    def stock_changed_meanwhile(kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        # The next reservation's product.updated lands after the document was built from v1.
+        if kind == "product":
+            product_lookups.append(ids)
+            if len(product_lookups) == 2:
+                store.snapshots["product"]["p1"] = {**PRODUCT, "stock": 7, "version": 2}
+        return built_from(kind, ids)
+
+    store.known = stock_changed_meanwhile  # type: ignore[method-assign]
+    deliver(store, dapr, "e1", "order.confirmed", order(2))
+
+    assert "o1" in store.orders
+    assert renames == []
+
+
+def test_a_first_seen_creation_rewrites_nothing_but_a_first_seen_later_version_does() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    deliver(store, dapr, "e1", "order.confirmed", order(2))
+    renames: list[str] = []
+    store.rename_customer = lambda customer: renames.append(customer["id"]) or 0  # type: ignore[method-assign]
+
+    deliver(store, dapr, "e2", "customer.registered", {**CUSTOMER, "id": "c2"}, "customers")
+    assert renames == []
+
+    deliver(store, dapr, "e3", "customer.updated", {**CUSTOMER, "id": "c3", "version": 2}, "customers")
+    assert renames == ["c3"]
