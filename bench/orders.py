@@ -15,6 +15,7 @@ from pymongo import MongoClient
 
 from bench.stats import percentile
 from tests.e2e import shop
+from tests.support import wait_until
 
 GATEWAY = "http://127.0.0.1:8000/api"
 MONGO_URL = "mongodb://127.0.0.1:27017"
@@ -22,6 +23,20 @@ MONGO_URL = "mongodb://127.0.0.1:27017"
 # One _id lookup per waiting order per round (~10 waiting at 50 orders/s): a few hundred cheap
 # queries a second on the system's CPU, a small part of what the orders themselves cost.
 POLL_S = 0.02
+
+
+def wait_for_rebuild(timeout: float) -> float:
+    """Waits until order-view's start-up rebuild is done (before it, the read model is busy
+    reading every order once); returns how long that took."""
+    admin = shop.admin()
+    started = time.perf_counter()
+    wait_until(
+        lambda: admin.call("GET", "/admin/read-model/status").json().get("state") == "done",
+        timeout=timeout,
+        interval=0.5,
+        what="order-view's start-up rebuild to finish",
+    )
+    return time.perf_counter() - started
 
 
 @dataclass
@@ -89,8 +104,11 @@ def _client(connections: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=GATEWAY, timeout=30, limits=limits)
 
 
-async def sustained(shoppers: Shoppers, *, seconds: float, concurrency: int) -> dict[str, Any]:
-    """Closed loop: `concurrency` buyers each placing the next order as soon as one is answered."""
+async def sustained(
+    shoppers: Shoppers, *, seconds: float, concurrency: int
+) -> tuple[dict[str, Any], list[str]]:
+    """Closed loop: `concurrency` buyers each placing the next order as soon as one is answered.
+    Returns the figures and the ids of the orders acknowledged."""
     placed = Placed()
     deadline = time.perf_counter() + seconds
     counter = iter(range(10**9))
@@ -103,7 +121,31 @@ async def sustained(shoppers: Shoppers, *, seconds: float, concurrency: int) -> 
         started = time.perf_counter()
         await asyncio.gather(*(buyer() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"concurrency": concurrency, "seconds": round(elapsed, 1), **placed.summary(elapsed)}
+    figures = {"concurrency": concurrency, "seconds": round(elapsed, 1), **placed.summary(elapsed)}
+    return figures, list(placed.acknowledged)
+
+
+def drain(order_ids: list[str], *, timeout: float) -> float:
+    """Waits until the read model holds every one of these orders (a backlog left by an
+    overloading run must not count as the next run's propagation); returns the seconds taken."""
+    client: MongoClient[dict[str, Any]] = MongoClient(MONGO_URL, serverSelectionTimeoutMS=3000)
+    orders = client["order_view"]["orders"]
+    missing = set(order_ids)
+    started = time.perf_counter()
+    try:
+
+        def caught_up() -> bool:
+            missing.difference_update(
+                [oid for oid in list(missing) if orders.find_one({"_id": oid}, {"_id": 1})]
+            )
+            return not missing
+
+        wait_until(
+            caught_up, timeout=timeout, interval=0.5, what=f"the read model to hold {len(missing)} orders"
+        )
+    finally:
+        client.close()
+    return time.perf_counter() - started
 
 
 class ReadModelWatcher:
@@ -165,4 +207,5 @@ async def propagation(shoppers: Shoppers, *, rate: float, seconds: float) -> dic
         "propagation_p99_ms": _round(percentile(lags, 99)),
         "propagation_max_ms": _round(max(lags) if lags else None),
         "poll_interval_ms": POLL_S * 1000,
+        "acknowledged_ids": list(placed.acknowledged),
     }

@@ -127,8 +127,14 @@ start_zipkin() {
   [ -s "$ZIPKIN_JAR" ] || die "the Zipkin server jar is missing ($ZIPKIN_JAR): run 'make setup' first"
   need java
   log "starting zipkin $ZIPKIN_VERSION (in-memory storage)"
+  # Zipkin's server (Armeria) closes a connection idle for 15 s; the sidecars' exporters (Go)
+  # keep one for 90 s, so a sidecar that reported nothing for a while could send its next batch
+  # on a connection being closed: "Post .../api/v2/spans: EOF", and those spans were lost (a
+  # subscriber's delivery span, seen in the e2e trace test). The server now waits longer than
+  # the clients, which close their idle connections first.
   STORAGE_TYPE=mem MEM_MAX_SPANS=50000 \
-    spawn zipkin java -Xms64m -Xmx256m -XX:+UseSerialGC -jar "$ZIPKIN_JAR" \
+    spawn zipkin java -Xms64m -Xmx256m -XX:+UseSerialGC \
+      -Dcom.linecorp.armeria.defaultServerIdleTimeoutMillis=120000 -jar "$ZIPKIN_JAR" \
       '--armeria.ports[0].ip=127.0.0.1' '--armeria.ports[0].port=9411' '--armeria.ports[0].protocols[0]=http'
 }
 

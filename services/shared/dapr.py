@@ -18,6 +18,7 @@ from dapr.conf import settings as dapr_settings
 
 from services.shared.logging import request_id_var
 from services.shared.tracing import outgoing_headers
+from services.shared.transport import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class DaprSidecar:
             base_url=base_url,
             headers=headers,
             timeout=timeout_s,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=AiohttpTransport(max_connections=200),
         )
 
     async def aclose(self) -> None:
