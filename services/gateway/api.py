@@ -204,9 +204,10 @@ async def place_order(
     """201 confirmed; 409 `insufficient_stock`; 422 `unknown_product`. Retrying with the same
     Idempotency-Key returns the first answer instead of placing a second order."""
     headers = {"idempotency-key": idempotency_key} if idempotency_key else None
-    return await service.forward(
-        dapr(request), "orders", "POST", "orders", actor=actor, json=body.model_dump(), headers=headers
-    )
+    async with request.app.state.placing_orders.slot():
+        return await service.forward(
+            dapr(request), "orders", "POST", "orders", actor=actor, json=body.model_dump(), headers=headers
+        )
 
 
 @router.get("/orders", tags=["orders"])

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.gateway.api import router
 from services.gateway.config import get_settings
+from services.gateway.service import InFlightLimit
 from services.shared.app import create_app
 from services.shared.runtime import open_sidecar
 
@@ -16,6 +17,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     async with open_sidecar(app, settings) as dapr:
         app.state.dapr = dapr
+        app.state.placing_orders = InFlightLimit("orders", settings.orders_in_flight_limit)
         # Tokens are verified here, at the edge, with the key auth signs them with.
         app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")
         yield

@@ -2,6 +2,8 @@
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Response
@@ -61,6 +63,28 @@ async def forward(dapr: DaprSidecar, app_id: str, method: str, path: str, **kwar
     public error shape)."""
     status, body = await call(dapr, app_id, method, path, **kwargs)
     return Response(status_code=204) if body is None else JSONResponse(body, status_code=status)
+
+
+class InFlightLimit:
+    """Admission control: at most `limit` calls of one kind in progress at once; the next one is
+    refused at once (503 with Retry-After) rather than queued. Queued past the callers' and
+    Dapr's timeouts, an overload made every call time out and opened the circuit breakers: the
+    shop answered 1.3 orders/s offered 50/s, against 12/s when offered what it could take."""
+
+    def __init__(self, target: str, limit: int) -> None:
+        self.target = target
+        self.limit = limit
+        self.in_flight = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self.in_flight >= self.limit:
+            raise ServiceUnavailable(self.target, f"overloaded: {self.limit} calls already in progress")
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
 
 def is_uuid(value: str) -> bool:
