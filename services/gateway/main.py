@@ -17,7 +17,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     async with open_sidecar(app, settings) as dapr:
         app.state.dapr = dapr
-        app.state.placing_orders = InFlightLimit("orders", settings.orders_in_flight_limit)
+        app.state.placing_orders = InFlightLimit(
+            "orders", settings.orders_in_flight_limit, wait_s=settings.orders_admission_wait_s
+        )
         # Tokens are verified here, at the edge, with the key auth signs them with.
         app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")
         yield

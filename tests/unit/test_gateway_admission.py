@@ -1,4 +1,4 @@
-"""Admission control at the gateway: past its limit a call is refused at once, not queued."""
+"""Admission control at the gateway: a burst waits briefly for a slot; past that it is refused."""
 
 import asyncio
 
@@ -8,46 +8,54 @@ from services.gateway.service import InFlightLimit
 from services.shared.dapr import ServiceUnavailable
 
 
-def test_calls_past_the_limit_are_refused_at_once_and_admitted_again_when_one_ends() -> None:
+async def place(limit: InFlightLimit, name: str, outcomes: list[str], release: asyncio.Event) -> None:
+    try:
+        async with limit.slot():
+            outcomes.append(f"{name} admitted")
+            await release.wait()
+    except ServiceUnavailable as exc:
+        outcomes.append(f"{name} refused: {exc.reason}")
+
+
+def test_a_call_past_the_limit_is_refused_once_no_slot_frees_within_the_wait() -> None:
     async def scenario() -> list[str]:
-        limit = InFlightLimit("orders", 2)
-        release = asyncio.Event()
-        outcomes: list[str] = []
-
-        async def place(name: str) -> None:
-            try:
-                async with limit.slot():
-                    outcomes.append(f"{name} admitted")
-                    await release.wait()
-            except ServiceUnavailable as exc:
-                outcomes.append(f"{name} refused: {exc.reason}")
-
-        first, second = asyncio.create_task(place("a")), asyncio.create_task(place("b"))
+        limit, release, outcomes = InFlightLimit("orders", 2, wait_s=0.05), asyncio.Event(), []
+        held = [asyncio.create_task(place(limit, name, outcomes, release)) for name in ("a", "b")]
         await asyncio.sleep(0)
-        await place("c")  # returns at once: refused, nothing waited for a slot
+        await place(limit, "c", outcomes, release)
         release.set()
-        await asyncio.gather(first, second)
-        release.clear()
-        late = asyncio.create_task(place("d"))
-        await asyncio.sleep(0)
-        release.set()
-        await late
+        await asyncio.gather(*held)
         return outcomes
 
     assert asyncio.run(scenario()) == [
         "a admitted",
         "b admitted",
-        "c refused: overloaded: 2 calls already in progress",
-        "d admitted",
+        "c refused: overloaded: 2 calls in progress for 0.05 s",
     ]
+
+
+def test_a_call_that_waits_is_admitted_when_a_slot_frees_in_time() -> None:
+    async def scenario() -> list[str]:
+        limit, release, outcomes = InFlightLimit("orders", 1, wait_s=5), asyncio.Event(), []
+        first = asyncio.create_task(place(limit, "a", outcomes, release))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(place(limit, "b", outcomes, release))
+        await asyncio.sleep(0.01)
+        outcomes.append("a done")
+        release.set()
+        await asyncio.gather(first, second)
+        return outcomes
+
+    assert asyncio.run(scenario()) == ["a admitted", "a done", "b admitted"]
 
 
 def test_a_failing_call_gives_its_slot_back() -> None:
     async def scenario() -> int:
-        limit = InFlightLimit("orders", 1)
+        limit = InFlightLimit("orders", 1, wait_s=0)
         with pytest.raises(RuntimeError):
             async with limit.slot():
                 raise RuntimeError("orders answered garbage")
-        return limit.in_flight
+        async with limit.slot():
+            return limit.in_flight
 
-    assert asyncio.run(scenario()) == 0
+    assert asyncio.run(scenario()) == 1
