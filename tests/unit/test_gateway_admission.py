@@ -40,7 +40,7 @@ def test_a_call_that_waits_is_admitted_when_a_slot_frees_in_time() -> None:
         first = asyncio.create_task(place(limit, "a", outcomes, release))
         await asyncio.sleep(0)
         second = asyncio.create_task(place(limit, "b", outcomes, release))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # b starts and waits: no slot until a is released
         outcomes.append("a done")
         release.set()
         await asyncio.gather(first, second)
