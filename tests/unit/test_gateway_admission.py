@@ -8,21 +8,35 @@ from services.gateway.service import InFlightLimit
 from services.shared.dapr import ServiceUnavailable
 
 
-async def place(limit: InFlightLimit, name: str, outcomes: list[str], release: asyncio.Event) -> None:
-    try:
-        async with limit.slot():
-            outcomes.append(f"{name} admitted")
-            await release.wait()
-    except ServiceUnavailable as exc:
-        outcomes.append(f"{name} refused: {exc.reason}")
+class Call:
+    """One order placement: `asking` is set as it asks for a slot, `admitted` once it has one;
+    it then holds the slot until `release` is set."""
+
+    def __init__(self, name: str, release: asyncio.Event) -> None:
+        self.name = name
+        self.release = release
+        self.asking = asyncio.Event()
+        self.admitted = asyncio.Event()
+
+    async def place(self, limit: InFlightLimit, outcomes: list[str]) -> None:
+        self.asking.set()
+        try:
+            async with limit.slot():
+                outcomes.append(f"{self.name} admitted")
+                self.admitted.set()
+                await self.release.wait()
+        except ServiceUnavailable as exc:
+            outcomes.append(f"{self.name} refused: {exc.reason}")
 
 
 def test_a_call_past_the_limit_is_refused_once_no_slot_frees_within_the_wait() -> None:
     async def scenario() -> list[str]:
         limit, release, outcomes = InFlightLimit("orders", 2, wait_s=0.05), asyncio.Event(), []
-        held = [asyncio.create_task(place(limit, name, outcomes, release)) for name in ("a", "b")]
-        await asyncio.sleep(0)
-        await place(limit, "c", outcomes, release)
+        a, b, c = (Call(name, release) for name in "abc")
+        held = [asyncio.create_task(call.place(limit, outcomes)) for call in (a, b)]
+        await a.admitted.wait()
+        await b.admitted.wait()
+        await c.place(limit, outcomes)
         release.set()
         await asyncio.gather(*held)
         return outcomes
@@ -37,10 +51,11 @@ def test_a_call_past_the_limit_is_refused_once_no_slot_frees_within_the_wait() -
 def test_a_call_that_waits_is_admitted_when_a_slot_frees_in_time() -> None:
     async def scenario() -> list[str]:
         limit, release, outcomes = InFlightLimit("orders", 1, wait_s=5), asyncio.Event(), []
-        first = asyncio.create_task(place(limit, "a", outcomes, release))
-        await asyncio.sleep(0)
-        second = asyncio.create_task(place(limit, "b", outcomes, release))
-        await asyncio.sleep(0)  # b starts and waits: no slot until a is released
+        a, b = Call("a", release), Call("b", release)
+        first = asyncio.create_task(a.place(limit, outcomes))
+        await a.admitted.wait()
+        second = asyncio.create_task(b.place(limit, outcomes))
+        await b.asking.wait()  # b found no free slot and waits for one
         outcomes.append("a done")
         release.set()
         await asyncio.gather(first, second)
