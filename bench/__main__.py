@@ -2,7 +2,8 @@
 bounded run (about 4 minutes) on this machine. Starts what it measures and stops it all again.
 
 1. Gateway GET /api/products/{id} requests/s at saturation / a bare FastAPI app's (same hey,
-   same concurrency, same uvicorn settings).
+   same concurrency, same uvicorn settings): as served (the gateway's 1 s product cache), and
+   with Cache-Control: no-cache (every request through Dapr to products and MariaDB).
 2. Sidecar overhead: the bare app called directly and through two daprd, at a fixed rate.
 3. POST /api/orders: sustained orders/s; at a steady rate, order 201 -> read-model propagation.
 4. Resident memory of the whole system, idle and at its peak under load.
@@ -55,10 +56,10 @@ def preflight() -> None:
         raise SystemExit(f"[bench] this process may not use CPUs {SYSTEM_CPU} and {LOADGEN_CPU}.")
 
 
-def saturate(url: str, what: str) -> hey.HeyResult:
+def saturate(url: str, what: str, headers: dict[str, str] | None = None) -> hey.HeyResult:
     say(f"{what}: {WARMUP_S:.0f} s warm-up, then {SECONDS:.0f} s at {CONCURRENCY} connections")
-    hey.run(url, seconds=WARMUP_S, concurrency=CONCURRENCY)
-    result = hey.run(url, seconds=SECONDS, concurrency=CONCURRENCY)
+    hey.run(url, seconds=WARMUP_S, concurrency=CONCURRENCY, headers=headers)
+    result = hey.run(url, seconds=SECONDS, concurrency=CONCURRENCY, headers=headers)
     say(f"  {result.requests_per_s:.0f} requests/s, {result.ok_ratio:.1%} answered 200")
     return result
 
@@ -100,7 +101,15 @@ def shop_figures() -> dict[str, Any]:
         with processes.PeakSampler() as sampler:
             product_url = f"{GATEWAY}/api/products/{shoppers.product_ids[0]}"
             product, product_cpu = _with_cpu_shares(
-                lambda: saturate(product_url, "gateway GET /api/products/{id}, saturated")
+                lambda: saturate(product_url, "gateway GET /api/products/{id} (its cache), saturated")
+            )
+            # The same page asked with Cache-Control: no-cache: every request one Dapr hop + MySQL.
+            uncached, uncached_cpu = _with_cpu_shares(
+                lambda: saturate(
+                    product_url,
+                    "same with Cache-Control: no-cache (through Dapr to products and MariaDB)",
+                    headers={"Cache-Control": "no-cache"},
+                )
             )
             say(f"POST /api/orders as fast as taken: {SECONDS:.0f} s, {ORDER_CONCURRENCY} buyers at once")
             (sustained, sustained_ids), orders_cpu = _with_cpu_shares(
@@ -127,9 +136,11 @@ def shop_figures() -> dict[str, Any]:
         system.stop()
     return {
         "product": product,
+        "product_uncached": uncached,
         "orders_sustained": sustained,
         "orders_steady": steady,
         "cpu_shares_products": product_cpu,
+        "cpu_shares_products_uncached": uncached_cpu,
         "cpu_shares_orders": orders_cpu,
         "memory_idle": idle,
         "memory_peak": sampler.peak,
@@ -164,6 +175,7 @@ def main() -> int:
     report = table(results, sidecar_rps=SIDECAR_RPS, concurrency=CONCURRENCY, order_rate=ORDER_RATE)
     print(report)
     print(cpu_lines("CPU during gateway GET /api/products/{id}", results["cpu_shares_products"]))
+    print(cpu_lines("CPU during the same, no-cache", results["cpu_shares_products_uncached"]))
     print(cpu_lines("CPU during POST /api/orders", results["cpu_shares_orders"]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {

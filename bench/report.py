@@ -68,15 +68,31 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
     product: HeyResult = results["product"]
     direct: HeyResult = results["direct"]
     via: HeyResult = results["via_sidecars"]
-    ratio = product.requests_per_s / hello.requests_per_s if hello.requests_per_s else 0.0
+    uncached: HeyResult = results["product_uncached"]
+    ratio, uncached_ratio = (
+        (result.requests_per_s / hello.requests_per_s if hello.requests_per_s else 0.0)
+        for result in (product, uncached)
+    )
     added = {p: via.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
     sustained = results["orders_sustained"]
     steady_rows = [_steady_rows(steady, target=order_rate) for steady in results["orders_steady"]]
     idle: Snapshot = results["memory_idle"]
     rows = [
         ("1", f"bare FastAPI hello app, saturated ({concurrency} connections)", _saturated(hello), ""),
-        ("1", "gateway GET /api/products/{id}, saturated (same load)", _saturated(product), ""),
-        ("1", "gateway / bare app requests/s", f"{ratio:.2f}", f">= 0.30: {_verdict(ratio >= 0.30)}"),
+        ("1", "gateway GET /api/products/{id}, same load, from its 1 s cache", _saturated(product), ""),
+        (
+            "1",
+            "gateway / bare app requests/s, as served",
+            f"{ratio:.2f}",
+            f">= 0.30: {_verdict(ratio >= 0.30)}",
+        ),
+        ("1", "the same with Cache-Control: no-cache (Dapr hop + MariaDB)", _saturated(uncached), ""),
+        (
+            "1",
+            "gateway / bare app requests/s, no-cache",
+            f"{uncached_ratio:.2f}",
+            f">= 0.30: {_verdict(uncached_ratio >= 0.30)}",
+        ),
         ("2", f"hello app called directly, {sidecar_rps} req/s", _spread(direct), ""),
         ("2", "same through daprd A -> daprd B", _spread(via), ""),
         (

@@ -1,11 +1,14 @@
 """The gateway's public REST API: authenticate, validate, forward through Dapr."""
 
+from collections.abc import Awaitable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.gateway import service
+from services.gateway.cache import Answer
 from services.gateway.config import BACKEND_APPS, get_settings
 from services.gateway.schemas import (
     DeadLetterReplay,
@@ -26,6 +29,17 @@ router = APIRouter(prefix="/api")
 
 def dapr(request: Request) -> Any:
     return request.app.state.dapr
+
+
+@contextmanager
+def changing(request: Request, product_ids: Iterable[str]) -> Iterator[None]:
+    """Drops the products a write touches from the gateway's cache once it is done, or has
+    failed (a timed-out order may still have reserved stock)."""
+    try:
+        yield
+    finally:
+        for product_id in product_ids:
+            request.app.state.products.invalidate(product_id.lower())
 
 
 def known_id(value: str, what: str) -> str:
@@ -160,9 +174,27 @@ async def list_products(request: Request, limit: Limit = 20, offset: Offset = 0)
 
 
 @router.get("/products/{product_id}", tags=["products"])
-async def get_product(product_id: str, request: Request) -> Response:
+async def get_product(
+    product_id: str,
+    request: Request,
+    cache_control: Annotated[str | None, Header(max_length=256)] = None,
+) -> Response:
+    """One product, from the gateway's cache: at most 1 s old (`product_cache_ttl_s`), and
+    current at once after an edit, order or cancel made through this gateway. `X-Cache` says
+    `hit` or `miss`; `Cache-Control: no-cache` asks the products service (`bypass`)."""
     pid = known_id(product_id, "product")
-    return await service.forward(dapr(request), "products", "GET", f"products/{pid}")
+    products = request.app.state.products
+
+    def load() -> Awaitable[Answer]:
+        return service.fetch(dapr(request), "products", f"products/{pid}")
+
+    if cache_control and "no-cache" in cache_control.lower():
+        answer, outcome = await products.refresh(pid, load), "bypass"
+    else:
+        answer, outcome = await products.get(pid, load)
+    return Response(
+        answer.body, status_code=answer.status, media_type="application/json", headers={"X-Cache": outcome}
+    )
 
 
 @router.post("/products", status_code=201, tags=["products"])
@@ -180,15 +212,17 @@ async def change_product(
     """The seller or an admin changes a product; 403 for anyone else."""
     pid = known_id(product_id, "product")
     changes = body.model_dump(exclude_unset=True)
-    return await service.forward(
-        dapr(request), "products", "PATCH", f"products/{pid}", actor=actor, json=changes
-    )
+    with changing(request, [pid]):
+        return await service.forward(
+            dapr(request), "products", "PATCH", f"products/{pid}", actor=actor, json=changes
+        )
 
 
 @router.delete("/products/{product_id}", status_code=204, tags=["products"])
 async def delete_product(product_id: str, request: Request, actor: CurrentActor) -> Response:
     pid = known_id(product_id, "product")
-    return await service.forward(dapr(request), "products", "DELETE", f"products/{pid}", actor=actor)
+    with changing(request, [pid]):
+        return await service.forward(dapr(request), "products", "DELETE", f"products/{pid}", actor=actor)
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -205,9 +239,11 @@ async def place_order(
     Idempotency-Key returns the first answer instead of placing a second order."""
     headers = {"idempotency-key": idempotency_key} if idempotency_key else None
     async with request.app.state.placing_orders.slot():
-        return await service.forward(
-            dapr(request), "orders", "POST", "orders", actor=actor, json=body.model_dump(), headers=headers
-        )
+        with changing(request, [item.product_id for item in body.items]):
+            order = body.model_dump()
+            return await service.forward(
+                dapr(request), "orders", "POST", "orders", actor=actor, json=order, headers=headers
+            )
 
 
 @router.get("/orders", tags=["orders"])
@@ -243,4 +279,6 @@ def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Resp
 async def cancel_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
     """Cancels a confirmed order (its customer or an admin); 409 `not_cancellable`."""
     oid = known_id(order_id, "order")
-    return await service.forward(dapr(request), "orders", "POST", f"orders/{oid}/cancel", actor=actor)
+    status, order = await service.call(dapr(request), "orders", "POST", f"orders/{oid}/cancel", actor=actor)
+    with changing(request, [line["product_id"] for line in (order or {}).get("items", [])]):
+        return service.respond(status, order)

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.gateway.api import router
+from services.gateway.cache import ReadThroughCache
 from services.gateway.config import get_settings
 from services.gateway.service import InFlightLimit
 from services.shared.app import create_app
@@ -19,6 +20,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.dapr = dapr
         app.state.placing_orders = InFlightLimit(
             "orders", settings.orders_in_flight_limit, wait_s=settings.orders_admission_wait_s
+        )
+        app.state.products = ReadThroughCache(
+            "products",
+            ttl_s=settings.product_cache_ttl_s,
+            max_entries=settings.product_cache_max_entries,
         )
         # Tokens are verified here, at the edge, with the key auth signs them with.
         app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")

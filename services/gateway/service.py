@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
+from services.gateway.cache import Answer
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.identity import Actor
 from services.shared.order_document import compose
@@ -61,8 +62,19 @@ async def call(
 async def forward(dapr: DaprSidecar, app_id: str, method: str, path: str, **kwargs: Any) -> Response:
     """Hands an internal app's answer to the client unchanged (internal apps already speak the
     public error shape)."""
-    status, body = await call(dapr, app_id, method, path, **kwargs)
+    return respond(*await call(dapr, app_id, method, path, **kwargs))
+
+
+def respond(status: int, body: dict[str, Any] | None) -> Response:
     return Response(status_code=204) if body is None else JSONResponse(body, status_code=status)
+
+
+async def fetch(dapr: DaprSidecar, app_id: str, path: str) -> Answer:
+    """A GET through Dapr kept as the client gets it (status and JSON bytes), for the cache."""
+    response = await dapr.invoke(app_id, "GET", path)
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        raise ServiceUnavailable(app_id, f"unreadable answer ({response.status_code})")
+    return Answer(response.status_code, response.content)
 
 
 class InFlightLimit:

@@ -1,5 +1,5 @@
 """Prometheus metrics every app serves at GET /metrics: requests by route, pub/sub deliveries
-by outcome, and the outbox backlog of services that publish.
+by outcome, the outbox backlog of services that publish, and the gateway's cache lookups.
 
 Labels stay bounded on purpose: a request is counted under its route template
 (`/orders/{order_id}`), never its raw path, and an event type that does not look like one of ours
@@ -44,6 +44,11 @@ EVENTS = Counter(
     "shop_events_handled",
     "Pub/sub deliveries handled, by topic, event type and the answer given to Dapr",
     ["topic", "type", "outcome"],
+)
+CACHE_LOOKUPS = Counter(
+    "shop_cache_lookups",
+    "Lookups in an in-process read cache, by cache and result (hit, miss, bypass)",
+    ["cache", "result"],
 )
 OUTBOX_BACKLOG = Gauge("shop_outbox_backlog", "Outbox rows not yet published to the broker")
 

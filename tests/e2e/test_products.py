@@ -3,7 +3,7 @@
 import uuid
 
 from tests.e2e.shop import admin, api, create_product, register, view_knows
-from tests.e2e.system import System
+from tests.e2e.system import System, invoke
 from tests.support import wait_until
 
 
@@ -78,3 +78,36 @@ def test_only_the_seller_or_an_admin_changes_or_deletes_a_product(system: System
 
     assert seller.call("DELETE", path).status_code == 204
     assert api("GET", path).status_code == 404
+
+
+def test_a_product_page_comes_from_the_gateway_cache_and_is_never_more_than_the_ttl_stale(
+    system: System,
+) -> None:
+    seller = register()
+    product = create_product(seller, stock=5)
+    path = f"/products/{product['id']}"
+
+    assert [api("GET", path).headers["x-cache"] for _ in range(2)] == ["miss", "hit"]
+    # Through this gateway a change shows at once (it drops what it changes from its cache).
+    assert seller.call("PATCH", path, json={"stock": 6}).status_code == 200
+    assert api("GET", path).json()["stock"] == 6
+
+    # A change this gateway cannot see (another replica's), made straight through Dapr...
+    def change_behind_the_gateway(stock: int) -> None:
+        status, _ = invoke(
+            "products",
+            "PATCH",
+            f"products/{product['id']}",
+            json={"stock": stock},
+            headers={"x-shop-user-id": seller.id, "x-shop-user-role": "customer"},
+        )
+        assert status == 200
+
+    # ...shows once the cached page is product_cache_ttl_s (1 s) old,
+    change_behind_the_gateway(7)
+    wait_until(lambda: api("GET", path).json()["stock"] == 7, timeout=5, what="the page to expire")
+    # and at once to a client sending Cache-Control: no-cache, whose fresh answer is then kept.
+    change_behind_the_gateway(8)
+    fresh = api("GET", path, headers={"Cache-Control": "no-cache"})
+    assert (fresh.json()["stock"], fresh.headers["x-cache"]) == (8, "bypass")
+    assert (api("GET", path).json()["stock"], api("GET", path).headers["x-cache"]) == (8, "hit")
