@@ -54,14 +54,19 @@ def run(
     return parse(out)
 
 
-def at_fixed_rate(url: str, *, seconds: float, rate: float, streams: int = 10) -> HeyResult:
+def at_fixed_rate(
+    url: str, *, seconds: float, rate: float, streams: int = 10, headers: dict[str, str] | None = None
+) -> HeyResult:
     """`rate` requests/s arriving evenly: `streams` single-connection hey processes at rate/streams
     each, started 1/rate s apart. (One hey with many workers at -q fires all its workers on the
     same tick: bursts whose queueing would be measured instead of the path itself.)"""
     if not HEY.exists():
         raise SystemExit(f"hey is missing ({HEY}): run `make setup`")
     command = ["taskset", "-c", str(LOADGEN_CPU), str(HEY), "-z", f"{seconds}s", "-c", "1"]
-    command += ["-q", str(rate / streams), "-o", "csv", url]
+    command += ["-q", str(rate / streams), "-o", "csv"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(url)
     processes = []
     for _ in range(streams):
         processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))

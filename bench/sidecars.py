@@ -75,7 +75,9 @@ def running() -> Iterator[None]:
     (WORK / "resources").mkdir(parents=True, exist_ok=True)
     (ROOT / ".run/logs").mkdir(parents=True, exist_ok=True)
     config = _config()
-    env = {**os.environ, "APP_PORT": str(HELLO_PORT), "SHOP_LOG_LEVEL": "WARNING"}
+    # The sidecars' GOGC as the shop runs them (scripts/run.sh).
+    gogc = _versions()["DAPR_SIDECAR_GOGC"]
+    env = {**os.environ, "APP_PORT": str(HELLO_PORT), "SHOP_LOG_LEVEL": "WARNING", "GOGC": gogc}
     commands = {
         "hello": [str(ROOT / ".venv/bin/python"), "-m", "bench.hello"],
         "daprd-hello": _daprd(CALLEE, config, HELLO_PORT),

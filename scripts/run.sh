@@ -26,7 +26,8 @@ BROKER=$BROKER TRACING=${TRACING:-0} scripts/infra.sh up
 set -a; source .run/api-tokens.env; set +a
 
 log "starting 7 apps with their Dapr sidecars (dapr run -f .); logs in .dapr/logs/"
-setsid "$DAPR_CLI" run -f . --runtime-path "$DAPR_RUNTIME_PATH" > .run/logs/dapr-run.log 2>&1 &
+# The CLI starts each daprd with its own environment: GOGC reaches the sidecars (versions.sh).
+GOGC=$DAPR_SIDECAR_GOGC setsid "$DAPR_CLI" run -f . --runtime-path "$DAPR_RUNTIME_PATH" > .run/logs/dapr-run.log 2>&1 &
 cli=$!
 stop() {
   trap - INT TERM

@@ -164,8 +164,12 @@ def test_apps_serve_prometheus_metrics_that_move_with_traffic(system: System) ->
     confirmed = {"topic": "orders", "type": "order.confirmed", "outcome": "SUCCESS"}
     before_reads = sample(scrape("products"), "shop_http_requests_total", **reads)
     before_events = sample(scrape("order-view"), "shop_events_handled_total", **confirmed)
+    bypass = {"cache": "products", "result": "bypass"}
+    before_bypasses = sample(scrape("gateway"), "shop_cache_lookups_total", **bypass)
 
-    assert api("GET", f"/products/{product['id']}").status_code == 200
+    # no-cache: past the gateway's product cache (which counts it), so that products serves it.
+    assert api("GET", f"/products/{product['id']}", headers={"Cache-Control": "no-cache"}).status_code == 200
+    assert sample(scrape("gateway"), "shop_cache_lookups_total", **bypass) == before_bypasses + 1
     assert place_order(buyer, [(product["id"], 1)]).status_code == 201
 
     # products counts the read under its route template, never under the product's own path.

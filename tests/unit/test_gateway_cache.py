@@ -107,7 +107,9 @@ def test_a_failed_call_reaches_every_waiter_and_is_not_kept() -> None:
 
     async def scenario() -> tuple[list[bool], str]:
         products = cache(Clock())
-        results = await asyncio.gather(*(products.get("p1", failing) for _ in range(3)), return_exceptions=True)
+        results = await asyncio.gather(
+            *(products.get("p1", failing) for _ in range(3)), return_exceptions=True
+        )
         _, outcome = await products.get("p1", Upstream().load)
         return [isinstance(result, Down) for result in results], outcome
 
