@@ -30,13 +30,22 @@ class Unprocessable(Exception):
 async def fetch_related(
     dapr: DaprSidecar, store: ReadModelStore, orders: list[dict[str, Any]]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Customers and products of some orders: one batch call each, newer local snapshots winning."""
+    """Customers and products of some orders. The snapshots order-view keeps from their own
+    events come first; only the ones it has not seen yet (an order's event delivered before its
+    customer's) are asked of the owning service, one batch call each. As current as asking every
+    time: a change still on its way renames the documents when its event arrives
+    (`_catch_up_renames` covers a document saved meanwhile), and asking for every order cost two
+    invocations, each through two sidecars, a third of what order-view spent per order."""
     customer_ids = sorted({order["customer_id"] for order in orders})
     product_ids = sorted({line["product_id"] for order in orders for line in order["items"]})
-    customers = await _batch(dapr, "customers", "customers/batch", customer_ids)
-    products = await _batch(dapr, "products", "products/batch", product_ids)
     known_customers = await run_in_threadpool(store.known, "customer", customer_ids)
     known_products = await run_in_threadpool(store.known, "product", product_ids)
+    customers = await _batch(
+        dapr, "customers", "customers/batch", [i for i in customer_ids if i not in known_customers]
+    )
+    products = await _batch(
+        dapr, "products", "products/batch", [i for i in product_ids if i not in known_products]
+    )
     return _newest(customers, known_customers), _newest(products, known_products)
 
 

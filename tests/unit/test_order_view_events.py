@@ -100,7 +100,7 @@ def deliver(
     return asyncio.run(handle(dapr, store, topic, envelope))  # type: ignore[arg-type]
 
 
-def test_an_order_event_builds_the_joined_document_with_one_batch_call_per_service() -> None:
+def test_an_order_event_before_its_customer_and_product_events_asks_one_batch_call_each() -> None:
     store, dapr = FakeStore(), FakeSidecar()
 
     assert deliver(store, dapr, "e1", "order.confirmed", order(2)) == "SUCCESS"
@@ -116,6 +116,28 @@ def test_an_order_event_builds_the_joined_document_with_one_batch_call_per_servi
         }
     ]
     assert dapr.calls == ["customers customers/batch", "products products/batch"]
+
+
+def test_customers_and_products_known_from_their_events_are_not_asked_for_again() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    deliver(store, dapr, "c", "customer.registered", {**CUSTOMER, "name": "Ann B."}, topic="customers")
+    deliver(store, dapr, "p", "product.created", PRODUCT, topic="products")
+
+    assert deliver(store, dapr, "e1", "order.confirmed", order(2)) == "SUCCESS"
+
+    assert dapr.calls == []
+    assert store.orders["o1"]["customer"]["name"] == "Ann B."
+    assert store.orders["o1"]["items"][0]["product"]["name"] == "Lamp"
+
+
+def test_only_what_no_event_told_yet_is_asked_for() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    deliver(store, dapr, "p", "product.created", PRODUCT, topic="products")
+
+    assert deliver(store, dapr, "e1", "order.confirmed", order(2)) == "SUCCESS"
+
+    assert dapr.calls == ["customers customers/batch"]
+    assert store.orders["o1"]["customer"]["name"] == "Ann"
 
 
 def test_an_older_version_after_a_newer_one_changes_nothing() -> None:
