@@ -1,5 +1,5 @@
 """`make bench`: the shop's performance figures, each beside what it is compared with, in one
-bounded run (about 4 minutes) on this machine. Starts what it measures and stops it all again.
+bounded run (about 5 minutes) on this machine. Starts what it measures and stops it all again.
 
 1. Gateway GET /api/products/{id} requests/s at saturation / a bare FastAPI app's (same hey,
    same concurrency, same uvicorn settings): as served (the gateway's 1 s product cache), and
