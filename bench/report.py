@@ -56,6 +56,15 @@ def _steady_rows(steady: dict[str, Any], *, target: float) -> list[tuple[str, st
     ]
 
 
+def _ratio_row(what: str, ratio: float) -> tuple[str, str, str, str]:
+    return ("1", what, f"{ratio:.2f}", f">= 0.30: {_verdict(ratio >= 0.30)}")
+
+
+def _added_row(what: str, added: dict[int, float]) -> tuple[str, str, str, str]:
+    spread = f"p50 {added[50]:.2f} / p90 {added[90]:.2f} / p99 {added[99]:.2f} ms"
+    return ("2", what, spread, f"p90 <= 2 ms: {_verdict(added[90] <= 2.0)}")
+
+
 def cpu_lines(title: str, shares: dict[str, float], top: int = 8) -> str:
     """Where the system's CPU went during one measurement (1.00 = one whole core)."""
     total = sum(shares.values())
@@ -83,34 +92,14 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
     rows = [
         ("1", f"bare FastAPI hello app, saturated ({concurrency} connections)", _saturated(hello), ""),
         ("1", "gateway GET /api/products/{id}, same load, from its 1 s cache", _saturated(product), ""),
-        (
-            "1",
-            "gateway / bare app requests/s, as served",
-            f"{ratio:.2f}",
-            f">= 0.30: {_verdict(ratio >= 0.30)}",
-        ),
+        _ratio_row("gateway / bare app requests/s, as served", ratio),
         ("1", "the same with Cache-Control: no-cache (Dapr hop + MariaDB)", _saturated(uncached), ""),
-        (
-            "1",
-            "gateway / bare app requests/s, no-cache",
-            f"{uncached_ratio:.2f}",
-            f">= 0.30: {_verdict(uncached_ratio >= 0.30)}",
-        ),
+        _ratio_row("gateway / bare app requests/s, no-cache", uncached_ratio),
         ("2", f"hello app called directly, {sidecar_rps} req/s", _spread(direct), ""),
         ("2", "same through daprd A -> daprd B", _spread(via), ""),
-        (
-            "2",
-            "added by the two sidecars",
-            f"p50 {added[50]:.2f} / p90 {added[90]:.2f} / p99 {added[99]:.2f} ms",
-            f"p90 <= 2 ms: {_verdict(added[90] <= 2.0)}",
-        ),
+        _added_row("added by the two sidecars", added),
         ("2", "same, each request in a sampled trace (as the shop's)", _spread(traced), ""),
-        (
-            "2",
-            "added by the two sidecars recording the trace",
-            f"p50 {added_traced[50]:.2f} / p90 {added_traced[90]:.2f} / p99 {added_traced[99]:.2f} ms",
-            f"p90 <= 2 ms: {_verdict(added_traced[90] <= 2.0)}",
-        ),
+        _added_row("added by the two sidecars recording the trace", added_traced),
         (
             "3",
             f"POST /api/orders, {sustained['concurrency']} buyers at once",

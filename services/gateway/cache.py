@@ -35,6 +35,8 @@ Loader = Callable[[], Awaitable[Answer]]
 
 
 class ReadThroughCache:
+    """Answers by key, kept `ttl_s` and at most `max_entries` of them (least recently read go first)."""
+
     def __init__(
         self,
         name: str,

@@ -84,8 +84,11 @@ class BatchingStreamHandler(logging.Handler):
         if self._lines:
             text = "\n".join(self._lines) + "\n"
             self._lines.clear()
-            self.stream.write(text)
-            self.stream.flush()
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):  # stdout is gone (its reader exited): nowhere to write
+                pass
 
     def _write_batches(self) -> None:
         """The writer thread: asleep while nothing is logged, else one write per interval."""
