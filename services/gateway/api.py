@@ -48,118 +48,8 @@ def known_id(value: str, what: str) -> str:
     return value.lower()
 
 
-@router.get("/health", tags=["health"])
-async def system_health(request: Request) -> JSONResponse:
-    """Health of every service behind the gateway: 200 when all are up, 503 otherwise."""
-    settings = get_settings()
-    report = await service.system_health(
-        dapr(request), BACKEND_APPS, timeout_s=settings.health_probe_timeout_s
-    )
-    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
-
-
-# --- auth and profile ---------------------------------------------------------------------
-
-
-@router.post("/auth/register", status_code=201, tags=["auth"])
-async def register(body: Registration, request: Request) -> Response:
-    """Creates a customer account. 409 `email_taken`."""
-    return await service.forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
-
-
-@router.post("/auth/login", tags=["auth"])
-async def login(body: Login, request: Request) -> Response:
-    """A bearer token for the account. 401 `invalid_credentials`."""
-    return await service.forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
-
-
-@router.get("/me", tags=["auth"])
-async def me(request: Request, actor: CurrentActor) -> Response:
-    """The caller's customer profile."""
-    return await _profile(request, actor, "GET", json=None)
-
-
-@router.patch("/me", tags=["auth"])
-async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
-    return await _profile(request, actor, "PATCH", json=body.model_dump())
-
-
-async def _profile(request: Request, actor: Actor, method: str, *, json: Any) -> Response:
-    status, body = await service.call(dapr(request), "customers", method, f"customers/{actor.id}", json=json)
-    if status == 200 and body is not None:
-        body = {**body, "role": actor.role}
-    return JSONResponse(body, status_code=status)
-
-
-# --- notifications ------------------------------------------------------------------------
-
-
-@router.get("/notifications", tags=["notifications"])
-async def list_notifications(
-    request: Request, actor: CurrentActor, limit: Limit = 20, offset: Offset = 0
-) -> Response:
-    """The caller's notifications, newest first, with the `unread` count. Live ones arrive over
-    the WebSocket at ws://<host>:8001/ws."""
-    params = {"limit": limit, "offset": offset}
-    return await service.forward(
-        dapr(request), "notifications", "GET", "notifications", actor=actor, params=params
-    )
-
-
-@router.post("/notifications/{notification_id}/read", tags=["notifications"])
-async def mark_notification_read(notification_id: str, request: Request, actor: CurrentActor) -> Response:
-    """Marks one of the caller's notifications read; another user's is a 404."""
-    nid = known_id(notification_id, "notification")
-    return await service.forward(
-        dapr(request), "notifications", "POST", f"notifications/{nid}/read", actor=actor
-    )
-
-
-# --- admin ---------------------------------------------------------------------------------
-
-
-@router.get("/admin/customers", tags=["admin"])
-async def list_customers(
-    request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
-) -> Response:
-    """Every customer, oldest first (admins only)."""
-    params = {"limit": limit, "offset": offset}
-    return await service.forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
-
-
-@router.get("/admin/dead-letters", tags=["admin"])
-async def dead_letters(
-    request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
-) -> Response:
-    """Events no subscriber could apply, newest first, as kept by order-view."""
-    params = {"limit": limit, "offset": offset}
-    return await service.forward(
-        dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params
-    )
-
-
-@router.post("/admin/dead-letters/replay", tags=["admin"])
-async def replay_dead_letters(
-    request: Request, actor: AdminActor, body: DeadLetterReplay | None = None
-) -> Response:
-    """Redelivers dead letters (these ids, or the oldest 100) to the subscriber that failed on
-    them. Each one applied is forgotten; each one failing again is kept, with the outcome."""
-    json = body.model_dump(exclude_none=True) if body is not None else {}
-    return await service.forward(
-        dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json
-    )
-
-
-@router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"])
-async def rebuild_read_model(request: Request, actor: AdminActor) -> Response:
-    """Rebuilds the order read model from the source services, in the background."""
-    return await service.forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
-
-
-@router.get("/admin/read-model/status", tags=["admin"])
-async def read_model_status(request: Request, actor: AdminActor) -> Response:
-    """Rebuild progress: documents built, total, last event applied, lag."""
-    return await service.forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)
+# FastAPI tries routes in the order they are declared, and each miss costs a regex match
+# and some bookkeeping: the hottest routes (product pages, orders) are declared first.
 
 
 # --- products -----------------------------------------------------------------------------
@@ -279,3 +169,120 @@ async def cancel_order(order_id: str, request: Request, actor: CurrentActor) -> 
     status, order = await service.call(dapr(request), "orders", "POST", f"orders/{oid}/cancel", actor=actor)
     with changing(request, [line["product_id"] for line in (order or {}).get("items", [])]):
         return service.respond(status, order)
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+@router.get("/health", tags=["health"])
+async def system_health(request: Request) -> JSONResponse:
+    """Health of every service behind the gateway: 200 when all are up, 503 otherwise."""
+    settings = get_settings()
+    report = await service.system_health(
+        dapr(request), BACKEND_APPS, timeout_s=settings.health_probe_timeout_s
+    )
+    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+
+# --- auth and profile ---------------------------------------------------------------------
+
+
+@router.post("/auth/register", status_code=201, tags=["auth"])
+async def register(body: Registration, request: Request) -> Response:
+    """Creates a customer account. 409 `email_taken`."""
+    return await service.forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
+
+
+@router.post("/auth/login", tags=["auth"])
+async def login(body: Login, request: Request) -> Response:
+    """A bearer token for the account. 401 `invalid_credentials`."""
+    return await service.forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
+
+
+@router.get("/me", tags=["auth"])
+async def me(request: Request, actor: CurrentActor) -> Response:
+    """The caller's customer profile."""
+    return await _profile(request, actor, "GET", json=None)
+
+
+@router.patch("/me", tags=["auth"])
+async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
+    return await _profile(request, actor, "PATCH", json=body.model_dump())
+
+
+async def _profile(request: Request, actor: Actor, method: str, *, json: Any) -> Response:
+    status, body = await service.call(dapr(request), "customers", method, f"customers/{actor.id}", json=json)
+    if status == 200 and body is not None:
+        body = {**body, "role": actor.role}
+    return JSONResponse(body, status_code=status)
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+@router.get("/notifications", tags=["notifications"])
+async def list_notifications(
+    request: Request, actor: CurrentActor, limit: Limit = 20, offset: Offset = 0
+) -> Response:
+    """The caller's notifications, newest first, with the `unread` count. Live ones arrive over
+    the WebSocket at ws://<host>:8001/ws."""
+    params = {"limit": limit, "offset": offset}
+    return await service.forward(
+        dapr(request), "notifications", "GET", "notifications", actor=actor, params=params
+    )
+
+
+@router.post("/notifications/{notification_id}/read", tags=["notifications"])
+async def mark_notification_read(notification_id: str, request: Request, actor: CurrentActor) -> Response:
+    """Marks one of the caller's notifications read; another user's is a 404."""
+    nid = known_id(notification_id, "notification")
+    return await service.forward(
+        dapr(request), "notifications", "POST", f"notifications/{nid}/read", actor=actor
+    )
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+@router.get("/admin/customers", tags=["admin"])
+async def list_customers(
+    request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
+) -> Response:
+    """Every customer, oldest first (admins only)."""
+    params = {"limit": limit, "offset": offset}
+    return await service.forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
+
+
+@router.get("/admin/dead-letters", tags=["admin"])
+async def dead_letters(
+    request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
+) -> Response:
+    """Events no subscriber could apply, newest first, as kept by order-view."""
+    params = {"limit": limit, "offset": offset}
+    return await service.forward(
+        dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params
+    )
+
+
+@router.post("/admin/dead-letters/replay", tags=["admin"])
+async def replay_dead_letters(
+    request: Request, actor: AdminActor, body: DeadLetterReplay | None = None
+) -> Response:
+    """Redelivers dead letters (these ids, or the oldest 100) to the subscriber that failed on
+    them. Each one applied is forgotten; each one failing again is kept, with the outcome."""
+    json = body.model_dump(exclude_none=True) if body is not None else {}
+    return await service.forward(
+        dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json
+    )
+
+
+@router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"])
+async def rebuild_read_model(request: Request, actor: AdminActor) -> Response:
+    """Rebuilds the order read model from the source services, in the background."""
+    return await service.forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
+
+
+@router.get("/admin/read-model/status", tags=["admin"])
+async def read_model_status(request: Request, actor: AdminActor) -> Response:
+    """Rebuild progress: documents built, total, last event applied, lag."""
+    return await service.forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)
