@@ -132,10 +132,19 @@ def shop_figures() -> dict[str, Any]:
         # Half what the shop just sustained (its propagation when not overloaded), then the target rate.
         steady = []
         for rate in (max(1.0, round(sustained["orders_per_s"] / 2)), ORDER_RATE):
-            say(f"POST /api/orders at {rate:.0f}/s for {SECONDS:.0f} s, watching the read model")
+            say(
+                f"POST /api/orders at {rate:.0f}/s for {SECONDS:.0f} s; then when each reached the read model"
+            )
+            before = processes.cpu_seconds()
             steady.append(run := asyncio.run(orders.propagation(shoppers, rate=rate, seconds=SECONDS)))
-            say("  waiting for the read model to apply every order of that run")
-            orders.drain(run.pop("acknowledged_ids"), timeout=180)
+            run.pop("acknowledged_ids")
+            # Every order of the run placed and applied: the CPU each one cost, process by process.
+            spent = processes.cpu_spent(before, processes.cpu_seconds())
+            run["cpu_ms_per_order"] = {
+                label: round(seconds * 1000 / max(1, run["orders"]), 1)
+                for label, seconds in spent.items()
+                if seconds * 1000 / max(1, run["orders"]) >= 0.5
+            }
             lag = (run["propagation_p50_ms"], run["propagation_p99_ms"])
             say(f"  {run['orders_per_s']} orders/s answered; to the read model p50 {lag[0]}, p99 {lag[1]} ms")
     finally:

@@ -101,10 +101,16 @@ def cpu_seconds() -> dict[str, float]:
     return used
 
 
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each process used between two cpu_seconds() readings, largest first."""
+    spent = {label: after[label] - before.get(label, 0.0) for label in after}
+    return dict(sorted(spent.items(), key=lambda kv: -kv[1]))
+
+
 def cpu_shares(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """Each process's share of one CPU between two cpu_seconds() readings, largest first."""
-    shares = {label: (after[label] - before.get(label, 0.0)) / seconds for label in after}
-    return dict(sorted(((k, round(v, 3)) for k, v in shares.items() if v >= 0.005), key=lambda kv: -kv[1]))
+    shares = {label: spent / seconds for label, spent in cpu_spent(before, after).items()}
+    return {label: round(share, 3) for label, share in shares.items() if share >= 0.005}
 
 
 class PeakSampler:

@@ -86,12 +86,11 @@ async def handle(dapr: DaprSidecar, store: NotificationStore, hub: Hub, envelope
         )
         return "DROP"
     try:
-        products = await _products(dapr, [line["product_id"] for line in order["items"]])
+        products = await _products(dapr, order["items"])
         pushed = 0
-        for notification in build(event_id, event_type, order, products):
-            stored = await run_in_threadpool(store.add, notification)
-            if stored is not None:
-                pushed += hub.push(notification["user_id"], stored)
+        notifications = build(event_id, event_type, order, products)
+        for user_id, stored in await run_in_threadpool(store.add_all, notifications):
+            pushed += hub.push(user_id, stored)
     except (ServiceUnavailable, SQLAlchemyError) as exc:
         log.warning("cannot notify yet, asking for redelivery", extra={**context, "error": str(exc)})
         return "RETRY"
@@ -99,8 +98,22 @@ async def handle(dapr: DaprSidecar, store: NotificationStore, hub: Hub, envelope
     return "SUCCESS"
 
 
-async def _products(dapr: DaprSidecar, ids: list[str]) -> dict[str, dict[str, Any]]:
-    response = await dapr.invoke("products", "POST", "products/batch", json={"ids": sorted(set(ids))})
+async def _products(dapr: DaprSidecar, lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Name and seller of each product of an order: from the event's lines, which carry them
+    (as sold); asked of products only for lines that do not (events from before they did)."""
+    products = {
+        line["product_id"]: {
+            "id": line["product_id"],
+            "name": line["product_name"],
+            "seller_id": line["seller_id"],
+        }
+        for line in lines
+        if line.get("product_name") and line.get("seller_id")
+    }
+    unknown = sorted({line["product_id"] for line in lines} - set(products))
+    if not unknown:
+        return products
+    response = await dapr.invoke("products", "POST", "products/batch", json={"ids": unknown})
     if response.status_code != 200:
         raise ServiceUnavailable("products", f"batch lookup answered {response.status_code}")
-    return {item["id"]: item for item in response.json()["items"]}
+    return products | {item["id"]: item for item in response.json()["items"]}

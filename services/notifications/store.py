@@ -1,9 +1,10 @@
 """The notification inbox, in the service's own MariaDB database."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, MetaData, Row, String, Table, func, select, update
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.db import Timestamp
@@ -26,44 +27,65 @@ notifications = Table(
 )
 
 
-def public(row: Row[Any]) -> dict[str, Any]:
+def public(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A notification as clients see it (the recipient is implied)."""
     shown = {
-        "id": row.id,
-        "type": row.type,
-        "text": row.text,
-        "order_id": row.order_id,
-        "created_at": iso(row.created_at),
-        "read": row.read_at is not None,
+        "id": row["id"],
+        "type": row["type"],
+        "text": row["text"],
+        "order_id": row["order_id"],
+        "created_at": iso(row["created_at"]),
+        "read": row["read_at"] is not None,
     }
-    if row.product_id is not None:
-        shown.update(product_id=row.product_id, quantity=row.quantity)
+    if row["product_id"] is not None:
+        shown.update(product_id=row["product_id"], quantity=row["quantity"])
     return shown
+
+
+def _delivered(row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A just-stored notification's recipient, and the notification as clients see it."""
+    return row["user_id"], public(row)
 
 
 class NotificationStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, notification: dict[str, Any]) -> dict[str, Any] | None:
-        """Stores a notification; None when it was stored before (a redelivered event)."""
-        values = {
-            "id": notification["id"],
-            "user_id": notification["user_id"],
-            "type": notification["type"],
-            "text": notification["text"],
-            "order_id": notification["order_id"],
-            "product_id": notification.get("product_id"),
-            "quantity": notification.get("quantity"),
-            "created_at": utcnow(),
-        }
+    def add_all(self, batch: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """Stores one event's notifications in one transaction; returns those stored now (each
+        as its recipient and what clients see), none when the event was stored before."""
+        now = utcnow()
+        rows = [
+            {
+                "id": n["id"],
+                "user_id": n["user_id"],
+                "type": n["type"],
+                "text": n["text"],
+                "order_id": n["order_id"],
+                "product_id": n.get("product_id"),
+                "quantity": n.get("quantity"),
+                "created_at": now,
+                "read_at": None,
+            }
+            for n in batch
+        ]
+        if not rows:
+            return []
         try:
             with self.engine.begin() as conn:
-                conn.execute(notifications.insert().values(**values))
-                row = conn.execute(select(notifications).where(notifications.c.id == values["id"])).one()
+                conn.execute(notifications.insert(), rows)
+        except IntegrityError:
+            # The event was delivered before: store whichever of its notifications are missing.
+            return [stored for row in rows if (stored := self._add_one(row)) is not None]
+        return [_delivered(row) for row in rows]
+
+    def _add_one(self, row: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(notifications.insert().values(**row))
         except IntegrityError:
             return None
-        return public(row)
+        return _delivered(row)
 
     def unread(self, user_id: str) -> list[dict[str, Any]]:
         """A user's unread notifications, oldest first (what a connecting client is sent)."""
@@ -74,7 +96,7 @@ class NotificationStore:
             .limit(1000)
         )
         with self.engine.connect() as conn:
-            return [public(row) for row in conn.execute(query)]
+            return [public(row._mapping) for row in conn.execute(query)]
 
     def page(self, user_id: str, *, limit: int, offset: int) -> dict[str, Any]:
         mine = notifications.c.user_id == user_id
@@ -91,7 +113,7 @@ class NotificationStore:
                 select(func.count()).select_from(notifications).where(mine, notifications.c.read_at.is_(None))
             ).scalar_one()
         return {
-            "items": [public(r) for r in rows],
+            "items": [public(r._mapping) for r in rows],
             "total": total,
             "unread": unread,
             "limit": limit,

@@ -72,10 +72,13 @@ async def apply_order(dapr: DaprSidecar, store: ReadModelStore, order: dict[str,
     """Builds and stores an order's document, unless the stored one is as new."""
     if await run_in_threadpool(store.order_version, order["id"]) >= order["version"]:
         return False
+    snapshots_before = store.snapshots_kept
     customers, products = await fetch_related(dapr, store, [order])
     document = compose(order, customers.get(order["customer_id"]), products)
     saved = await run_in_threadpool(store.save_order, document)
-    if saved:  # a rename applied while this document was being built must not be lost
+    # A rename applied while this document was being built must not be lost (and when no
+    # snapshot was kept meanwhile, none was).
+    if saved and store.snapshots_kept != snapshots_before:
         await _catch_up_renames(store, order, customers, products)
     return saved
 

@@ -2,6 +2,7 @@
 FerretDB v1 support: no transactions, no arrayFilters, no pipeline updates."""
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +15,12 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 # twice (two writers, a broken guard). The fault tests count them (tests/e2e/traffic.py). A few
 # integers per order: an order changes at most three times.
 APPLIED = "applied_versions"
+# When this process last wrote the document (Unix time, seconds): how far the read model trails
+# the orders service, readable after the fact (`make bench` measures propagation from it
+# instead of polling the collection while it measures).
+PROJECTED = "projected_at"
 # Fields of the stored document that are not the read model's shape.
-HIDDEN = {"_id": 0, APPLIED: 0}
+HIDDEN = {"_id": 0, APPLIED: 0, PROJECTED: 0}
 
 
 class ReadModelStore:
@@ -30,6 +35,9 @@ class ReadModelStore:
         # makes each atomic on FerretDB as on MongoDB.
         self._order_writes = threading.Lock()
         self._snapshot_writes = threading.Lock()
+        # How many customer/product snapshots this process has kept: a document built while it
+        # did not change cannot show an outdated name.
+        self.snapshots_kept = 0
         self.orders = db["orders"]
         self.customers = db["customers"]
         self.products = db["products"]
@@ -97,7 +105,9 @@ class ReadModelStore:
                 return False
             applied = [*stored.get(APPLIED, []), document["version"]]
             self.orders.replace_one(
-                {"_id": document["id"]}, {"_id": document["id"], **document, APPLIED: applied}, upsert=True
+                {"_id": document["id"]},
+                {"_id": document["id"], **document, APPLIED: applied, PROJECTED: time.time()},
+                upsert=True,
             )
             if not stored:
                 self._list_for_customer(document)
@@ -149,6 +159,7 @@ class ReadModelStore:
             if known and known["version"] >= snapshot["version"]:
                 return False
             collection.replace_one({"_id": snapshot["id"]}, {"_id": snapshot["id"], **fields}, upsert=True)
+            self.snapshots_kept += 1
         return True
 
     def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:

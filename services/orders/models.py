@@ -28,6 +28,10 @@ order_lines = Table(
     Column("quantity", Integer, nullable=False),
     # Fixed when the stock is reserved; unknown while the order is pending.
     Column("unit_price_cents", BigInteger, nullable=True),
+    # The product as it was sold (from the reservation), so the order's events say who sold
+    # what without anyone asking products again; order-view still shows current names.
+    Column("product_name", String(200), nullable=True),
+    Column("seller_id", String(36), nullable=True),
 )
 outbox = outbox_table(metadata)
 

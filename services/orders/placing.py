@@ -58,18 +58,20 @@ async def place(
 ) -> tuple[int, dict[str, Any]]:
     """Places an order; returns (HTTP status, body). A repeated Idempotency-Key gets the first answer."""
     cache_key = _cache_key(actor, idempotency_key) if idempotency_key else None
-    if cache_key:
-        cached = await dapr.get_state(state_store, cache_key)
-        if cached is not None:
-            return cached["status"], cached["body"]
     order_id = service.order_id_for(actor.id, idempotency_key)
-    order = await run_in_threadpool(
+    order, created = await run_in_threadpool(
         service.record_pending, engine, order_id=order_id, customer_id=actor.id, new=new
     )
     if (
         order["customer_id"] != actor.id
     ):  # a uuid5 collision across customers cannot happen; be explicit anyway
         raise ApiError(409, "conflict", "idempotency key already used")
+    if cache_key and not created:
+        # The key was used before (its order id exists): answer as the first time, if that
+        # answer is kept. A new key skips the lookup: its order id cannot have been answered.
+        cached = await dapr.get_state(state_store, cache_key)
+        if cached is not None:
+            return cached["status"], cached["body"]
     if order["status"] == "pending":
         lines = [{"product_id": i.product_id, "quantity": i.quantity} for i in new.items]
         try:

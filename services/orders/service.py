@@ -3,10 +3,11 @@ are fixed at that moment, and every status change is versioned and published."""
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.orders.models import NewOrder, order_lines, orders, outbox
@@ -28,24 +29,26 @@ def order_id_for(customer_id: str, idempotency_key: str | None) -> str:
     return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{customer_id}:{idempotency_key}"))
 
 
-def snapshot(row: Row[Any], lines: list[Row[Any]]) -> dict[str, Any]:
-    """The order as the API and the events show it."""
+def snapshot(row: Mapping[Any, Any], lines: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
+    """The order as the API and the events show it, from its row and its lines' rows."""
     return {
-        "id": row.id,
-        "customer_id": row.customer_id,
-        "status": row.status,
+        "id": row["id"],
+        "customer_id": row["customer_id"],
+        "status": row["status"],
         "items": [
             {
-                "product_id": line.product_id,
-                "quantity": line.quantity,
-                "unit_price_cents": line.unit_price_cents,
+                "product_id": line["product_id"],
+                "quantity": line["quantity"],
+                "unit_price_cents": line.get("unit_price_cents"),
+                "product_name": line.get("product_name"),
+                "seller_id": line.get("seller_id"),
             }
-            for line in lines
+            for line in sorted(lines, key=lambda line: line["product_id"])
         ],
-        "total_cents": row.total_cents,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "version": row.version,
+        "total_cents": row["total_cents"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "version": row["version"],
     }
 
 
@@ -53,10 +56,8 @@ def _read(conn: Connection, order_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
     if row is None:
         return None
-    lines = conn.execute(
-        select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.product_id)
-    ).all()
-    return snapshot(row, list(lines))
+    lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)).all()
+    return snapshot(row._mapping, [line._mapping for line in lines])
 
 
 def find(engine: Engine, *, order_id: str) -> dict[str, Any] | None:
@@ -72,49 +73,51 @@ def visible(engine: Engine, *, actor: Actor, order_id: str) -> dict[str, Any]:
     return order
 
 
-def record_pending(engine: Engine, *, order_id: str, customer_id: str, new: NewOrder) -> dict[str, Any]:
-    """Writes the order before any stock is touched, so nothing reserved is ever orphaned."""
+def record_pending(
+    engine: Engine, *, order_id: str, customer_id: str, new: NewOrder
+) -> tuple[dict[str, Any], bool]:
+    """Writes the order before any stock is touched, so nothing reserved is ever orphaned.
+    Returns the order and whether it is new (False: that order id was recorded before)."""
     now = utcnow()
+    row = {
+        "id": order_id,
+        "customer_id": customer_id,
+        "status": "pending",
+        "total_cents": 0,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    lines = [{"order_id": order_id, "product_id": i.product_id, "quantity": i.quantity} for i in new.items]
     try:
         with engine.begin() as conn:
-            conn.execute(
-                orders.insert().values(
-                    id=order_id,
-                    customer_id=customer_id,
-                    status="pending",
-                    total_cents=0,
-                    created_at=now,
-                    updated_at=now,
-                    version=1,
-                )
-            )
-            conn.execute(
-                order_lines.insert(),
-                [
-                    {"order_id": order_id, "product_id": i.product_id, "quantity": i.quantity}
-                    for i in new.items
-                ],
-            )
-            return _read(conn, order_id)  # type: ignore[return-value]
-    except IntegrityError:  # the same Idempotency-Key, concurrently: the other request owns it
+            conn.execute(orders.insert().values(**row))
+            conn.execute(order_lines.insert(), lines)
+    except IntegrityError:  # the same Idempotency-Key again: the order exists
         existing = find(engine, order_id=order_id)
         if existing is None:
             raise
-        return existing
+        return existing, False
+    return snapshot(row, lines), True
 
 
 def settle(engine: Engine, *, order_id: str, reservation: dict[str, Any]) -> dict[str, Any]:
     """Confirms or rejects a pending order from its reservation's outcome, with its event."""
     status = "confirmed" if reservation["status"] == "reserved" else "rejected"
-    prices = {line["product_id"]: line["unit_price_cents"] for line in reservation["lines"]}
+    reserved = {line["product_id"]: line for line in reservation["lines"]}
     with engine.begin() as conn:
         lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)).all()
-        total = sum(prices[line.product_id] * line.quantity for line in lines)
+        total = sum(reserved[line.product_id]["unit_price_cents"] * line.quantity for line in lines)
         for line in lines:
+            sold = reserved[line.product_id]
             conn.execute(
                 update(order_lines)
                 .where(order_lines.c.order_id == order_id, order_lines.c.product_id == line.product_id)
-                .values(unit_price_cents=prices[line.product_id])
+                .values(
+                    unit_price_cents=sold["unit_price_cents"],
+                    product_name=sold.get("name"),
+                    seller_id=sold.get("seller_id"),
+                )
             )
         changed = conn.execute(
             update(orders)

@@ -1,7 +1,9 @@
 """Product rules: a marketplace where any customer sells, stock never negative, reservations
-all-or-nothing and keyed by order so a retry never reserves twice."""
+all-or-nothing and keyed by order so a retry never reserves twice. A seller's change is a
+product event; stock an order takes or gives back is told by the order's events."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select, update
@@ -178,28 +180,48 @@ def _reserve(conn: Connection, reservation: Reservation) -> dict[str, Any]:
         for line in reservation.lines
     ]
     conn.execute(reservation_lines.insert(), lines)
+    for sold in lines:
+        product = found[sold["product_id"]]
+        sold.update(name=product.name, seller_id=product.seller_id)
     if status == "reserved":
         for line in reservation.lines:
-            conn.execute(
-                update(products)
-                .where(products.c.id == line.product_id)
-                .values(
-                    stock=products.c.stock - line.quantity, updated_at=now, version=products.c.version + 1
-                )
-            )
-            _publish(conn, line.product_id, "product.updated")
+            _move_stock(conn, line.product_id, -line.quantity, now)
     return _result(reservation.order_id, status, lines)
+
+
+def _move_stock(conn: Connection, product_id: str, delta: int, now: datetime) -> None:
+    """Stock taken by a reservation or given back by a release. Not a product.updated event:
+    the order's own events (order.confirmed, order.cancelled) name the products and quantities,
+    and a product event per order doubled the events of every order for consumers that show
+    no stock (order-view keeps names, notifications nothing of products)."""
+    conn.execute(
+        update(products)
+        .where(products.c.id == product_id)
+        .values(stock=products.c.stock + delta, updated_at=now, version=products.c.version + 1)
+    )
 
 
 def _stored_reservation(conn: Connection, order_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(reservations).where(reservations.c.order_id == order_id)).one_or_none()
     if row is None:
         return None
-    lines = conn.execute(select(reservation_lines).where(reservation_lines.c.order_id == order_id)).all()
-    return _result(order_id, row.status, [line._asdict() for line in lines])
+    return _result(order_id, row.status, _lines_of(conn, order_id))
+
+
+def _lines_of(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    """A reservation's lines with their products' names and sellers."""
+    query = (
+        select(reservation_lines, products.c.name, products.c.seller_id)
+        .join(products, products.c.id == reservation_lines.c.product_id)
+        .where(reservation_lines.c.order_id == order_id)
+        .order_by(reservation_lines.c.product_id)
+    )
+    return [row._asdict() for row in conn.execute(query)]
 
 
 def _result(order_id: str, status: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a reservation answers: per line the price it fixed, and the product's name and
+    seller, so the order (and whoever reads its events) need not ask products again."""
     return {
         "order_id": order_id,
         "status": status,
@@ -208,6 +230,8 @@ def _result(order_id: str, status: str, lines: list[dict[str, Any]]) -> dict[str
                 "product_id": line["product_id"],
                 "quantity": line["quantity"],
                 "unit_price_cents": line["unit_price_cents"],
+                "name": line["name"],
+                "seller_id": line["seller_id"],
             }
             for line in lines
         ],
@@ -222,26 +246,15 @@ def release(engine: Engine, *, order_id: str) -> dict[str, Any]:
         ).one_or_none()
         if row is None:
             raise ApiError(404, "not_found", "no reservation for that order")
-        lines = conn.execute(
-            select(reservation_lines)
-            .where(reservation_lines.c.order_id == order_id)
-            .order_by(reservation_lines.c.product_id)
-        ).all()
+        lines = _lines_of(conn, order_id)
         if row.status == "reserved":
             now = utcnow()
             for line in lines:
-                conn.execute(
-                    update(products)
-                    .where(products.c.id == line.product_id)
-                    .values(
-                        stock=products.c.stock + line.quantity, updated_at=now, version=products.c.version + 1
-                    )
-                )
-                _publish(conn, line.product_id, "product.updated")
+                _move_stock(conn, line["product_id"], line["quantity"], now)
             conn.execute(
                 update(reservations)
                 .where(reservations.c.order_id == order_id)
                 .values(status="released", updated_at=now)
             )
-            return _result(order_id, "released", [line._asdict() for line in lines])
-        return _result(order_id, row.status, [line._asdict() for line in lines])
+            return _result(order_id, "released", lines)
+        return _result(order_id, row.status, lines)

@@ -148,17 +148,26 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publishes one batch of unsent rows in order; returns how many went out."""
         rows = await run_in_threadpool(self._fetch)
-        for row in rows:
-            with continued(row.traceparent):
-                try:
-                    await self.dapr.publish(
-                        row.topic, event_id=row.event_id, event_type=row.event_type, data=row.payload
+        sent: list[int] = []
+        try:
+            for row in rows:
+                with continued(row.traceparent):
+                    try:
+                        await self.dapr.publish(
+                            row.topic, event_id=row.event_id, event_type=row.event_type, data=row.payload
+                        )
+                    except ServiceUnavailable:
+                        await run_in_threadpool(self._count_attempt, row.seq)
+                        raise
+                    sent.append(row.seq)
+                    log.info(
+                        "event published", extra={"event_id": row.event_id, "event_type": row.event_type}
                     )
-                except ServiceUnavailable:
-                    await run_in_threadpool(self._count_attempt, row.seq)
-                    raise
-                await run_in_threadpool(self._mark_sent, row.seq)
-                log.info("event published", extra={"event_id": row.event_id, "event_type": row.event_type})
+        finally:
+            # One write for the batch. Should it fail (or the process die first), the rows are
+            # published again: consumers deduplicate by event id.
+            if sent:
+                await run_in_threadpool(self._mark_sent, sent)
         return len(rows)
 
     def _fetch(self) -> list[Any]:
@@ -171,9 +180,9 @@ class OutboxRelay:
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 
-    def _mark_sent(self, seq: int) -> None:
+    def _mark_sent(self, seqs: list[int]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(self.outbox).where(self.outbox.c.seq == seq).values(sent_at=utcnow()))
+            conn.execute(update(self.outbox).where(self.outbox.c.seq.in_(seqs)).values(sent_at=utcnow()))
 
     def _count_attempt(self, seq: int) -> None:
         with self.engine.begin() as conn:

@@ -21,6 +21,7 @@ class FakeStore:
         self.orders: dict[str, dict[str, Any]] = {}
         self.snapshots: dict[str, dict[str, dict[str, Any]]] = {"customer": {}, "product": {}}
         self.events: set[str] = set()
+        self.snapshots_kept = 0
 
     def _check(self) -> None:
         if self.down:
@@ -51,6 +52,7 @@ class FakeStore:
         if known and known["version"] >= snapshot["version"]:
             return False
         self.snapshots[kind][snapshot["id"]] = snapshot
+        self.snapshots_kept += 1
         return True
 
     def rename_customer(self, customer: dict[str, Any]) -> int:
@@ -206,7 +208,7 @@ def test_a_stock_change_applied_while_an_order_is_built_rewrites_no_other_docume
         if kind == "product":
             product_lookups.append(ids)
             if len(product_lookups) == 2:
-                store.snapshots["product"]["p1"] = {**PRODUCT, "stock": 7, "version": 2}
+                store.remember("product", {**PRODUCT, "stock": 7, "version": 2})
         return built_from(kind, ids)
 
     store.known = stock_changed_meanwhile  # type: ignore[method-assign]
@@ -214,6 +216,24 @@ def test_a_stock_change_applied_while_an_order_is_built_rewrites_no_other_docume
 
     assert "o1" in store.orders
     assert renames == []
+
+
+def test_a_rename_applied_while_an_order_is_built_still_shows_in_its_document() -> None:
+    store, dapr = FakeStore(), FakeSidecar()
+    store.remember("product", PRODUCT)
+    built_from = store.known
+
+    def renamed_meanwhile(kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        found = built_from(kind, ids)
+        if kind == "product" and found["p1"]["version"] == 1:
+            # The rename's event is applied between this lookup and the document's save.
+            store.remember("product", {**PRODUCT, "name": "Desk lamp", "version": 2})
+        return found
+
+    store.known = renamed_meanwhile  # type: ignore[method-assign]
+    deliver(store, dapr, "e1", "order.confirmed", order(2))
+
+    assert store.orders["o1"]["items"][0]["product"]["name"] == "Desk lamp"
 
 
 def test_a_first_seen_creation_rewrites_nothing_but_a_first_seen_later_version_does() -> None:

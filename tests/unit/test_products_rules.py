@@ -42,13 +42,15 @@ def test_a_reservation_takes_every_line_or_nothing(db) -> None:  # type: ignore[
     assert service.get(db, product_id=scarce)["stock"] == 1
 
 
-def test_a_reservation_fixes_the_current_prices(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_reservation_fixes_the_current_prices_and_names_who_sold_what(db) -> None:  # type: ignore[no-untyped-def]
     product = listed(db, stock=5, price=1234)
 
     result = service.reserve(db, reservation=reservation(new_order_id(), (product, 2)))
 
     assert result["status"] == "reserved"
-    assert result["lines"] == [{"product_id": product, "quantity": 2, "unit_price_cents": 1234}]
+    assert result["lines"] == [
+        {"product_id": product, "quantity": 2, "unit_price_cents": 1234, "name": "p", "seller_id": SELLER.id}
+    ]
     assert service.get(db, product_id=product)["stock"] == 3
 
 
@@ -105,16 +107,25 @@ def test_only_the_seller_or_an_admin_changes_a_product(db) -> None:  # type: ign
     )
 
 
-def test_every_change_is_versioned_and_queued_as_an_event(db) -> None:  # type: ignore[no-untyped-def]
+def test_every_seller_change_is_versioned_and_queued_as_an_event(db) -> None:  # type: ignore[no-untyped-def]
     product = listed(db, stock=5)
     service.change(db, actor=SELLER, product_id=product, changes=ProductChanges(name="renamed"))
-    service.reserve(db, reservation=reservation(new_order_id(), (product, 1)))
+    service.change(db, actor=SELLER, product_id=product, changes=ProductChanges(stock=4))
 
     events = outbox_events(db, outbox)
 
     assert [t for t, _ in events] == ["product.created", "product.updated", "product.updated"]
     assert [payload["version"] for _, payload in events] == [1, 2, 3]
     assert events[-1][1]["stock"] == 4
+
+
+def test_stock_an_order_takes_or_gives_back_is_no_product_event(db) -> None:  # type: ignore[no-untyped-def]
+    product, order_id = listed(db, stock=5), new_order_id()
+    service.reserve(db, reservation=reservation(order_id, (product, 2)))
+    service.release(db, order_id=order_id)
+
+    assert [t for t, _ in outbox_events(db, outbox)] == ["product.created"]
+    assert service.get(db, product_id=product)["stock"] == 5
 
 
 def test_changes_must_name_something_to_change() -> None:
