@@ -9,7 +9,7 @@ source scripts/versions.sh
 source scripts/env.sh
 BROKER=${BROKER:-rabbitmq}
 READY_TIMEOUT=${READY_TIMEOUT:-180}
-log() { printf '[run %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+log() { printf '[run %(%H:%M:%S)T] %s\n' -1 "$*"; }  # no $(date): a subshell per line, and bash 5.2 once failed to parse the TERM trap while one ran
 
 [ -d "components/brokers/$BROKER" ] || { log "unknown BROKER=$BROKER; choose one of: $(ls components/brokers | tr '\n' ' ')"; exit 2; }
 [ -x "$DAPR_CLI" ] && [ -x "$DAPR_RUNTIME_PATH/.dapr/bin/daprd" ] || { log "Dapr is not built yet: run 'make setup'"; exit 1; }

@@ -69,9 +69,8 @@ def _newest(
 
 
 async def apply_order(dapr: DaprSidecar, store: ReadModelStore, order: dict[str, Any]) -> bool:
-    """Builds and stores an order's document, unless the stored one is as new."""
-    if await run_in_threadpool(store.order_version, order["id"]) >= order["version"]:
-        return False
+    """Builds and stores an order's document, unless the stored one is as new (save_order
+    checks that under its lock)."""
     snapshots_before = store.snapshots_kept
     customers, products = await fetch_related(dapr, store, [order])
     document = compose(order, customers.get(order["customer_id"]), products)

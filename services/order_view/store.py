@@ -3,6 +3,7 @@ FerretDB v1 support: no transactions, no arrayFilters, no pipeline updates."""
 
 import threading
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,9 @@ APPLIED = "applied_versions"
 # the orders service, readable after the fact (`make bench` measures propagation from it
 # instead of polling the collection while it measures).
 PROJECTED = "projected_at"
+# Customers and products whose snapshots the process keeps in memory, each kind (a few hundred
+# bytes each).
+SNAPSHOTS_RECALLED = 10_000
 # Fields of the stored document that are not the read model's shape.
 HIDDEN = {"_id": 0, APPLIED: 0, PROJECTED: 0}
 
@@ -38,6 +42,14 @@ class ReadModelStore:
         # How many customer/product snapshots this process has kept: a document built while it
         # did not change cannot show an outdated name.
         self.snapshots_kept = 0
+        # The snapshots read or kept lately, by kind and id: written through by remember(), the
+        # only writer of those collections, so an order's customer and products are looked up
+        # in FerretDB once, not for every order.
+        self._recalling = threading.Lock()
+        self._snapshots: dict[str, OrderedDict[str, dict[str, Any]]] = {
+            "customer": OrderedDict(),
+            "product": OrderedDict(),
+        }
         self.orders = db["orders"]
         self.customers = db["customers"]
         self.products = db["products"]
@@ -159,13 +171,34 @@ class ReadModelStore:
             if known and known["version"] >= snapshot["version"]:
                 return False
             collection.replace_one({"_id": snapshot["id"]}, {"_id": snapshot["id"], **fields}, upsert=True)
+            self._recall(kind, {"_id": snapshot["id"], **fields})
             self.snapshots_kept += 1
         return True
 
     def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The newest snapshots kept of some customers or products (unknown ones are missing)."""
         collection = self.customers if kind == "customer" else self.products
-        found = (collection.find_one({"_id": entity_id}) for entity_id in ids)
-        return {doc["_id"]: {**doc, "id": doc["_id"]} for doc in found if doc}
+        with self._recalling:
+            found = {i: self._snapshots[kind][i] for i in ids if i in self._snapshots[kind]}
+        for entity_id in ids:
+            if entity_id not in found and (doc := collection.find_one({"_id": entity_id})):
+                found[entity_id] = self._recall(kind, doc)
+        return {entity_id: dict(snapshot) for entity_id, snapshot in found.items()}
+
+    def _recall(self, kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Keeps a snapshot read or written in memory, unless a newer one is there already (a
+        read that raced a newer write)."""
+        snapshot = {**doc, "id": doc["_id"]}
+        with self._recalling:
+            snapshots = self._snapshots[kind]
+            held = snapshots.get(doc["_id"])
+            if held is not None and held.get("version", 0) > snapshot.get("version", 0):
+                snapshot = held
+            snapshots[doc["_id"]] = snapshot
+            snapshots.move_to_end(doc["_id"])
+            while len(snapshots) > SNAPSHOTS_RECALLED:
+                snapshots.popitem(last=False)
+        return snapshot
 
     def rename_customer(self, customer: dict[str, Any]) -> int:
         """Shows a customer's current name and email in every order of theirs, found through

@@ -43,6 +43,10 @@ from services.shared.tracing import TRACEPARENT_LENGTH, continued, current_trace
 log = logging.getLogger(__name__)
 
 
+# Set on a connection whose transaction queued an event; the commit hook takes it off.
+_QUEUED = "outbox_event_queued"
+
+
 def outbox_table(metadata: MetaData) -> Table:
     """The outbox table, added to a service's own schema."""
     return Table(
@@ -64,6 +68,7 @@ def outbox_table(metadata: MetaData) -> Table:
 def add_event(conn: Connection, outbox: Table, *, topic: str, event_type: str, data: dict[str, Any]) -> str:
     """Queues one integration event inside the caller's transaction; returns its event id."""
     event_id = str(uuid.uuid4())
+    conn.info[_QUEUED] = True  # the relay looks when this transaction commits
     conn.execute(
         outbox.insert().values(
             event_id=event_id,
@@ -102,16 +107,25 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        # Any commit on the service's engine may have queued an event: look right away.
-        event.listen(self.engine, "commit", lambda _conn: self.notify())
+        self.watch_commits()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
         track_outbox_backlog(self.backlog)
+
+    def watch_commits(self) -> None:
+        """A commit that queued an event wakes the relay (from any thread); other commits, most
+        of them, do not: each would cost a query finding nothing."""
+        self._loop = asyncio.get_running_loop()
+        event.listen(self.engine, "commit", self._committed)
+        event.listen(self.engine, "rollback", lambda conn: conn.info.pop(_QUEUED, None))
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    def _committed(self, conn: Connection) -> None:
+        if conn.info.pop(_QUEUED, False):
+            self.notify()
 
     def notify(self) -> None:
         """Wakes the relay after a commit (callable from worker threads)."""
