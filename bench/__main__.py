@@ -97,6 +97,8 @@ def shop_figures() -> dict[str, Any]:
     with pinned(SYSTEM_CPU):
         system.start()
     try:
+        pinned_count = processes.pin({SYSTEM_CPU})
+        say(f"  {pinned_count} processes of the system on CPU {SYSTEM_CPU}, infrastructure included")
         say("shop up; waiting for order-view's start-up rebuild (it reads every order once)")
         settled = orders.wait_for_rebuild(timeout=180)
         say(f"  rebuilt in {settled:.0f} s; letting it settle 5 s, then measuring idle memory")
@@ -150,6 +152,7 @@ def shop_figures() -> dict[str, Any]:
     finally:
         say("stopping the shop")
         system.stop()
+        processes.pin(set(range(os.cpu_count() or 1)))  # infrastructure left running: any CPU again
     return {
         "product": product,
         "product_uncached": uncached,

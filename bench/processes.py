@@ -1,5 +1,5 @@
 """The shop's processes on this machine, grouped: apps (the seven Python services), sidecars
-(their daprd), infrastructure (RabbitMQ, MariaDB, Redis, FerretDB, Dapr placement and
+(their daprd), infrastructure (RabbitMQ, MariaDB, Redis, FerretDB, Zipkin, Dapr placement and
 scheduler) and the launcher (the Dapr CLI and scripts/run.sh). Their resident memory, summed
 by group, and the CPU time each has used.
 
@@ -42,6 +42,8 @@ def _describe(pid: Path) -> tuple[str, str] | None:
         return "apps", f"app {module.removeprefix('services.')}"
     if name in INFRASTRUCTURE:
         return "infrastructure", name
+    if name == "java" and any("zipkin-server" in arg for arg in argv):
+        return "infrastructure", "zipkin"
     if ours and (name == "dapr" or any(arg.endswith("scripts/run.sh") for arg in argv)):
         return "launcher", name
     return None
@@ -53,6 +55,20 @@ def _shop() -> list[tuple[Path, str, str]]:
         if pid.name.isdigit() and (described := _describe(pid)) is not None:
             found.append((pid, *described))
     return found
+
+
+def pin(cpus: set[int]) -> int:
+    """Moves every thread of every process of the shop to these CPUs (the infrastructure too,
+    which an earlier `make run` or test run may have started on any); returns how many processes."""
+    pinned = 0
+    for pid, _, _ in _shop():
+        try:
+            for task in (pid / "task").iterdir():
+                os.sched_setaffinity(int(task.name), cpus)
+        except OSError:  # it ended meanwhile
+            continue
+        pinned += 1
+    return pinned
 
 
 def _kib(path: Path, key: str) -> int:
