@@ -66,28 +66,30 @@ def saturate(url: str, what: str, headers: dict[str, str] | None = None) -> hey.
     return result
 
 
-def at_fixed_rate(url: str, what: str, headers: dict[str, str] | None = None) -> hey.HeyResult:
-    say(f"{what}: {SECONDS:.0f} s at {SIDECAR_RPS} requests/s, arriving evenly")
-    hey.at_fixed_rate(url, seconds=WARMUP_S, rate=SIDECAR_RPS, headers=headers)
-    result = hey.at_fixed_rate(url, seconds=SECONDS, rate=SIDECAR_RPS, headers=headers)
-    p = result.latency_ms
-    say(f"  p50 {p[50]:.2f} ms, p90 {p[90]:.2f} ms, p99 {p[99]:.2f} ms ({result.ok_ratio:.1%} 200)")
-    return result
-
-
 def hello_figures() -> dict[str, Any]:
     """The bare app's ceiling and the sidecar overhead, before the shop starts (a quiet CPU 0)."""
     say("starting the bare hello app and two daprd (bench/sidecars.py)")
     with sidecars.running():
         ceiling = saturate(sidecars.DIRECT_URL, "bare FastAPI hello app, saturated")
-        direct = at_fixed_rate(sidecars.DIRECT_URL, "hello app called directly")
-        via = at_fixed_rate(sidecars.VIA_SIDECARS_URL, "hello app called through daprd A -> daprd B")
-        # As every request entering through the gateway is: part of a sampled trace, so both
-        # sidecars record and export a span for it (Zipkin is not up here: what it costs daprd).
-        traced = at_fixed_rate(
-            sidecars.VIA_SIDECARS_URL, "the same, each request in a sampled trace", headers=SAMPLED
+        targets = {
+            "direct": (sidecars.DIRECT_URL, None),
+            "via_sidecars": (sidecars.VIA_SIDECARS_URL, None),
+            # As every request entering through the gateway is: part of a sampled trace, so both
+            # sidecars record and export a span for it (Zipkin is not up here: what it costs daprd).
+            "via_sidecars_traced": (sidecars.VIA_SIDECARS_URL, SAMPLED),
+        }
+        rounds, each = 3, SECONDS / 3
+        say(
+            f"the hello app directly, through daprd A -> daprd B, and the same in a sampled trace: "
+            f"{SIDECAR_RPS} requests/s arriving evenly, in turns, {rounds} x {each:.0f} s each"
         )
-    return {"hello_saturated": ceiling, "direct": direct, "via_sidecars": via, "via_sidecars_traced": traced}
+        for url, headers in targets.values():
+            hey.at_fixed_rate(url, seconds=WARMUP_S, rate=SIDECAR_RPS, headers=headers)
+        measured = hey.interleaved(targets, rounds=rounds, seconds=each, rate=SIDECAR_RPS)
+        for name, result in measured.items():
+            p, ok = result.latency_ms, result.ok_ratio
+            say(f"  {name}: p50 {p[50]:.2f} ms, p90 {p[90]:.2f} ms, p99 {p[99]:.2f} ms ({ok:.1%} 200)")
+    return {"hello_saturated": ceiling, **measured}
 
 
 def shop_figures() -> dict[str, Any]:

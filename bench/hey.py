@@ -60,6 +60,29 @@ def at_fixed_rate(
     """`rate` requests/s arriving evenly: `streams` single-connection hey processes at rate/streams
     each, started 1/rate s apart. (One hey with many workers at -q fires all its workers on the
     same tick: bursts whose queueing would be measured instead of the path itself.)"""
+    latencies, codes = _at_fixed_rate(url, seconds=seconds, rate=rate, streams=streams, headers=headers)
+    return _summary(latencies, codes, seconds)
+
+
+def interleaved(
+    targets: dict[str, tuple[str, dict[str, str] | None]], *, rounds: int, seconds: float, rate: float
+) -> dict[str, HeyResult]:
+    """at_fixed_rate for several targets (name -> (url, headers)) in turns, `rounds` times
+    `seconds` each, every target's samples pooled: a VM whose speed drifts during the minute
+    this takes slows or speeds them all alike, where one long run after another would not."""
+    pooled: dict[str, tuple[list[float], dict[int, int]]] = {name: ([], {}) for name in targets}
+    for _ in range(rounds):
+        for name, (url, headers) in targets.items():
+            latencies, codes = _at_fixed_rate(url, seconds=seconds, rate=rate, headers=headers)
+            pooled[name][0].extend(latencies)
+            for code, n in codes.items():
+                pooled[name][1][code] = pooled[name][1].get(code, 0) + n
+    return {name: _summary(lat, codes, rounds * seconds) for name, (lat, codes) in pooled.items()}
+
+
+def _at_fixed_rate(
+    url: str, *, seconds: float, rate: float, streams: int = 10, headers: dict[str, str] | None = None
+) -> tuple[list[float], dict[int, int]]:
     if not HEY.exists():
         raise SystemExit(f"hey is missing ({HEY}): run `make setup`")
     command = ["taskset", "-c", str(LOADGEN_CPU), str(HEY), "-z", f"{seconds}s", "-c", "1"]
@@ -78,11 +101,16 @@ def at_fixed_rate(
         for row in csv.DictReader(io.StringIO(out)):
             latencies.append(float(row["response-time"]) * 1000)
             codes[int(row["status-code"])] = codes.get(int(row["status-code"]), 0) + 1
-    latencies.sort()
+    return latencies, codes
+
+
+def _summary(latencies: list[float], codes: dict[int, int], seconds: float) -> HeyResult:
+    ordered = sorted(latencies)
     percentiles = {
-        p: latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))] for p in PERCENTILES
+        p: ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+        for p in PERCENTILES
     }
-    return HeyResult(len(latencies) / seconds, percentiles, codes)
+    return HeyResult(len(ordered) / seconds, percentiles, codes)
 
 
 def parse(out: str) -> HeyResult:

@@ -106,7 +106,12 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
         _ratio_row("gateway / bare app requests/s, as served", ratio),
         ("1", "the same with Cache-Control: no-cache (Dapr hop + MariaDB)", _saturated(uncached), ""),
         _ratio_row("gateway / bare app requests/s, no-cache", uncached_ratio),
-        ("2", f"hello app called directly, {sidecar_rps} req/s", _spread(direct), ""),
+        (
+            "2",
+            f"hello app called directly, {sidecar_rps} req/s (in turns with the two below)",
+            _spread(direct),
+            "",
+        ),
         ("2", "same through daprd A -> daprd B", _spread(via), ""),
         _added_row("added by the two sidecars", added),
         ("2", "same, each request in a sampled trace (as the shop's)", _spread(traced), ""),

@@ -11,7 +11,7 @@ from services.customers.models import CustomerChanges, CustomerIds, NewCustomer
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
     return request.app.state.engine
 
 

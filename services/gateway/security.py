@@ -13,7 +13,7 @@ from services.shared.tokens import InvalidToken, verify
 bearer = HTTPBearer(auto_error=False)
 
 
-def current_actor(
+async def current_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Actor:
     """The caller named by a valid bearer token; 401 otherwise."""
@@ -25,7 +25,7 @@ def current_actor(
         raise ApiError(401, "invalid_token", "the token is invalid or expired") from exc
 
 
-def admin_actor(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+async def admin_actor(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
     """Like current_actor, and the caller must be an admin (403 otherwise)."""
     if not actor.is_admin:
         raise ApiError(403, "forbidden", "admins only")

@@ -13,7 +13,7 @@ from services.shared.paging import Limit, Offset
 router = APIRouter()
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
