@@ -73,6 +73,8 @@ def interleaved(
     pooled: dict[str, tuple[list[float], dict[int, int]]] = {name: ([], {}) for name in targets}
     for _ in range(rounds):
         for name, (url, headers) in targets.items():
+            # A second at the same rate first, not counted: the path warm again after the others.
+            _at_fixed_rate(url, seconds=1, rate=rate, headers=headers)
             latencies, codes = _at_fixed_rate(url, seconds=seconds, rate=rate, headers=headers)
             pooled[name][0].extend(latencies)
             for code, n in codes.items():

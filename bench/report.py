@@ -108,7 +108,7 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
         _ratio_row("gateway / bare app requests/s, no-cache", uncached_ratio),
         (
             "2",
-            f"hello app called directly, {sidecar_rps} req/s (in turns with the two below)",
+            f"hello app called directly, {sidecar_rps} req/s (in turns with the next)",
             _spread(direct),
             "",
         ),
