@@ -107,6 +107,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.watch_commits()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
         track_outbox_backlog(self.backlog)
@@ -114,7 +115,6 @@ class OutboxRelay:
     def watch_commits(self) -> None:
         """A commit that queued an event wakes the relay (from any thread); other commits, most
         of them, do not: each would cost a query finding nothing."""
-        self._loop = asyncio.get_running_loop()
         event.listen(self.engine, "commit", self._committed)
         event.listen(self.engine, "rollback", lambda conn: conn.info.pop(_QUEUED, None))
 
