@@ -206,9 +206,11 @@ def test_a_rebuild_after_dropping_the_collection_restores_every_document(system:
         timeout=REDELIVERY_S,
         what="the orders in the view",
     )
-    listing = boss.call("GET", "/orders", params={"limit": 1})
-    assert listing.headers["x-read-model"] == "view"
-    total = listing.json()["total"]
+    # How many documents there are, from order-view itself: an admin-wide listing through the
+    # gateway scans the collection on FerretDB and, past ~7,000 orders in a reused .run/data,
+    # answers from the live aggregation instead (README, Known limits).
+    total = boss.call("GET", "/admin/read-model/status").json()["documents"]
+    assert total >= len(orders)
 
     with pymongo.MongoClient("mongodb://127.0.0.1:27017", serverSelectionTimeoutMS=3000) as mongo:
         mongo["order_view"]["orders"].drop()
