@@ -182,5 +182,4 @@ async def propagation(shoppers: Shoppers, *, rate: float, seconds: float) -> dic
         "propagation_p50_ms": _round(percentile(lags, 50)),
         "propagation_p99_ms": _round(percentile(lags, 99)),
         "propagation_max_ms": _round(max(lags) if lags else None),
-        "acknowledged_ids": acknowledged,
     }
