@@ -79,13 +79,13 @@ test-faults: setup
 fanout:
 	$(PY) bench/notifications_fanout.py
 
-## load: simulated shoppers (Locust, headless, on CPU 1) against a running system (make run):
+## load: simulated shoppers (Locust, headless, on CPU 1 or BENCH_LOADGEN_CPUS) against a running system (make run):
 ##   make load USERS=50 DURATION=60s
 load:
 	@curl -sf -o /dev/null --max-time 3 http://127.0.0.1:8000/api/health || \
 	  { echo "[load] the shop is not running (or not healthy): start it with 'make run' in another terminal"; exit 1; }
 	@[ -x .venv/bin/locust ] || { echo "[load] locust is missing: run 'make setup'"; exit 1; }
-	PYTHONPATH=. taskset -c 1 .venv/bin/locust -f bench/locustfile.py --headless --only-summary \
+	PYTHONPATH=. taskset -c $${BENCH_LOADGEN_CPUS:-1} .venv/bin/locust -f bench/locustfile.py --headless --only-summary \
 	  --host http://127.0.0.1:8000 --users $(USERS) --spawn-rate $(SPAWN_RATE) --run-time $(DURATION) --stop-timeout 10
 
 ## bench: the performance figures (starts and stops the system itself, ~4 min; stop make run first)

@@ -8,9 +8,10 @@ bounded run (about 5 minutes) on this machine. Starts what it measures and stops
 3. POST /api/orders: sustained orders/s; at a steady rate, order 201 -> read-model propagation.
 4. Resident memory of the whole system, idle and at its peak under load.
 
-The system runs on CPU 0, every load generator on CPU 1. Prints a Markdown table and writes
-bench/results/bench.json. Knobs (environment): BENCH_SECONDS, BENCH_CONCURRENCY,
-BENCH_SIDECAR_RPS, BENCH_ORDER_CONCURRENCY, BENCH_ORDER_RATE."""
+The system runs on CPU 0, every load generator on CPU 1 (bench/cpus.py). Prints a Markdown
+table and writes bench/results/bench.json. Knobs (environment): BENCH_SECONDS,
+BENCH_CONCURRENCY, BENCH_SIDECAR_RPS, BENCH_ORDER_CONCURRENCY, BENCH_ORDER_RATE,
+BENCH_SYSTEM_CPUS, BENCH_LOADGEN_CPUS."""
 
 import asyncio
 import json
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import hey, orders, processes, sidecars
-from bench.cpus import LOADGEN_CPU, SYSTEM_CPU, pinned, split_available
+from bench.cpus import LOADGEN_CPUS, SYSTEM_CPUS, named, pinned, split, split_available
 from bench.report import cpu_lines, table
 from tests.e2e.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
 
@@ -55,7 +56,10 @@ def preflight() -> None:
     if stray_processes():
         raise SystemExit("[bench] apps or sidecars are already running: stop `make run` first.")
     if not split_available():
-        raise SystemExit(f"[bench] this process may not use CPUs {SYSTEM_CPU} and {LOADGEN_CPU}.")
+        raise SystemExit(
+            f"[bench] this process may not use {named(SYSTEM_CPUS | LOADGEN_CPUS)}: "
+            "set BENCH_SYSTEM_CPUS and BENCH_LOADGEN_CPUS to CPUs it may use (bench/cpus.py)."
+        )
 
 
 def saturate(url: str, what: str, headers: dict[str, str] | None = None) -> hey.HeyResult:
@@ -102,11 +106,11 @@ def shop_figures() -> dict[str, Any]:
     """Everything measured on the running shop."""
     system = System()
     say("starting the shop (scripts/run.sh, as `make run`; about 20 s)")
-    with pinned(SYSTEM_CPU):
+    with pinned(SYSTEM_CPUS):
         system.start()
     try:
-        pinned_count = processes.pin({SYSTEM_CPU})
-        say(f"  {pinned_count} processes of the system on CPU {SYSTEM_CPU}, infrastructure included")
+        pinned_count = processes.pin(SYSTEM_CPUS)
+        say(f"  {pinned_count} processes of the system on {named(SYSTEM_CPUS)}, infrastructure included")
         say("shop up; waiting for order-view's start-up rebuild (it reads every order once)")
         settled = orders.wait_for_rebuild(timeout=180)
         say(f"  rebuilt in {settled:.0f} s; letting it settle 5 s, then measuring idle memory")
@@ -186,8 +190,10 @@ def main() -> int:
     preflight()
     started = time.perf_counter()
     infra_was_running = infrastructure_running()
-    # This process and everything it runs itself (hey, the order clients) stay on CPU 1.
-    os.sched_setaffinity(0, {LOADGEN_CPU})
+    # This process and everything it runs itself (hey, the order clients) stay on the load
+    # generators' CPUs.
+    say(split())
+    os.sched_setaffinity(0, LOADGEN_CPUS)
     try:
         results = {**hello_figures(), **shop_figures()}
     finally:
@@ -204,7 +210,7 @@ def main() -> int:
     document = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine,
-        "cpu_split": f"system on CPU {SYSTEM_CPU}, load generators on CPU {LOADGEN_CPU}",
+        "cpu_split": split(),
         "seconds_per_measurement": SECONDS,
         "run_seconds": round(time.perf_counter() - started),
         "results": results,

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cpus import LOADGEN_CPU
+from bench.cpus import LOADGEN_CPUS, text
 from tests.e2e.system import _versions
 
 # Built by scripts/install-hey.sh (`make setup`), pinned in scripts/versions.sh.
@@ -43,7 +43,7 @@ def run(
     is given (hey's -q is per worker: the total is concurrency x rate_per_worker)."""
     if not HEY.exists():
         raise SystemExit(f"hey is missing ({HEY}): run `make setup`")
-    command = ["taskset", "-c", str(LOADGEN_CPU), str(HEY), "-z", f"{seconds}s", "-c", str(concurrency)]
+    command = ["taskset", "-c", text(LOADGEN_CPUS), str(HEY), "-z", f"{seconds}s", "-c", str(concurrency)]
     if rate_per_worker:
         command += ["-q", str(rate_per_worker)]
     for name, value in (headers or {}).items():
@@ -87,7 +87,7 @@ def _at_fixed_rate(
 ) -> tuple[list[float], dict[int, int]]:
     if not HEY.exists():
         raise SystemExit(f"hey is missing ({HEY}): run `make setup`")
-    command = ["taskset", "-c", str(LOADGEN_CPU), str(HEY), "-z", f"{seconds}s", "-c", "1"]
+    command = ["taskset", "-c", text(LOADGEN_CPUS), str(HEY), "-z", f"{seconds}s", "-c", "1"]
     command += ["-q", str(rate / streams), "-o", "csv"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]

@@ -9,6 +9,7 @@ by process name: the system lock (helper rules) keeps one shop per machine."""
 
 import os
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def _shop() -> list[tuple[Path, str, str]]:
     return found
 
 
-def pin(cpus: set[int]) -> int:
+def pin(cpus: AbstractSet[int]) -> int:
     """Moves every thread of every process of the shop to these CPUs (the infrastructure too,
     which an earlier `make run` or test run may have started on any); returns how many processes."""
     pinned = 0

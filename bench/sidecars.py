@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bench.cpus import SYSTEM_CPU, pinned
+from bench.cpus import SYSTEM_CPUS, pinned
 from tests.e2e.system import ROOT, _versions
 from tests.support import wait_until
 
@@ -71,7 +71,7 @@ def _ready(url: str) -> bool:
 
 @contextmanager
 def running() -> Iterator[None]:
-    """Starts the hello app and both sidecars on the system's CPU; stops them on exit."""
+    """Starts the hello app and both sidecars on the system's CPUs; stops them on exit."""
     (WORK / "resources").mkdir(parents=True, exist_ok=True)
     (ROOT / ".run/logs").mkdir(parents=True, exist_ok=True)
     config = _config()
@@ -85,7 +85,7 @@ def running() -> Iterator[None]:
     }
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        with pinned(SYSTEM_CPU):
+        with pinned(SYSTEM_CPUS):
             for name, command in commands.items():
                 log = (ROOT / f".run/logs/bench-{name}.log").open("ab")
                 processes.append(

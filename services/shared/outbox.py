@@ -141,10 +141,14 @@ class OutboxRelay:
         backoff = 0.0
         while True:
             try:
+                # Cleared before looking, not after: a commit while this batch is published
+                # leaves the flag set, and the relay looks again at once.
+                self._wake.clear()
                 published = await self.publish_pending()
                 backoff = 0.0
-                if published == 0:
-                    await self._sleep(self.idle_poll_s)
+                if published < self.batch_size:  # nothing more was there: wait for a commit
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker, sidecar or database down: wait and retry
@@ -153,11 +157,6 @@ class OutboxRelay:
                     "outbox relay cannot publish yet", extra={"error": str(exc), "retry_in_s": backoff}
                 )
                 await asyncio.sleep(backoff)
-
-    async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def publish_pending(self) -> int:
         """Publishes one batch of unsent rows in order; returns how many went out."""

@@ -1,4 +1,9 @@
-"""The outbox relay looks for rows when a transaction that queued an event commits, and only then."""
+"""The outbox relay looks for rows when a transaction that queued an event commits, and only then;
+it misses no commit and does not look again after a batch that took everything there was."""
+
+import asyncio
+import json
+from typing import Any, Literal
 
 import httpx
 from sqlalchemy import select
@@ -25,3 +30,54 @@ def test_only_a_commit_that_queued_an_event_wakes_the_relay(make_db) -> None:  #
         conn.execute(select(outbox.c.seq))
 
     assert (after_plain, wakes) == ([], ["woken"])
+
+
+def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_costs_one_look(  # type: ignore[no-untyped-def]
+    make_db,
+) -> None:
+    engine = make_db(metadata)
+    published: list[str] = []
+    settled = asyncio.Event()  # the relay waits for a commit again, both events out
+
+    class WatchedWake(asyncio.Event):
+        async def wait(self) -> Literal[True]:
+            if len(published) == 2:
+                settled.set()
+            return await super().wait()
+
+    def broker(request: httpx.Request) -> httpx.Response:
+        published.append(json.loads(request.content)["type"])
+        if len(published) == 1:  # another request commits its event meanwhile
+            with engine.begin() as conn:
+                add_event(conn, outbox, topic="customers", event_type="second", data={})
+        return httpx.Response(204)
+
+    client = httpx.AsyncClient(base_url="http://sidecar", transport=httpx.MockTransport(broker))
+    # Polling as good as off: only the commits wake the relay here.
+    relay = OutboxRelay(
+        engine, outbox, DaprSidecar(app_id="test", timeout_s=1, client=client), idle_poll_s=60
+    )
+    looks = 0
+    fetch = relay._fetch
+
+    def counted_fetch() -> list[Any]:
+        nonlocal looks
+        looks += 1
+        return fetch()
+
+    relay._fetch = counted_fetch  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        relay._wake = WatchedWake()
+        with engine.begin() as conn:
+            add_event(conn, outbox, topic="customers", event_type="first", data={})
+        relay.start()
+        try:
+            await asyncio.wait_for(settled.wait(), timeout=5)
+        finally:
+            await relay.stop()
+
+    asyncio.run(scenario())
+
+    # One look for each batch, none finding nothing: each batch was shorter than batch_size.
+    assert (published, looks) == (["first", "second"], 2)
