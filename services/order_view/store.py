@@ -112,33 +112,47 @@ class ReadModelStore:
         Check and write happen under the writer lock, each by `_id` alone: FerretDB v1 answers
         `_id` lookups from its primary key but scans the collection for any other filter."""
         with self._order_writes:
-            stored = self.orders.find_one({"_id": document["id"]}, {"version": 1, APPLIED: 1}) or {}
-            if stored.get("version", 0) >= document["version"]:
+            created = self._write_order(document)
+            if created is None:
                 return False
-            applied = [*stored.get(APPLIED, []), document["version"]]
-            self.orders.replace_one(
-                {"_id": document["id"]},
-                {"_id": document["id"], **document, APPLIED: applied, PROJECTED: time.time()},
-                upsert=True,
-            )
-            if not stored:
-                self._list_for_customer(document)
+            if created:
+                self._list_for_customer(document["customer"]["id"], [document])
         return True
 
-    def _list_for_customer(self, document: dict[str, Any]) -> None:
-        customer_id = document["customer"]["id"]
+    def save_orders(self, documents: list[dict[str, Any]]) -> None:
+        """save_order for many documents (a rebuild's page): each customer's listing is
+        written once for all of its new orders, not once per order."""
+        with self._order_writes:
+            created: dict[str, list[dict[str, Any]]] = {}
+            for document in documents:
+                if self._write_order(document):
+                    created.setdefault(document["customer"]["id"], []).append(document)
+            for customer_id, listed in created.items():
+                self._list_for_customer(customer_id, listed)
+
+    def _write_order(self, document: dict[str, Any]) -> bool | None:
+        """Writes the document if newer than the stored one (under the writer lock): None when
+        it was not, else whether the order is new to the view."""
+        stored = self.orders.find_one({"_id": document["id"]}, {"version": 1, APPLIED: 1}) or {}
+        if stored.get("version", 0) >= document["version"]:
+            return None
+        applied = [*stored.get(APPLIED, []), document["version"]]
+        self.orders.replace_one(
+            {"_id": document["id"]},
+            {"_id": document["id"], **document, APPLIED: applied, PROJECTED: time.time()},
+            upsert=True,
+        )
+        return not stored
+
+    def _list_for_customer(self, customer_id: str, documents: list[dict[str, Any]]) -> None:
         listing = self.by_customer.find_one({"_id": customer_id}) or {"orders": []}
-        entries = [e for e in listing["orders"] if e["id"] != document["id"]]
-        entries.append({"id": document["id"], "created_at": document["created_at"]})
+        adding = {document["id"] for document in documents}
+        entries = [e for e in listing["orders"] if e["id"] not in adding]
+        entries += [{"id": d["id"], "created_at": d["created_at"]} for d in documents]
         entries.sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
         self.by_customer.replace_one(
             {"_id": customer_id}, {"_id": customer_id, "orders": entries}, upsert=True
         )
-
-    def save_orders(self, documents: list[dict[str, Any]]) -> None:
-        """save_order for many documents (rebuilds)."""
-        for document in documents:
-            self.save_order(document)
 
     def get_order(self, order_id: str) -> dict[str, Any] | None:
         return self.orders.find_one({"_id": order_id}, HIDDEN)

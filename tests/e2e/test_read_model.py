@@ -218,9 +218,10 @@ def test_a_rebuild_after_dropping_the_collection_restores_every_document(system:
     started = boss.call("POST", "/admin/read-model/rebuild")
     assert started.status_code == 202
 
+    # A rebuild reads every order: on a .run/data that many bench runs filled, tens of thousands.
     status = wait_until(
         lambda: (s := boss.call("GET", "/admin/read-model/status").json())["state"] == "done" and s,
-        timeout=120,
+        timeout=120 + total / 50,
         interval=1,
         what="the rebuild to finish",
     )

@@ -93,3 +93,18 @@ def test_an_idempotency_key_maps_to_one_order_id_per_customer() -> None:
 def test_an_order_names_each_product_once() -> None:
     with pytest.raises(ValueError):
         NewOrder(items=[{"product_id": P1, "quantity": 1}, {"product_id": P1, "quantity": 2}])
+
+
+def test_a_page_shows_each_order_as_it_is_read_alone_newest_first(db) -> None:  # type: ignore[no-untyped-def]
+    first, second, third = pending(db), pending(db), pending(db)
+    service.settle(db, order_id=second, reservation=reserved(second))
+    service.settle(db, order_id=third, reservation=reserved(third, "rejected"))
+
+    page = service.page(db, customer_id=None, limit=2, offset=0)
+    rest = service.page(db, customer_id=BUYER.id, limit=2, offset=2)
+
+    alone = {order_id: service.find(db, order_id=order_id) for order_id in (first, second, third)}
+    assert page["items"] == [alone[third], alone[second]]
+    assert rest["items"] == [alone[first]]
+    assert (page["total"], rest["total"]) == (3, 3)
+    assert [len(order["items"]) for order in page["items"] + rest["items"]] == [2, 2, 2]
