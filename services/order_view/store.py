@@ -23,6 +23,8 @@ PROJECTED = "projected_at"
 # Customers and products whose snapshots the process keeps in memory, each kind (a few hundred
 # bytes each).
 SNAPSHOTS_RECALLED = 10_000
+# MongoDB's error code for a collection that does not exist.
+NAMESPACE_NOT_FOUND = 26
 # Fields of the stored document that are not the read model's shape.
 HIDDEN = {"_id": 0, APPLIED: 0, PROJECTED: 0}
 
@@ -166,7 +168,15 @@ class ReadModelStore:
         return list(cursor.skip(offset).limit(limit)), total
 
     def count_orders(self) -> int:
-        return self.orders.count_documents({})
+        """From the collection's statistics, not a count of its documents: FerretDB v1 counts
+        by reading every one (2 s at 11,500 orders; this takes 55 ms, on MongoDB less)."""
+        try:
+            stats = list(self.orders.aggregate([{"$collStats": {"count": {}}}]))
+        except OperationFailure as exc:
+            if exc.code == NAMESPACE_NOT_FOUND:  # dropped, and nothing saved since
+                return 0
+            raise
+        return int(stats[0]["count"]) if stats else 0
 
     def drop_orders(self) -> None:
         self.orders.drop()
@@ -318,10 +328,6 @@ class ReadModelStore:
             {"_id": letter_id},
             {"$inc": {"replays": 1}, "$set": {"last_replay": {"at": datetime.now(UTC), "outcome": reason}}},
         )
-
-    def last_event_at(self) -> datetime | None:
-        found = list(self.processed.find({}, {"received_at": 1}).sort("received_at", -1).limit(1))
-        return found[0]["received_at"] if found else None
 
 
 def dead_letter_id(subscriber: str, event_id: str) -> str:
