@@ -190,10 +190,6 @@ class ReadModelStore:
             raise
         return int(stats[0]["count"]) if stats else 0
 
-    def drop_orders(self) -> None:
-        self.orders.drop()
-        self.by_customer.drop()
-
     # --- customers and products: newest snapshot wins ----------------------------------------
 
     def remember(self, kind: str, snapshot: dict[str, Any]) -> bool:
