@@ -118,29 +118,49 @@ def settle(engine: Engine, *, order_id: str, reservation: dict[str, Any]) -> dic
     status = "confirmed" if reservation["status"] == "reserved" else "rejected"
     reserved = {line["product_id"]: line for line in reservation["lines"]}
     with engine.begin() as conn:
-        lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)).all()
-        total = sum(reserved[line.product_id]["unit_price_cents"] * line.quantity for line in lines)
+        row = conn.execute(select(orders).where(orders.c.id == order_id)).one()._mapping
+        lines = [
+            {**line._mapping, **_as_sold(reserved[line.product_id])}
+            for line in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id))
+        ]
         for line in lines:
-            sold = reserved[line.product_id]
             conn.execute(
                 update(order_lines)
-                .where(order_lines.c.order_id == order_id, order_lines.c.product_id == line.product_id)
-                .values(
-                    unit_price_cents=sold["unit_price_cents"],
-                    product_name=sold.get("name"),
-                    seller_id=sold.get("seller_id"),
-                )
+                .where(order_lines.c.order_id == order_id, order_lines.c.product_id == line["product_id"])
+                .values({column: line[column] for column in SOLD})
             )
+        total = sum(line["unit_price_cents"] * line["quantity"] for line in lines)
+        settled = {**row, "status": status, "total_cents": total, "updated_at": utcnow()}
         changed = conn.execute(
             update(orders)
             .where(orders.c.id == order_id, orders.c.status == "pending")
-            .values(status=status, total_cents=total, updated_at=utcnow(), version=orders.c.version + 1)
+            .values(
+                status=status,
+                total_cents=total,
+                updated_at=settled["updated_at"],
+                version=orders.c.version + 1,
+            )
         ).rowcount
-        order = _read(conn, order_id)
-        assert order is not None
-        if changed:
-            add_event(conn, outbox, topic=TOPIC, event_type=f"order.{status}", data=order)
+        if not changed:  # settled meanwhile (a retry and the stale-order sweep): as it stands
+            current = _read(conn, order_id)
+            assert current is not None
+            return current
+        # The order as just written, not read back.
+        order = snapshot({**settled, "version": row["version"] + 1}, lines)
+        add_event(conn, outbox, topic=TOPIC, event_type=f"order.{status}", data=order)
     return order
+
+
+# What an order line keeps of its product as sold, from the reservation's answer.
+SOLD = ("unit_price_cents", "product_name", "seller_id")
+
+
+def _as_sold(reserved: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "unit_price_cents": reserved["unit_price_cents"],
+        "product_name": reserved.get("name"),
+        "seller_id": reserved.get("seller_id"),
+    }
 
 
 def abandon(engine: Engine, *, order_id: str) -> None:

@@ -116,7 +116,7 @@ class OutboxRelay:
         """A commit that queued an event wakes the relay (from any thread); other commits, most
         of them, do not: each would cost a query finding nothing."""
         event.listen(self.engine, "commit", self._committed)
-        event.listen(self.engine, "rollback", lambda conn: conn.info.pop(_QUEUED, None))
+        event.listen(self.engine, "rollback", self._rolled_back)
 
     async def stop(self) -> None:
         if self._task:
@@ -126,6 +126,13 @@ class OutboxRelay:
     def _committed(self, conn: Connection) -> None:
         if conn.info.pop(_QUEUED, False):
             self.notify()
+
+    @staticmethod
+    def _rolled_back(conn: Connection) -> None:
+        # A connection lost mid-transaction (the database restarting) is invalidated, and its
+        # info went with it; touching it would raise over the error that says what happened.
+        if not conn.invalidated:
+            conn.info.pop(_QUEUED, None)
 
     def notify(self) -> None:
         """Wakes the relay after a commit (callable from worker threads)."""

@@ -231,6 +231,10 @@ class Reconciliation:
             "stuck pending": self.stuck,
             "duplicated": self.duplicates,
             "events not received": self.events - self.received,
+            # A fault may refuse an order (503, or no answer in time), never fail on it.
+            "server errors other than 503": sum(
+                count for answer, count in self.refused.items() if answer.startswith("5") and answer != "503"
+            ),
         }
         found = [f"{what}: {count}" for what, count in checks.items() if count]
         if self.recover_s is None:

@@ -30,8 +30,8 @@ def pending(db) -> str:  # type: ignore[no-untyped-def]
 
 def reserved(order_id: str, status: str = "reserved") -> dict:  # type: ignore[type-arg]
     lines = [
-        {"product_id": P1, "quantity": 2, "unit_price_cents": 300},
-        {"product_id": P2, "quantity": 1, "unit_price_cents": 1000},
+        {"product_id": P1, "quantity": 2, "unit_price_cents": 300, "name": "Kettle", "seller_id": "s1"},
+        {"product_id": P2, "quantity": 1, "unit_price_cents": 1000, "name": "Teapot", "seller_id": "s2"},
     ]
     return {"order_id": order_id, "status": status, "lines": lines}
 
@@ -42,6 +42,12 @@ def test_a_reserved_order_is_confirmed_with_its_prices_and_total(db) -> None:  #
     order = service.settle(db, order_id=order_id, reservation=reserved(order_id))
 
     assert (order["status"], order["total_cents"], order["version"]) == ("confirmed", 1600, 2)
+    sold = {
+        i["product_id"]: (i["product_name"], i["seller_id"], i["unit_price_cents"]) for i in order["items"]
+    }
+    assert sold == {P1: ("Kettle", "s1", 300), P2: ("Teapot", "s2", 1000)}
+    # What is answered and published is the order as stored, though settle does not read it back.
+    assert order == service.find(db, order_id=order_id)
     assert outbox_events(db, outbox) == [("order.confirmed", order)]
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any, Literal
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from services.customers.models import metadata, outbox
@@ -30,6 +31,19 @@ def test_only_a_commit_that_queued_an_event_wakes_the_relay(make_db) -> None:  #
         conn.execute(select(outbox.c.seq))
 
     assert (after_plain, wakes) == ([], ["woken"])
+
+
+def test_a_connection_lost_mid_transaction_fails_with_its_own_error(make_db) -> None:  # type: ignore[no-untyped-def]
+    """The database restarting under a write: the caller sees the lost connection (a 503), not
+    an error from the relay's bookkeeping (it was a 500)."""
+    engine = make_db(metadata)
+    unused = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(204)))
+    OutboxRelay(engine, outbox, DaprSidecar(app_id="test", timeout_s=1, client=unused)).watch_commits()
+
+    with pytest.raises(ConnectionResetError), engine.begin() as conn:
+        add_event(conn, outbox, topic="customers", event_type="x", data={})
+        conn.invalidate()  # what SQLAlchemy does on a disconnect error
+        raise ConnectionResetError("server closed the connection")
 
 
 def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_costs_one_look(  # type: ignore[no-untyped-def]
