@@ -141,7 +141,7 @@ def shop_figures() -> dict[str, Any]:
             say(f"  {sustained['orders_per_s']} orders/s, p99 {sustained['p99_ms']} ms")
         # The overload leaves order-view a backlog: the steady runs start once it is applied.
         say(f"waiting for the read model to apply those {len(sustained_ids)} orders")
-        sustained["read_model_drained_s"] = round(orders.drain(sustained_ids, timeout=180), 1)
+        sustained["read_model_drained_s"] = round(orders.drain(sustained_ids, timeout=180)[0], 1)
         say(f"  applied {sustained['read_model_drained_s']} s after the last one was acknowledged")
         # Half what the shop just sustained (its propagation when not overloaded), then the target rate.
         steady = []

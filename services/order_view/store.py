@@ -112,53 +112,48 @@ class ReadModelStore:
         return int(found["version"]) if found else 0
 
     def save_order(self, document: dict[str, Any]) -> bool:
-        """Stores the document unless a newer (or the same) version is already there.
+        """Stores the document unless a newer (or the same) version is already there."""
+        return self.save_orders([document]) == 1
+
+    def save_orders(self, documents: list[dict[str, Any]]) -> int:
+        """Stores each document newer than the stored one; returns how many it stored.
 
         Check and write happen under the writer lock, each by `_id` alone: FerretDB v1 answers
-        `_id` lookups from its primary key but scans the collection for any other filter."""
+        `_id` lookups from its primary key but scans the collection for any other filter. A new
+        order joins its customer's listing before its document is written, so the view never
+        holds an order its listing lacks, even if the process dies between the two writes (the
+        redelivery then writes the document; the listing skips it until then). A rebuild's page
+        writes each customer's listing once."""
         with self._order_writes:
-            created = self._write_order(document)
-            if created is None:
-                return False
-            if created:
-                self._list_for_customer(document["customer"]["id"], [document])
-        return True
-
-    def save_orders(self, documents: list[dict[str, Any]]) -> None:
-        """save_order for many documents (a rebuild's page): each customer's listing is
-        written once for all of its new orders, not once per order."""
-        with self._order_writes:
-            created: dict[str, list[dict[str, Any]]] = {}
-            for document in documents:
-                if self._write_order(document):
-                    created.setdefault(document["customer"]["id"], []).append(document)
-            for customer_id, listed in created.items():
+            stored = {
+                document["id"]: self.orders.find_one({"_id": document["id"]}, {"version": 1, APPLIED: 1})
+                or {}
+                for document in documents
+            }
+            newer = [d for d in documents if stored[d["id"]].get("version", 0) < d["version"]]
+            new_by_customer: dict[str, list[dict[str, Any]]] = {}
+            for document in newer:
+                if not stored[document["id"]]:
+                    new_by_customer.setdefault(document["customer"]["id"], []).append(document)
+            for customer_id, listed in new_by_customer.items():
                 self._list_for_customer(customer_id, listed)
-
-    def _write_order(self, document: dict[str, Any]) -> bool | None:
-        """Writes the document if newer than the stored one (under the writer lock): None when
-        it was not, else whether the order is new to the view."""
-        stored = self.orders.find_one({"_id": document["id"]}, {"version": 1, APPLIED: 1}) or {}
-        if stored.get("version", 0) >= document["version"]:
-            return None
-        applied = [*stored.get(APPLIED, []), document["version"]]
-        self.orders.replace_one(
-            {"_id": document["id"]},
-            {"_id": document["id"], **document, APPLIED: applied, PROJECTED: time.time()},
-            upsert=True,
-        )
-        return not stored
+            for document in newer:
+                applied = [*stored[document["id"]].get(APPLIED, []), document["version"]]
+                self.orders.replace_one(
+                    {"_id": document["id"]},
+                    {"_id": document["id"], **document, APPLIED: applied, PROJECTED: time.time()},
+                    upsert=True,
+                )
+        return len(newer)
 
     def _list_for_customer(self, customer_id: str, documents: list[dict[str, Any]]) -> None:
-        listing = self.by_customer.find_one({"_id": customer_id}) or {"orders": []}
-        adding = {document["id"] for document in documents}
-        entries = [e for e in listing["orders"] if e["id"] not in adding]
-        entries += [{"id": d["id"], "created_at": d["created_at"]} for d in documents]
-        # As the orders service pages them: newest first, then by id.
-        entries.sort(key=lambda e: e["id"])
-        entries.sort(key=lambda e: e["created_at"], reverse=True)
-        self.by_customer.replace_one(
-            {"_id": customer_id}, {"_id": customer_id, "orders": entries}, upsert=True
+        """Adds orders to a customer's listing in one write, without reading it: FerretDB v1
+        spends ~50 us per array element on every read and every write of a document, so a
+        read and a rewrite of the listing cost a customer with 200 orders ~20 ms per order.
+        `$addToSet`: an order listed already (a redelivery) is not listed twice."""
+        entries = [{"id": d["id"], "created_at": d["created_at"]} for d in documents]
+        self.by_customer.update_one(
+            {"_id": customer_id}, {"$addToSet": {"orders": {"$each": entries}}}, upsert=True
         )
 
     def get_order(self, order_id: str) -> dict[str, Any] | None:
@@ -171,7 +166,7 @@ class ReadModelStore:
         customers' (admins only) by a query, which FerretDB v1 answers by scanning."""
         if customer_id is not None:
             listing = self.by_customer.find_one({"_id": customer_id}) or {"orders": []}
-            page = listing["orders"][offset : offset + limit]
+            page = newest_first(listing["orders"])[offset : offset + limit]
             documents = (self.orders.find_one({"_id": entry["id"]}, HIDDEN) for entry in page)
             # An order missing here was dropped with the collection and not rebuilt yet.
             return [document for document in documents if document], len(listing["orders"])
@@ -342,6 +337,11 @@ class ReadModelStore:
             {"_id": letter_id},
             {"$inc": {"replays": 1}, "$set": {"last_replay": {"at": datetime.now(UTC), "outcome": reason}}},
         )
+
+
+def newest_first(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A listing's entries as the orders service pages orders: newest first, then by id."""
+    return sorted(sorted(entries, key=lambda e: e["id"]), key=lambda e: e["created_at"], reverse=True)
 
 
 def dead_letter_id(subscriber: str, event_id: str) -> str:

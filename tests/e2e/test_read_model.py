@@ -237,6 +237,7 @@ def test_a_rebuild_after_dropping_the_collection_restores_every_document(system:
 
     with pymongo.MongoClient("mongodb://127.0.0.1:27017", serverSelectionTimeoutMS=3000) as mongo:
         mongo["order_view"]["orders"].drop()
+        mongo["order_view"]["orders_by_customer"].delete_one({"_id": buyer.id})
     assert boss.call("GET", "/admin/read-model/status").json()["documents"] == 0
     started = boss.call("POST", "/admin/read-model/rebuild")
     assert started.status_code == 202
@@ -252,6 +253,9 @@ def test_a_rebuild_after_dropping_the_collection_restores_every_document(system:
     assert status["built"] >= total
     for order in orders:
         assert from_view(buyer, order["id"])["status"] == "confirmed"  # type: ignore[index]
+    listing = buyer.call("GET", "/orders")
+    assert listing.headers["x-read-model"] == "view"
+    assert [o["id"] for o in listing.json()["items"]] == [o["id"] for o in orders[::-1]]
     assert customer_forbidden(buyer)
 
 

@@ -9,6 +9,7 @@ import httpx
 from pymongo.errors import ServerSelectionTimeoutError
 
 from services.order_view.events import handle
+from services.order_view.store import newest_first
 from services.shared.dapr import ServiceUnavailable
 
 CUSTOMER = {"id": "c1", "name": "Ann", "email": "ann@example.com", "version": 1}
@@ -247,3 +248,13 @@ def test_a_first_seen_creation_rewrites_nothing_but_a_first_seen_later_version_d
 
     deliver(store, dapr, "e3", "customer.updated", {**CUSTOMER, "id": "c3", "version": 2}, "customers")
     assert renames == ["c3"]
+
+
+def test_a_listing_readsnewest_first_then_by_id_whatever_order_its_entries_were_added_in() -> None:
+    added = [  # as events arrive: out of order, two orders in the same microsecond
+        {"id": "b", "created_at": "2026-12-02T10:00:00.000001Z"},
+        {"id": "c", "created_at": "2026-12-02T11:00:00.000000Z"},
+        {"id": "a", "created_at": "2026-12-02T10:00:00.000001Z"},
+        {"id": "d", "created_at": "2026-12-02T09:00:00.000000Z"},
+    ]
+    assert [e["id"] for e in newest_first(added)] == ["c", "a", "b", "d"]
