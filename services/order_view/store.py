@@ -202,15 +202,22 @@ class ReadModelStore:
             self.snapshots_kept += 1
         return True
 
-    def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The newest snapshots kept of some customers or products (unknown ones are missing)."""
-        collection = self.customers if kind == "customer" else self.products
+    def recall(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The snapshots of some customers or products held in memory; no database call, so
+        the event loop asks here directly instead of through a worker thread."""
         with self._recalling:
-            found = {i: self._snapshots[kind][i] for i in ids if i in self._snapshots[kind]}
+            held = self._snapshots[kind]
+            return {entity_id: dict(held[entity_id]) for entity_id in ids if entity_id in held}
+
+    def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The newest snapshots kept of some customers or products (unknown ones are missing):
+        from memory, else from the database."""
+        collection = self.customers if kind == "customer" else self.products
+        found = self.recall(kind, ids)
         for entity_id in ids:
             if entity_id not in found and (doc := collection.find_one({"_id": entity_id})):
-                found[entity_id] = self._recall(kind, doc)
-        return {entity_id: dict(snapshot) for entity_id, snapshot in found.items()}
+                found[entity_id] = dict(self._recall(kind, doc))
+        return found
 
     def _recall(self, kind: str, doc: dict[str, Any]) -> dict[str, Any]:
         """Keeps a snapshot read or written in memory, unless a newer one is there already (a

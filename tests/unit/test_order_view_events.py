@@ -45,6 +45,9 @@ class FakeStore:
         self.orders[document["id"]] = document
         return True
 
+    def recall(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {}  # nothing held in memory: every snapshot comes from known()
+
     def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: self.snapshots[kind][i] for i in ids if i in self.snapshots[kind]}
 
