@@ -6,6 +6,12 @@ import uvicorn
 
 from services.shared.logging import configure_logging
 
+# How long an idle keep-alive connection stays open. Longer than the clients keep theirs idle
+# (daprd's app channel: Go's 90 s), so a client never sends on a connection the server is
+# closing at that moment: uvicorn's 5 s default lost that race now and then (the request
+# fails with a reset and, a POST, is not retried by the client).
+KEEP_ALIVE_S = 100
+
 
 def serve(app_path: str, service: str) -> None:
     """Starts uvicorn for `app_path` ("package.module:app"), logging JSON from the first line."""
@@ -17,6 +23,7 @@ def serve(app_path: str, service: str) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
         # WebSocket heartbeats: a client that stops answering pings is dropped within ~20 s.
         ws_ping_interval=10,
