@@ -150,8 +150,10 @@ class ReadModelStore:
         """Adds orders to a customer's listing in one write, without reading it: FerretDB v1
         spends ~50 us per array element on every read and every write of a document, so a
         read and a rewrite of the listing cost a customer with 200 orders ~20 ms per order.
-        `$addToSet`: an order listed already (a redelivery) is not listed twice."""
-        entries = [{"id": d["id"], "created_at": d["created_at"]} for d in documents]
+        `$addToSet`: an order listed already (a redelivery) is not listed twice. Each entry is
+        one string, "<created_at> <id>": FerretDB v1 reads and writes an array of strings ~2.5
+        times faster than one of {id, created_at} documents (the listings' first format)."""
+        entries = [f"{d['created_at']} {d['id']}" for d in documents]
         self.by_customer.update_one(
             {"_id": customer_id}, {"$addToSet": {"orders": {"$each": entries}}}, upsert=True
         )
@@ -166,10 +168,10 @@ class ReadModelStore:
         customers' (admins only) by a query, which FerretDB v1 answers by scanning."""
         if customer_id is not None:
             listing = self.by_customer.find_one({"_id": customer_id}) or {"orders": []}
-            page = newest_first(listing["orders"])[offset : offset + limit]
-            documents = (self.orders.find_one({"_id": entry["id"]}, HIDDEN) for entry in page)
+            listed = listed_ids(listing["orders"])
+            found = (self.orders.find_one({"_id": i}, HIDDEN) for i in listed[offset : offset + limit])
             # An order missing here was dropped with the collection and not rebuilt yet.
-            return [document for document in documents if document], len(listing["orders"])
+            return [document for document in found if document], len(listed)
         total = self.orders.count_documents({})
         cursor = self.orders.find({}, HIDDEN).sort([("created_at", DESCENDING), ("id", ASCENDING)])
         return list(cursor.skip(offset).limit(limit)), total
@@ -240,9 +242,9 @@ class ReadModelStore:
         changed = 0
         with self._order_writes:
             listing = self.by_customer.find_one({"_id": customer["id"]}) or {"orders": []}
-            for entry in listing["orders"]:
+            for order_id in listed_ids(listing["orders"]):
                 changed += self.orders.update_one(
-                    {"_id": entry["id"]},
+                    {"_id": order_id},
                     {"$set": {"customer.name": customer["name"], "customer.email": customer["email"]}},
                 ).modified_count
         return changed
@@ -346,9 +348,19 @@ class ReadModelStore:
         )
 
 
-def newest_first(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A listing's entries as the orders service pages orders: newest first, then by id."""
-    return sorted(sorted(entries, key=lambda e: e["id"]), key=lambda e: e["created_at"], reverse=True)
+def listed_ids(entries: list[str | dict[str, str]]) -> list[str]:
+    """The orders of a listing, each once, as the orders service pages them: newest first, then
+    by id. Entries are "<created_at> <id>" strings, or {id, created_at} documents in listings
+    written before those (an order can then be listed in both forms)."""
+    created: dict[str, datetime] = {}
+    for entry in entries:
+        if isinstance(entry, dict):
+            at, order_id = entry["created_at"], entry["id"]
+        else:
+            at, _, order_id = entry.partition(" ")
+        # Parsed: "...:00Z" sorts after "...:00.000001Z" as text (isoformat drops a zero fraction).
+        created[order_id] = datetime.fromisoformat(at.removesuffix("Z"))
+    return sorted(sorted(created), key=created.__getitem__, reverse=True)
 
 
 def dead_letter_id(subscriber: str, event_id: str) -> str:

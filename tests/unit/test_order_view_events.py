@@ -9,7 +9,7 @@ import httpx
 from pymongo.errors import ServerSelectionTimeoutError
 
 from services.order_view.events import handle
-from services.order_view.store import newest_first
+from services.order_view.store import listed_ids
 from services.shared.dapr import ServiceUnavailable
 
 CUSTOMER = {"id": "c1", "name": "Ann", "email": "ann@example.com", "version": 1}
@@ -253,11 +253,20 @@ def test_a_first_seen_creation_rewrites_nothing_but_a_first_seen_later_version_d
     assert renames == ["c3"]
 
 
-def test_a_listing_readsnewest_first_then_by_id_whatever_order_its_entries_were_added_in() -> None:
+def test_a_listing_reads_newest_first_then_by_id_whatever_order_its_entries_were_added_in() -> None:
     added = [  # as events arrive: out of order, two orders in the same microsecond
-        {"id": "b", "created_at": "2026-12-02T10:00:00.000001Z"},
-        {"id": "c", "created_at": "2026-12-02T11:00:00.000000Z"},
-        {"id": "a", "created_at": "2026-12-02T10:00:00.000001Z"},
-        {"id": "d", "created_at": "2026-12-02T09:00:00.000000Z"},
+        "2026-12-02T10:00:00.000001Z b",
+        "2026-12-02T11:00:00Z c",
+        "2026-12-02T10:00:00.000001Z a",
+        "2026-12-02T10:00:00Z d",  # a whole second: no fraction, yet older than a and b
     ]
-    assert [e["id"] for e in newest_first(added)] == ["c", "a", "b", "d"]
+    assert listed_ids(added) == ["c", "a", "b", "d"]
+
+
+def test_a_listing_of_the_first_format_reads_the_same_and_lists_an_order_once() -> None:
+    older = [
+        {"id": "a", "created_at": "2026-12-02T09:00:00Z"},
+        {"id": "b", "created_at": "2026-12-02T10:00:00Z"},
+    ]
+    # The same order again, in the current form (a rebuild after the documents were dropped).
+    assert listed_ids([*older, "2026-12-02T09:00:00Z a", "2026-12-02T11:00:00Z c"]) == ["c", "b", "a"]
