@@ -2,7 +2,7 @@
 # Starts, stops and checks the local infrastructure as plain processes (no systemd), all bound
 # to 127.0.0.1, data under .run/data (git-ignored):
 #   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
-#   Dapr placement :50005, scheduler :50006
+#   Dapr scheduler :50006 (no placement: no app hosts actors)
 #   and only for their BROKER: Mosquitto :1883 (mqtt), NATS with JetStream :4222 (nats),
 #   Kafka in KRaft mode :9092, its controller :9093 (kafka)
 #   Zipkin :9411 (only for TRACING=1: the sidecars' spans, in memory)
@@ -211,13 +211,9 @@ CONF
 
 kafka_ready() { port_open 9092 && tail -c "+${kafka_log_from:-1}" "$logs/kafka.log" | grep -q "Kafka Server started"; }
 
+# The scheduler only: no app hosts actors, so no placement (dapr.yaml says why). An app that
+# adds actors starts it here again: $DAPR_RUNTIME_PATH/.dapr/bin/placement --port 50005.
 start_dapr_control_plane() {
-  need "$DAPR_RUNTIME_PATH/.dapr/bin/placement"
-  if ! (running placement && port_open 50005); then
-    log "starting dapr placement"
-    spawn placement "$DAPR_RUNTIME_PATH/.dapr/bin/placement" --port 50005 --listen-address 127.0.0.1 \
-      --healthz-port 28080 --healthz-listen-address 127.0.0.1 --metrics-port 29090 --metrics-listen-address 127.0.0.1
-  fi
   if ! (running scheduler && port_open 50006); then
     mkdir -p "$data/scheduler"
     log "starting dapr scheduler"
@@ -263,7 +259,6 @@ up() {
   provision_mariadb
   wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping
   wait_for ferretdb 30 port_open 27017
-  wait_for placement 30 port_open 50005
   wait_for scheduler 60 curl -sf http://127.0.0.1:28081/healthz
   [ -z "$extra" ] || wait_for_broker "$extra"
   wait_for_broker rabbitmq

@@ -45,6 +45,9 @@ def mysql_engine(
         max_overflow=BACKGROUND_CONNECTIONS,
         pool_recycle=1800,
         pool_timeout=5,
+        # The connection returned last is lent first: at a trickle one stays busy (no ping) and
+        # the others idle, where first-in-first-out cycled them all past PING_AFTER_IDLE_S.
+        pool_use_lifo=True,
         # Reset by _end_open_transaction instead: the default rolls back every connection
         # returned, also one whose transaction just committed (a round trip for nothing).
         pool_reset_on_return=None,
