@@ -24,6 +24,14 @@ PROJECTED = "projected_at"
 # Customers and products whose snapshots the process keeps in memory, each kind (a few hundred
 # bytes each).
 SNAPSHOTS_RECALLED = 10_000
+# A customer's listing document holds at most this many orders; then they move, as they are, to
+# an archive document of their own ("<customer id>#<n>") and the listing starts empty again. So
+# writing an order costs the same whatever the customer's history (FerretDB v1 reads and writes
+# a document at ~18 us per array element: 4 ms per order at 200 orders, 40 at 2,000, unsplit).
+LISTING_MAX = 200
+# Customers whose listing growth the process counts (a few dozen bytes each); one it forgot
+# counts again from zero, so its listing grows to at most twice LISTING_MAX before it moves.
+LISTINGS_COUNTED = 10_000
 # How long a product rename may look for the orders that show the product.
 RENAME_SCAN_TIMEOUT_S = 60
 # MongoDB's error code for a collection that does not exist.
@@ -33,11 +41,13 @@ HIDDEN = {"_id": 0, APPLIED: 0, PROJECTED: 0}
 
 
 class ReadModelStore:
-    """orders: the documents; customers/products: the newest snapshot seen of each (with its
-    version), so older events change nothing; processed_events: ids of events applied."""
+    """orders: the documents; orders_by_customer: each customer's order ids (a listing and its
+    archives); customers/products: the newest snapshot seen of each (with its version), so older
+    events change nothing; processed_events: ids of events applied."""
 
-    def __init__(self, db: Database[dict[str, Any]]) -> None:
+    def __init__(self, db: Database[dict[str, Any]], *, listing_max: int = LISTING_MAX) -> None:
         self.db = db
+        self.listing_max = listing_max
         # FerretDB v1 applies an update as read-modify-write of the whole document, so two
         # concurrent updates of one order (a product rename and a customer rename) can lose
         # one. This process is the read model's only writer: serialising its order writes
@@ -60,9 +70,13 @@ class ReadModelStore:
         self.products = db["products"]
         self.processed = db["processed_events"]
         self.dead_letters = db["dead_letters"]
-        # One document per customer listing their order ids: FerretDB v1 scans a collection for
-        # any filter but `_id`, so "a customer's orders, newest first" is kept addressable by _id.
+        # One document per customer listing their order ids, and its archives: FerretDB v1 scans
+        # a collection for any filter but `_id`, so "a customer's orders, newest first" is kept
+        # addressable by _id.
         self.by_customer = db["orders_by_customer"]
+        # Entries added to each customer's listing since it last moved to an archive (or since
+        # this process started), under the order writer lock.
+        self._listing_growth: OrderedDict[str, int] = OrderedDict()
 
     @classmethod
     def connect(cls, url: str, database: str, *, timeout_ms: int) -> "ReadModelStore":
@@ -152,11 +166,44 @@ class ReadModelStore:
         read and a rewrite of the listing cost a customer with 200 orders ~20 ms per order.
         `$addToSet`: an order listed already (a redelivery) is not listed twice. Each entry is
         one string, "<created_at> <id>": FerretDB v1 reads and writes an array of strings ~2.5
-        times faster than one of {id, created_at} documents (the listings' first format)."""
+        times faster than one of {id, created_at} documents (the listings' first format). A
+        listing that reached `listing_max` entries moves to an archive (read once, then)."""
         entries = [f"{d['created_at']} {d['id']}" for d in documents]
         self.by_customer.update_one(
             {"_id": customer_id}, {"$addToSet": {"orders": {"$each": entries}}}, upsert=True
         )
+        growth = self._listing_growth.pop(customer_id, 0) + len(entries)
+        self._listing_growth[customer_id] = growth
+        while len(self._listing_growth) > LISTINGS_COUNTED:
+            self._listing_growth.popitem(last=False)
+        if growth >= self.listing_max:
+            self._archive_listing(customer_id)
+
+    def _archive_listing(self, customer_id: str) -> None:
+        """Moves a full listing's entries to the customer's next archive and empties it. The
+        archive is written first and counted (`archived`) only with the emptying: should the
+        process die between the two, the listing still holds every entry and its next move
+        writes the same archive again, with the entries added since."""
+        listing = self.by_customer.find_one({"_id": customer_id}) or {}
+        entries = listing.get("orders", [])
+        self._listing_growth[customer_id] = len(entries)  # what is there, not what was counted
+        if len(entries) < self.listing_max:  # emptied meanwhile (the view rebuilt): not full yet
+            return
+        archived = int(listing.get("archived", 0))
+        archive = {"_id": archive_id(customer_id, archived), "orders": entries}
+        self.by_customer.replace_one({"_id": archive["_id"]}, archive, upsert=True)
+        self.by_customer.update_one({"_id": customer_id}, {"$set": {"orders": [], "archived": archived + 1}})
+        self._listing_growth[customer_id] = 0
+
+    def _listed(self, customer_id: str) -> list[str]:
+        """A customer's order ids, newest first: the listing's and every archive's, each by
+        `_id` (an archive holds older orders mostly, not only: a rebuild lists newest first)."""
+        listing = self.by_customer.find_one({"_id": customer_id}) or {}
+        entries = list(listing.get("orders", []))
+        for number in range(int(listing.get("archived", 0))):
+            archive = self.by_customer.find_one({"_id": archive_id(customer_id, number)})
+            entries += archive["orders"] if archive else []
+        return listed_ids(entries)
 
     def get_order(self, order_id: str) -> dict[str, Any] | None:
         return self.orders.find_one({"_id": order_id}, HIDDEN)
@@ -167,8 +214,7 @@ class ReadModelStore:
         """Newest first. One customer's from their listing document, each order by `_id`; all
         customers' (admins only) by a query, which FerretDB v1 answers by scanning."""
         if customer_id is not None:
-            listing = self.by_customer.find_one({"_id": customer_id}) or {"orders": []}
-            listed = listed_ids(listing["orders"])
+            listed = self._listed(customer_id)
             found = (self.orders.find_one({"_id": i}, HIDDEN) for i in listed[offset : offset + limit])
             # An order missing here was dropped with the collection and not rebuilt yet.
             return [document for document in found if document], len(listed)
@@ -241,8 +287,7 @@ class ReadModelStore:
         the customer's listing (by `_id`: a filter on `customer.id` scans every order on FerretDB)."""
         changed = 0
         with self._order_writes:
-            listing = self.by_customer.find_one({"_id": customer["id"]}) or {"orders": []}
-            for order_id in listed_ids(listing["orders"]):
+            for order_id in self._listed(customer["id"]):
                 changed += self.orders.update_one(
                     {"_id": order_id},
                     {"$set": {"customer.name": customer["name"], "customer.email": customer["email"]}},
@@ -361,6 +406,11 @@ def listed_ids(entries: list[str | dict[str, str]]) -> list[str]:
         # Parsed: "...:00Z" sorts after "...:00.000001Z" as text (isoformat drops a zero fraction).
         created[order_id] = datetime.fromisoformat(at.removesuffix("Z"))
     return sorted(sorted(created), key=created.__getitem__, reverse=True)
+
+
+def archive_id(customer_id: str, number: int) -> str:
+    """A customer's listing archive: "<customer id>#<n>", n from 0 (customer ids are UUIDs)."""
+    return f"{customer_id}#{number}"
 
 
 def dead_letter_id(subscriber: str, event_id: str) -> str:

@@ -128,6 +128,8 @@ class System:
         # Always with Zipkin: the tracing tests read the sidecars' spans from it.
         env = {**os.environ, "BROKER": self.broker, "TRACING": "1", "READY_TIMEOUT": str(int(timeout))}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        for earlier in self.log_path.parent.glob("e2e-restarted-*.log"):  # an earlier run's
+            earlier.unlink()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             ["scripts/run.sh"],

@@ -98,12 +98,12 @@ def test_a_request_without_trace_context_gets_one_from_the_gateway(system: Syste
 
 
 def log_entries(app_id: str) -> list[dict[str, Any]]:
-    """Every JSON line an app logged (`dapr run` writes them to .dapr/logs/<app-id>_app_*.log,
-    each prefixed with '== APP - <app-id> == '; an app an earlier test restarted logs to
-    .run/logs/e2e-restarted-<app-id>.log)."""
+    """Every JSON line an app logged in this run (`dapr run` writes them to a new
+    .dapr/logs/<app-id>_app_<time>.log each run, each prefixed with '== APP - <app-id> == '; an
+    app an earlier test restarted logs to .run/logs/e2e-restarted-<app-id>.log)."""
     entries = []
     paths = [
-        *sorted((ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log")),
+        *sorted((ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log"))[-1:],
         *(ROOT / ".run/logs").glob(f"e2e-restarted-{app_id}.log"),
     ]
     for path in paths:
