@@ -19,7 +19,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with open_sidecar(app, settings) as dapr:
         app.state.dapr = dapr
         app.state.placing_orders = InFlightLimit(
-            "orders", settings.orders_in_flight_limit, wait_s=settings.orders_admission_wait_s
+            "orders",
+            settings.orders_in_flight_limit,
+            wait_s=settings.orders_admission_wait_s,
+            overloaded_after_s=settings.orders_overloaded_after_s,
+            overloaded_wait_s=settings.orders_overloaded_wait_s,
         )
         app.state.products = ReadThroughCache(
             "products",

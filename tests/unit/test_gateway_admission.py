@@ -74,3 +74,36 @@ def test_a_failing_call_gives_its_slot_back() -> None:
             return limit.in_flight
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_under_sustained_overload_a_new_call_waits_briefly_and_a_burst_waits_long() -> None:
+    async def scenario() -> list[str]:
+        now = [0.0]
+        limit = InFlightLimit(
+            "orders", 1, wait_s=5, overloaded_after_s=1, overloaded_wait_s=0.01, clock=lambda: now[0]
+        )
+        release, outcomes = asyncio.Event(), []
+        holder, burst, late = Call("holder", release), Call("burst", release), Call("late", release)
+        held = asyncio.create_task(holder.place(limit, outcomes))
+        await holder.admitted.wait()
+        waiting = asyncio.create_task(burst.place(limit, outcomes))  # the queue starts now: a burst
+        await burst.asking.wait()
+        assert limit.waiting == 1  # for the slot
+        now[0] = 0.5
+        outcomes.append(f"overloaded at 0.5 s: {limit.overloaded()}")
+        now[0] = 1.5  # still waiting, without a break, past a burst
+        outcomes.append(f"overloaded at 1.5 s: {limit.overloaded()}")
+        await late.place(limit, outcomes)  # refused after the short wait, not after 5 s
+        release.set()
+        await asyncio.gather(held, waiting)
+        outcomes.append(f"overloaded once the queue is empty: {limit.overloaded()}")
+        return outcomes
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 2)) == [
+        "holder admitted",
+        "overloaded at 0.5 s: False",
+        "overloaded at 1.5 s: True",
+        "late refused: overloaded: 1 calls in progress for 0.01 s",
+        "burst admitted",
+        "overloaded once the queue is empty: False",
+    ]
