@@ -158,6 +158,14 @@ def drain(order_ids: list[str], *, timeout: float) -> tuple[float, dict[str, flo
     return time.perf_counter() - started, written
 
 
+def within(run: dict[str, Any], p99_ms: float) -> bool:
+    """Every order offered in the run was placed (none refused, none failed) and reached the read
+    model, within `p99_ms` of its 201 at p99."""
+    p99 = run["propagation_p99_ms"]
+    placed_all = bool(run["orders"]) and not run["failures"] and run["propagated"] == run["orders"]
+    return placed_all and p99 is not None and p99 < p99_ms
+
+
 async def propagation(shoppers: Shoppers, *, rate: float, seconds: float) -> dict[str, Any]:
     """Open loop: one order every 1/rate s whatever the answers; then, once the read model holds
     them all, order 201 -> document written, for each."""

@@ -4,6 +4,7 @@ from typing import Any
 
 from bench.cpus import SYSTEM_CPUS, named
 from bench.hey import HeyResult
+from bench.orders import within
 from bench.processes import Snapshot
 
 
@@ -71,6 +72,26 @@ def _steady_rows(steady: dict[str, Any], *, target: float) -> list[tuple[str, st
     ]
 
 
+def _within_row(runs: list[dict[str, Any]], *, target: float, p99_ms: float) -> tuple[str, str, str, str]:
+    """The highest rate tried at which the read model kept up within p99_ms, and the next one."""
+    met = [run for run in runs if within(run, p99_ms)]
+    missed = [run for run in runs if not within(run, p99_ms)]
+    tried = ", ".join(f"{run['offered_per_s']:.0f}" for run in runs)
+    best = f"{met[-1]['offered_per_s']:.0f}/s (p99 {_ms(met[-1]['propagation_p99_ms'])})" if met else "none"
+    over = (
+        f"; at {missed[0]['offered_per_s']:.0f}/s p99 {_ms(missed[0]['propagation_p99_ms'])}"
+        if missed
+        else ""
+    )
+    reached = bool(met) and met[-1]["offered_per_s"] >= target
+    return (
+        "3",
+        f"highest rate offered with the read model within {p99_ms:.0f} ms at p99 (tried {tried}/s)",
+        best + over,
+        f"{target:.0f}/s: {_verdict(reached)}",
+    )
+
+
 def _ratio_row(what: str, ratio: float) -> tuple[str, str, str, str]:
     return ("1", what, f"{ratio:.2f}", f">= 0.30: {_verdict(ratio >= 0.30)}")
 
@@ -129,6 +150,11 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
             "",
         ),
         *(row for rows in steady_rows for row in rows),
+        *(
+            [_within_row(results["orders_within_slo"], target=order_rate, p99_ms=300)]
+            if results.get("orders_within_slo")
+            else []
+        ),
         ("4", "resident memory, idle", _memory(idle), f"< 1.5 GB: {_verdict(idle.pss_total_mb < 1536)}"),
         ("4", "resident memory, peak under load", _memory(results["memory_peak"]), ""),
     ]

@@ -1,0 +1,38 @@
+"""The bench's report names the highest rate at which the read model kept within its target."""
+
+from typing import Any
+
+from bench.report import _within_row
+
+
+def run(rate: float, p99_ms: float | None, *, lost: int = 0, refused: int = 0) -> dict[str, Any]:
+    placed = int(rate * 15) - refused
+    return {
+        "offered_per_s": rate,
+        "orders": placed,
+        "failures": {"503": refused} if refused else {},
+        "propagated": placed - lost,
+        "propagation_p99_ms": p99_ms,
+    }
+
+
+def test_the_highest_rate_within_the_target_and_the_first_beyond_it() -> None:
+    row = _within_row([run(10, 120.0), run(14, 250.0), run(17, 480.0)], target=50, p99_ms=300)
+
+    assert row[2] == "14/s (p99 250.0 ms); at 17/s p99 480.0 ms"
+    assert row[3] == "50/s: **missed**"
+
+
+def test_a_rate_whose_orders_did_not_all_reach_the_read_model_is_not_within() -> None:
+    row = _within_row([run(10, 120.0, lost=1)], target=10, p99_ms=300)
+
+    assert row[2].startswith("none; at 10/s")
+    assert row[3] == "10/s: **missed**"
+
+
+def test_a_rate_partly_refused_is_not_within_however_fast_the_rest() -> None:
+    assert _within_row([run(50, 200.0, refused=400)], target=50, p99_ms=300)[2].startswith("none")
+
+
+def test_the_target_rate_reached_is_met() -> None:
+    assert _within_row([run(50, 200.0)], target=50, p99_ms=300)[3] == "50/s: met"
