@@ -66,7 +66,8 @@ def _steady_rows(steady: dict[str, Any], *, target: float) -> list[tuple[str, st
             f"order 201 -> in the read model, at {rate:.0f}/s offered",
             f"p50 {_ms(steady['propagation_p50_ms'])}, p99 {_ms(p99)} "
             f"({steady['propagated']} written; all {steady['read_model_drained_s']} s after the last 201)",
-            f"p99 < 300 ms: {_verdict(p99 is not None and p99 < 300)}" if rate == target else "",
+            # Met only if the shop placed every order offered: orders refused never reach it.
+            f"all placed, p99 < 300 ms: {_verdict(within(steady, 300))}" if rate == target else "",
         ),
         *([cpu_row] if per_order and rate != target else []),
     ]

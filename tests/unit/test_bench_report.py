@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from bench.report import _within_row
+from bench.report import _steady_rows, _within_row
 
 
 def run(rate: float, p99_ms: float | None, *, lost: int = 0, refused: int = 0) -> dict[str, Any]:
@@ -36,3 +36,18 @@ def test_a_rate_partly_refused_is_not_within_however_fast_the_rest() -> None:
 
 def test_the_target_rate_reached_is_met() -> None:
     assert _within_row([run(50, 200.0)], target=50, p99_ms=300)[3] == "50/s: met"
+
+
+def test_the_target_rate_is_missed_when_orders_were_refused_however_fast_the_rest() -> None:
+    steady = {
+        **run(50, 272.8, refused=493),
+        "orders_per_s": 16.6,
+        "p50_ms": 683.9,
+        "p99_ms": 2327.2,
+        "propagation_p50_ms": 65.7,
+        "read_model_drained_s": 0.5,
+    }
+
+    propagation_row = _steady_rows(steady, target=50)[1]
+
+    assert propagation_row[3] == "all placed, p99 < 300 ms: **missed**"
