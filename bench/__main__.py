@@ -43,7 +43,7 @@ ORDER_RATE = float(os.environ.get("BENCH_ORDER_RATE", "50"))
 # The read model's target at ORDER_RATE: an order in it within this, at p99, of its 201.
 PROPAGATION_P99_MS = 300
 # Rates tried between half the sustained rate and ORDER_RATE, as shares of the sustained rate.
-SLO_STEPS = (0.7, 0.85)
+SLO_STEPS = (0.7, 0.85, 1.0)
 RESULTS = ROOT / "bench/results/bench.json"
 # A W3C trace context with the sampled flag, as the gateway sends with every request it forwards.
 SAMPLED = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
