@@ -11,7 +11,7 @@ bounded run (about 5 minutes) on this machine. Starts what it measures and stops
 
 The system runs on CPU 0, every load generator on CPU 1 (bench/cpus.py). Prints a Markdown
 table and writes bench/results/bench.json. Knobs (environment): BENCH_SECONDS,
-BENCH_CONCURRENCY, BENCH_SIDECAR_RPS, BENCH_ORDER_CONCURRENCY, BENCH_ORDER_RATE,
+BENCH_CONCURRENCY, BENCH_SIDECAR_RPS, BENCH_SIDECAR_LOW_RPS, BENCH_ORDER_CONCURRENCY, BENCH_ORDER_RATE,
 BENCH_SYSTEM_CPUS, BENCH_LOADGEN_CPUS."""
 
 import asyncio
@@ -35,6 +35,9 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 WARMUP_S = 3
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 SIDECAR_RPS = int(os.environ.get("BENCH_SIDECAR_RPS", "500"))
+# The same at a rate that keeps the sidecars' CPU mostly idle: what the two hops add by
+# themselves, where 500 req/s (a third of one core for the two daprd) adds their queueing.
+SIDECAR_LOW_RPS = int(os.environ.get("BENCH_SIDECAR_LOW_RPS", "100"))
 # Buyers placing orders one after the other: as many as the gateway admits at once
 # (SHOP_ORDERS_IN_FLIGHT_LIMIT), so the closed loop measures what the shop completes, not how
 # it sheds a standing queue (with 16, a third of the orders were refused at once and retried).
@@ -95,6 +98,9 @@ def hello_figures() -> dict[str, Any]:
         for url, headers in targets.values():
             hey.at_fixed_rate(url, seconds=WARMUP_S, rate=SIDECAR_RPS, headers=headers)
         measured = hey.interleaved(targets, rounds=rounds, seconds=each, rate=SIDECAR_RPS)
+        say(f"the same at {SIDECAR_LOW_RPS} requests/s, in turns, {rounds} x {each:.0f} s each")
+        low = hey.interleaved(targets, rounds=rounds, seconds=each, rate=SIDECAR_LOW_RPS)
+        measured.update({f"{name}_low": result for name, result in low.items()})
         # As every request entering through the gateway is: part of a sampled trace, so both
         # sidecars record and export a span for it (Zipkin is not up here: what it costs daprd).
         # Last, on its own: the sidecars' exporters keep retrying after it, which would load
@@ -222,7 +228,13 @@ def main() -> int:
             say("stopping the infrastructure (scripts/infra.sh down)")
             subprocess.run(["scripts/infra.sh", "down"], cwd=ROOT, check=False, capture_output=True)
     machine = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), {platform.system()}"
-    report = table(results, sidecar_rps=SIDECAR_RPS, concurrency=CONCURRENCY, order_rate=ORDER_RATE)
+    report = table(
+        results,
+        sidecar_rps=SIDECAR_RPS,
+        sidecar_low_rps=SIDECAR_LOW_RPS,
+        concurrency=CONCURRENCY,
+        order_rate=ORDER_RATE,
+    )
     print(report)
     print(cpu_lines("CPU during gateway GET /api/products/{id}", results["cpu_shares_products"]))
     print(cpu_lines("CPU during the same, no-cache", results["cpu_shares_products_uncached"]))

@@ -109,20 +109,31 @@ def cpu_lines(title: str, shares: dict[str, float], top: int = 8) -> str:
     return f"{title}: {total:.2f} CPU in all; {parts}"
 
 
-def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_rate: float) -> str:
+def _sidecar_rows(results: dict[str, Any], rate: int, suffix: str) -> list[tuple[str, str, str, str]]:
+    """The hello app directly and through both sidecars at one rate, and what the sidecars add."""
+    direct: HeyResult = results[f"direct{suffix}"]
+    via: HeyResult = results[f"via_sidecars{suffix}"]
+    added = {p: via.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
+    return [
+        ("2", f"hello app called directly, {rate} req/s (in turns with the next)", _spread(direct), ""),
+        ("2", "same through daprd A -> daprd B", _spread(via), ""),
+        _added_row("added by the two sidecars", added),
+    ]
+
+
+def table(
+    results: dict[str, Any], *, sidecar_rps: int, sidecar_low_rps: int, concurrency: int, order_rate: float
+) -> str:
     hello: HeyResult = results["hello_saturated"]
     product: HeyResult = results["product"]
     direct: HeyResult = results["direct"]
-    via: HeyResult = results["via_sidecars"]
     uncached: HeyResult = results["product_uncached"]
     ratio, uncached_ratio = (
         (result.requests_per_s / hello.requests_per_s if hello.requests_per_s else 0.0)
         for result in (product, uncached)
     )
     traced: HeyResult = results["via_sidecars_traced"]
-    added, added_traced = (
-        {p: result.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)} for result in (via, traced)
-    )
+    added_traced = {p: traced.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
     sustained = results["orders_sustained"]
     steady_rows = [_steady_rows(steady, target=order_rate) for steady in results["orders_steady"]]
     idle: Snapshot = results["memory_idle"]
@@ -132,14 +143,8 @@ def table(results: dict[str, Any], *, sidecar_rps: int, concurrency: int, order_
         _ratio_row("gateway / bare app requests/s, as served", ratio),
         ("1", "the same with Cache-Control: no-cache (Dapr hop + MariaDB)", _saturated(uncached), ""),
         _ratio_row("gateway / bare app requests/s, no-cache", uncached_ratio),
-        (
-            "2",
-            f"hello app called directly, {sidecar_rps} req/s (in turns with the next)",
-            _spread(direct),
-            "",
-        ),
-        ("2", "same through daprd A -> daprd B", _spread(via), ""),
-        _added_row("added by the two sidecars", added),
+        *(_sidecar_rows(results, sidecar_low_rps, "_low") if "direct_low" in results else []),
+        *_sidecar_rows(results, sidecar_rps, ""),
         ("2", "same, each request in a sampled trace (as the shop's)", _spread(traced), ""),
         _added_row("added by the two sidecars recording the trace", added_traced),
         (

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from bench.report import _steady_rows, _within_row
+from bench.hey import HeyResult
+from bench.report import _sidecar_rows, _steady_rows, _within_row
 
 
 def run(rate: float, p99_ms: float | None, *, lost: int = 0, refused: int = 0) -> dict[str, Any]:
@@ -51,3 +52,21 @@ def test_the_target_rate_is_missed_when_orders_were_refused_however_fast_the_res
     propagation_row = _steady_rows(steady, target=50)[1]
 
     assert propagation_row[3] == "all placed, p99 < 300 ms: **missed**"
+
+
+def test_the_sidecar_overhead_is_reported_at_both_rates_each_against_the_target() -> None:
+    def hey(p50: float, p90: float, p99: float) -> HeyResult:
+        return HeyResult(requests_per_s=100, latency_ms={50: p50, 90: p90, 99: p99}, status_codes={200: 1})
+
+    results = {
+        "direct_low": hey(0.5, 0.8, 1.5),
+        "via_sidecars_low": hey(1.6, 2.5, 4.0),
+        "direct": hey(0.9, 2.1, 5.6),
+        "via_sidecars": hey(2.6, 6.2, 14.8),
+    }
+
+    low, loaded = _sidecar_rows(results, 100, "_low"), _sidecar_rows(results, 500, "")
+
+    assert low[0][1].startswith("hello app called directly, 100 req/s")
+    assert low[2][2:] == ("p50 1.10 / p90 1.70 / p99 2.50 ms", "p90 <= 2 ms: met")
+    assert loaded[2][2:] == ("p50 1.70 / p90 4.10 / p99 9.20 ms", "p90 <= 2 ms: **missed**")
