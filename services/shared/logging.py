@@ -5,7 +5,6 @@ import json
 import logging
 import sys
 import threading
-import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
@@ -47,55 +46,85 @@ class JsonFormatter(logging.Formatter):
 class BatchingStreamHandler(logging.Handler):
     """Writes log lines in batches: what the last `interval_s` logged in one write, instead of a
     write (and a wake-up of whoever reads the pipe: `dapr run`) per line. Under load that per-line
-    write was a sixth of the gateway's time. A warning or an error goes out at once, with the
-    lines queued before it; at exit everything queued is written (logging.shutdown flushes).
-    A kill -9 loses at most the last `interval_s` of info lines."""
+    write was a sixth of the gateway's time. A warning or an error wakes the writer at once; at
+    exit everything queued is written (logging.shutdown flushes). A kill -9 loses at most the
+    last `interval_s` of info lines.
 
-    def __init__(self, stream: TextIO, *, interval_s: float = 0.05, max_lines: int = 512) -> None:
+    Logging never waits for the stream: only the writer thread writes, outside the lock that
+    logging calls take. A pipe whose reader stops reading (`dapr run` suspended or busy, a slow
+    log shipper) then fills up without freezing the app: lines queue, up to `max_queued`; past
+    that they are counted, dropped, and the count is logged once the stream takes lines again.
+    (Written under that lock, as before, the app froze on its next log line until the reader
+    read again: tests/unit/test_log_batching.py.)"""
+
+    def __init__(
+        self, stream: TextIO, *, interval_s: float = 0.05, max_lines: int = 512, max_queued: int = 20_000
+    ) -> None:
         super().__init__()
         self.stream = stream
         self.interval_s = interval_s
         self.max_lines = max_lines
+        self.max_queued = max_queued
         self._lines: list[str] = []
+        self._dropped = 0
         self._queued = threading.Event()  # set while lines wait for the writer
+        self._urgent = threading.Event()  # set when they should not wait for the interval
+        self._writing = threading.Lock()  # one batch at a time, in order
         threading.Thread(target=self._write_batches, name="log-writer", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
-        # Called under self.lock (Handler.handle).
+        # Called under self.lock (Handler.handle): quick, never a write.
+        if len(self._lines) >= self.max_queued:
+            self._dropped += 1
+            return
         try:
             self._lines.append(self.format(record))
         except Exception:
             self.handleError(record)
             return
         if record.levelno >= logging.WARNING or len(self._lines) >= self.max_lines:
-            self._write()
-        else:
-            self._queued.set()
+            self._urgent.set()
+        self._queued.set()
 
     def flush(self) -> None:
-        self.acquire()
-        try:
-            self._write()
-        finally:
-            self.release()
-
-    def _write(self) -> None:
-        self._queued.clear()
-        if self._lines:
-            text = "\n".join(self._lines) + "\n"
-            self._lines.clear()
+        """Writes everything queued, from the calling thread (logging.shutdown, at exit)."""
+        with self._writing:
+            self.acquire()
             try:
-                self.stream.write(text)
-                self.stream.flush()
-            except (OSError, ValueError):  # stdout is gone (its reader exited): nowhere to write
-                pass
+                lines, self._lines = self._lines, []
+                dropped, self._dropped = self._dropped, 0
+                self._queued.clear()
+                self._urgent.clear()
+            finally:
+                self.release()
+            if dropped:
+                lines.append(self.format(_dropped_notice(dropped)))
+            if lines:
+                try:
+                    self.stream.write("\n".join(lines) + "\n")
+                    self.stream.flush()
+                except (OSError, ValueError):  # stdout is gone (its reader exited): nowhere to write
+                    pass
 
     def _write_batches(self) -> None:
-        """The writer thread: asleep while nothing is logged, else one write per interval."""
+        """The writer thread: asleep while nothing is logged, else one write per interval (or
+        at once for a warning)."""
         while True:
             self._queued.wait()
-            time.sleep(self.interval_s)  # let the batch gather
+            self._urgent.wait(self.interval_s)  # let the batch gather, unless it should not
             self.flush()
+
+
+def _dropped_notice(dropped: int) -> logging.LogRecord:
+    return logging.makeLogRecord(
+        {
+            "name": __name__,
+            "levelno": logging.WARNING,
+            "levelname": "WARNING",
+            "msg": "log lines dropped: stdout took none while the queue was full",
+            "dropped": dropped,
+        }
+    )
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

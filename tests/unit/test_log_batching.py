@@ -54,7 +54,8 @@ def test_a_warning_goes_out_at_once_with_the_lines_before_it() -> None:
     log.info("request 1")
     log.warning("sidecar unreachable")
 
-    assert stream.messages() == [["request 1", "sidecar unreachable"]]
+    batches = wait_until(stream.messages, timeout=5, what="the warning to be written")
+    assert batches == [["request 1", "sidecar unreachable"]]
 
 
 def test_flush_at_exit_writes_whatever_is_queued() -> None:
@@ -66,3 +67,45 @@ def test_flush_at_exit_writes_whatever_is_queued() -> None:
     for handler in log.handlers:
         handler.flush()  # what logging.shutdown does at exit
     assert stream.messages() == [["last words"]]
+
+
+class StalledStream(Stream):
+    """A pipe whose reader stopped reading: a write blocks until `resume` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resume = threading.Event()
+        self.blocked = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.blocked.set()
+        self.resume.wait()
+        return super().write(text)
+
+
+def test_a_stalled_stream_never_blocks_logging_and_drops_only_past_the_queue() -> None:
+    stream = StalledStream()
+    handler = BatchingStreamHandler(stream, interval_s=0.01, max_queued=5)
+    handler.setFormatter(JsonFormatter("test"))
+    log = logging.getLogger(f"stalled-{id(stream)}")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.warning("first")  # taken by the writer, whose write now hangs
+    wait_until(stream.blocked.is_set, timeout=5, what="the writer to be stuck in its write")
+
+    logged = threading.Thread(target=lambda: [log.info(f"line {n}") for n in range(8)], daemon=True)
+    logged.start()
+    logged.join(timeout=5)
+    assert not logged.is_alive()  # every call returned while the stream took nothing
+
+    stream.resume.set()
+    expected = [["first"], ["line 0", "line 1", "line 2", "line 3", "line 4", "log lines dropped"]]
+    written = wait_until(
+        lambda: (
+            (m := [[text.split(":")[0] for text in batch] for batch in stream.messages()]) == expected and m
+        ),
+        timeout=5,
+        what="the queued lines and the count of those dropped",
+    )
+    assert written == expected
