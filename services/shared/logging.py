@@ -69,7 +69,11 @@ class BatchingStreamHandler(logging.Handler):
         self._dropped = 0
         self._queued = threading.Event()  # set while lines wait for the writer
         self._urgent = threading.Event()  # set when they should not wait for the interval
-        self._writing = threading.Lock()  # one batch at a time, in order
+        # Batches are written one at a time, in the order they were taken from the queue: each
+        # takes a ticket under self.lock, then waits its turn with that lock released.
+        self._tickets = 0
+        self._written = 0
+        self._turn = threading.Condition()
         threading.Thread(target=self._write_batches, name="log-writer", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -87,24 +91,30 @@ class BatchingStreamHandler(logging.Handler):
         self._queued.set()
 
     def flush(self) -> None:
-        """Writes everything queued, from the calling thread (logging.shutdown, at exit)."""
-        with self._writing:
-            self.acquire()
+        """Writes everything queued, from the calling thread (the writer; logging.shutdown at
+        exit, which calls it holding self.lock: the write itself never needs that lock)."""
+        self.acquire()
+        try:
+            lines, self._lines = self._lines, []
+            dropped, self._dropped = self._dropped, 0
+            self._queued.clear()
+            self._urgent.clear()
+            ticket, self._tickets = self._tickets, self._tickets + 1
+        finally:
+            self.release()
+        if dropped:
+            lines.append(self.format(_dropped_notice(dropped)))
+        with self._turn:
+            self._turn.wait_for(lambda: self._written == ticket)
             try:
-                lines, self._lines = self._lines, []
-                dropped, self._dropped = self._dropped, 0
-                self._queued.clear()
-                self._urgent.clear()
-            finally:
-                self.release()
-            if dropped:
-                lines.append(self.format(_dropped_notice(dropped)))
-            if lines:
-                try:
+                if lines:
                     self.stream.write("\n".join(lines) + "\n")
                     self.stream.flush()
-                except (OSError, ValueError):  # stdout is gone (its reader exited): nowhere to write
-                    pass
+            except (OSError, ValueError):  # stdout is gone (its reader exited): nowhere to write
+                pass
+            finally:
+                self._written += 1
+                self._turn.notify_all()
 
     def _write_batches(self) -> None:
         """The writer thread: asleep while nothing is logged, else one write per interval (or

@@ -109,3 +109,31 @@ def test_a_stalled_stream_never_blocks_logging_and_drops_only_past_the_queue() -
         what="the queued lines and the count of those dropped",
     )
     assert written == expected
+
+
+def test_shutdown_flushes_while_the_writer_is_mid_write_without_a_deadlock() -> None:
+    stream = StalledStream()
+    handler = BatchingStreamHandler(stream, interval_s=0.01)
+    handler.setFormatter(JsonFormatter("test"))
+    log = logging.getLogger(f"exiting-{id(stream)}")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.warning("before exit")
+    wait_until(stream.blocked.is_set, timeout=5, what="the writer to be stuck in its write")
+    log.info("last words")
+
+    def shutdown() -> None:  # what logging.shutdown does: flush while holding the handler's lock
+        handler.acquire()
+        try:
+            handler.flush()
+        finally:
+            handler.release()
+
+    exiting = threading.Thread(target=shutdown, daemon=True)
+    exiting.start()
+    stream.resume.set()
+    exiting.join(timeout=5)
+
+    assert not exiting.is_alive()
+    assert stream.messages() == [["before exit"], ["last words"]]
