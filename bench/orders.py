@@ -158,7 +158,11 @@ def drain(order_ids: list[str], *, timeout: float) -> tuple[float, dict[str, flo
     return time.perf_counter() - started, written
 
 
-def within(run: dict[str, Any], p99_ms: float) -> bool:
+# The read model's target: an order in it within this, at p99, of its 201 (issue: at 50/s).
+PROPAGATION_P99_MS = 300
+
+
+def within(run: dict[str, Any], p99_ms: float = PROPAGATION_P99_MS) -> bool:
     """Every order offered in the run was placed (none refused, none failed) and reached the read
     model, within `p99_ms` of its 201 at p99."""
     p99 = run["propagation_p99_ms"]

@@ -28,8 +28,8 @@ class Stream(io.StringIO):
             return [[json.loads(line)["message"] for line in w.splitlines()] for w in self.writes]
 
 
-def logger(stream: Stream, *, interval_s: float) -> logging.Logger:
-    handler = BatchingStreamHandler(stream, interval_s=interval_s)
+def logger(stream: Stream, *, interval_s: float, max_queued: int = 20_000) -> logging.Logger:
+    handler = BatchingStreamHandler(stream, interval_s=interval_s, max_queued=max_queued)
     handler.setFormatter(JsonFormatter("test"))
     log = logging.getLogger(f"batching-{id(stream)}")
     log.handlers[:] = [handler]
@@ -85,12 +85,7 @@ class StalledStream(Stream):
 
 def test_a_stalled_stream_never_blocks_logging_and_drops_only_past_the_queue() -> None:
     stream = StalledStream()
-    handler = BatchingStreamHandler(stream, interval_s=0.01, max_queued=5)
-    handler.setFormatter(JsonFormatter("test"))
-    log = logging.getLogger(f"stalled-{id(stream)}")
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.setLevel(logging.INFO)
+    log = logger(stream, interval_s=0.01, max_queued=5)
     log.warning("first")  # taken by the writer, whose write now hangs
     wait_until(stream.blocked.is_set, timeout=5, what="the writer to be stuck in its write")
 
@@ -113,12 +108,8 @@ def test_a_stalled_stream_never_blocks_logging_and_drops_only_past_the_queue() -
 
 def test_shutdown_flushes_while_the_writer_is_mid_write_without_a_deadlock() -> None:
     stream = StalledStream()
-    handler = BatchingStreamHandler(stream, interval_s=0.01)
-    handler.setFormatter(JsonFormatter("test"))
-    log = logging.getLogger(f"exiting-{id(stream)}")
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.setLevel(logging.INFO)
+    log = logger(stream, interval_s=0.01)
+    (handler,) = log.handlers
     log.warning("before exit")
     wait_until(stream.blocked.is_set, timeout=5, what="the writer to be stuck in its write")
     log.info("last words")
