@@ -79,7 +79,7 @@ async def place(
         except ApiError:
             await run_in_threadpool(service.abandon, engine, order_id=order_id)
             raise
-        order = await run_in_threadpool(service.settle, engine, order_id=order_id, reservation=reservation)
+        order = await run_in_threadpool(service.settle, engine, pending=order, reservation=reservation)
     status = _status_of(order)
     body = order if status == 201 else _rejection(order)
     if cache_key:
@@ -126,7 +126,7 @@ async def settle_stale_orders(
                     await run_in_threadpool(service.abandon, engine, order_id=order["id"])
                     continue
                 settled = await run_in_threadpool(
-                    service.settle, engine, order_id=order["id"], reservation=reservation
+                    service.settle, engine, pending=order, reservation=reservation
                 )
                 log.info(
                     "pending order settled", extra={"order_id": order["id"], "status": settled["status"]}

@@ -113,40 +113,42 @@ def record_pending(
     return snapshot(row, lines), True
 
 
-def settle(engine: Engine, *, order_id: str, reservation: dict[str, Any]) -> dict[str, Any]:
-    """Confirms or rejects a pending order from its reservation's outcome, with its event."""
+def settle(engine: Engine, *, pending: dict[str, Any], reservation: dict[str, Any]) -> dict[str, Any]:
+    """Confirms or rejects a pending order from its reservation's outcome, with its event.
+
+    `pending` is the order as recorded (record_pending's answer, or a read): it is not read
+    again, since the update below only applies to an order still pending."""
+    order_id = pending["id"]
     status = "confirmed" if reservation["status"] == "reserved" else "rejected"
     reserved = {line["product_id"]: line for line in reservation["lines"]}
+    items = [{**item, **_as_sold(reserved[item["product_id"]])} for item in pending["items"]]
+    total = sum(item["unit_price_cents"] * item["quantity"] for item in items)
+    now = utcnow()
     with engine.begin() as conn:
-        row = conn.execute(select(orders).where(orders.c.id == order_id)).one()._mapping
-        lines = [
-            {**line._mapping, **_as_sold(reserved[line.product_id])}
-            for line in conn.execute(select(order_lines).where(order_lines.c.order_id == order_id))
-        ]
-        for line in lines:
-            conn.execute(
-                update(order_lines)
-                .where(order_lines.c.order_id == order_id, order_lines.c.product_id == line["product_id"])
-                .values({column: line[column] for column in SOLD})
-            )
-        total = sum(line["unit_price_cents"] * line["quantity"] for line in lines)
-        settled = {**row, "status": status, "total_cents": total, "updated_at": utcnow()}
         changed = conn.execute(
             update(orders)
             .where(orders.c.id == order_id, orders.c.status == "pending")
-            .values(
-                status=status,
-                total_cents=total,
-                updated_at=settled["updated_at"],
-                version=orders.c.version + 1,
-            )
+            .values(status=status, total_cents=total, updated_at=now, version=orders.c.version + 1)
         ).rowcount
         if not changed:  # settled meanwhile (a retry and the stale-order sweep): as it stands
             current = _read(conn, order_id)
             assert current is not None
             return current
+        for item in items:
+            conn.execute(
+                update(order_lines)
+                .where(order_lines.c.order_id == order_id, order_lines.c.product_id == item["product_id"])
+                .values({column: item[column] for column in SOLD})
+            )
         # The order as just written, not read back.
-        order = snapshot({**settled, "version": row["version"] + 1}, lines)
+        order = {
+            **pending,
+            "status": status,
+            "items": items,
+            "total_cents": total,
+            "updated_at": iso(now),
+            "version": pending["version"] + 1,
+        }
         add_event(conn, outbox, topic=TOPIC, event_type=f"order.{status}", data=order)
     return order
 

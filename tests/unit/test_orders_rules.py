@@ -23,9 +23,15 @@ def db(make_db):  # type: ignore[no-untyped-def]
 
 def pending(db) -> str:  # type: ignore[no-untyped-def]
     order_id = str(uuid.uuid4())
-    new = NewOrder(items=[{"product_id": P1, "quantity": 2}, {"product_id": P2, "quantity": 1}])
+    new = NewOrder(items=[{"product_id": P2, "quantity": 1}, {"product_id": P1, "quantity": 2}])
     service.record_pending(db, order_id=order_id, customer_id=BUYER.id, new=new)
     return order_id
+
+
+def settle(db, order_id: str, status: str = "reserved") -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Settles a pending order as placing does: from the order as recorded."""
+    recorded = service.find(db, order_id=order_id)
+    return service.settle(db, pending=recorded, reservation=reserved(order_id, status))
 
 
 def reserved(order_id: str, status: str = "reserved") -> dict:  # type: ignore[type-arg]
@@ -37,16 +43,19 @@ def reserved(order_id: str, status: str = "reserved") -> dict:  # type: ignore[t
 
 
 def test_a_reserved_order_is_confirmed_with_its_prices_and_total(db) -> None:  # type: ignore[no-untyped-def]
-    order_id = pending(db)
+    order_id = str(uuid.uuid4())
+    new = NewOrder(items=[{"product_id": P2, "quantity": 1}, {"product_id": P1, "quantity": 2}])
+    recorded, created = service.record_pending(db, order_id=order_id, customer_id=BUYER.id, new=new)
+    assert created and recorded == service.find(db, order_id=order_id)
 
-    order = service.settle(db, order_id=order_id, reservation=reserved(order_id))
+    order = service.settle(db, pending=recorded, reservation=reserved(order_id))
 
     assert (order["status"], order["total_cents"], order["version"]) == ("confirmed", 1600, 2)
     sold = {
         i["product_id"]: (i["product_name"], i["seller_id"], i["unit_price_cents"]) for i in order["items"]
     }
     assert sold == {P1: ("Kettle", "s1", 300), P2: ("Teapot", "s2", 1000)}
-    # What is answered and published is the order as stored, though settle does not read it back.
+    # What is answered and published is the order as stored, though settle reads nothing.
     assert order == service.find(db, order_id=order_id)
     assert outbox_events(db, outbox) == [("order.confirmed", order)]
 
@@ -54,7 +63,7 @@ def test_a_reserved_order_is_confirmed_with_its_prices_and_total(db) -> None:  #
 def test_a_short_reservation_rejects_the_order(db) -> None:  # type: ignore[no-untyped-def]
     order_id = pending(db)
 
-    order = service.settle(db, order_id=order_id, reservation=reserved(order_id, "rejected"))
+    order = settle(db, order_id, "rejected")
 
     assert order["status"] == "rejected"
     assert [t for t, _ in outbox_events(db, outbox)] == ["order.rejected"]
@@ -62,8 +71,8 @@ def test_a_short_reservation_rejects_the_order(db) -> None:  # type: ignore[no-u
 
 def test_settling_twice_publishes_once(db) -> None:  # type: ignore[no-untyped-def]
     order_id = pending(db)
-    service.settle(db, order_id=order_id, reservation=reserved(order_id))
-    service.settle(db, order_id=order_id, reservation=reserved(order_id))
+    settle(db, order_id)
+    settle(db, order_id)
 
     assert len(outbox_events(db, outbox)) == 1
 
@@ -72,7 +81,7 @@ def test_only_a_confirmed_order_can_be_cancelled_and_only_once(db) -> None:  # t
     order_id = pending(db)
     with pytest.raises(ApiError):
         service.mark_cancelled(db, order_id=order_id)
-    service.settle(db, order_id=order_id, reservation=reserved(order_id))
+    settle(db, order_id)
 
     assert service.mark_cancelled(db, order_id=order_id)["status"] == "cancelled"
     with pytest.raises(ApiError) as again:
@@ -103,8 +112,8 @@ def test_an_order_names_each_product_once() -> None:
 
 def test_a_page_shows_each_order_as_it_is_read_alone_newest_first(db) -> None:  # type: ignore[no-untyped-def]
     first, second, third = pending(db), pending(db), pending(db)
-    service.settle(db, order_id=second, reservation=reserved(second))
-    service.settle(db, order_id=third, reservation=reserved(third, "rejected"))
+    settle(db, second)
+    settle(db, third, "rejected")
 
     page = service.page(db, customer_id=None, limit=2, offset=0)
     rest = service.page(db, customer_id=BUYER.id, limit=2, offset=2)
