@@ -170,18 +170,21 @@ async def handle(dapr: DaprSidecar, store: ReadModelStore, topic: str, envelope:
     try:
         if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
             raise Unprocessable("no id or type")
-        if await run_in_threadpool(store.seen, event_id):
-            log.info("duplicate event ignored", extra=context)
-            return "SUCCESS"
         data = _validate(event_type, envelope.get("data"))
+        # Applied before it is looked up: every write is guarded by version, so a redelivery
+        # changes nothing, and finding that out costs no read of the inbox first (a lookup in
+        # FerretDB per event, for the rare redelivery).
         await _apply(dapr, store, event_type, data)
-        await run_in_threadpool(
+        first = await run_in_threadpool(
             store.record_event,
             event_id=event_id,
             topic=topic,
             event_type=event_type,
             entity_id=data.get("id"),
         )
+        if not first:
+            log.info("duplicate event: changed nothing", extra=context)
+            return "SUCCESS"
     except Unprocessable as exc:
         log.warning("dropping event (to the dead-letter topic)", extra={**context, "reason": str(exc)})
         return "DROP"

@@ -242,7 +242,10 @@ class ReadModelStore:
             k: snapshot.get(k) for k in ("name", "email", "seller_id", "version") if k in snapshot
         }
         with self._snapshot_writes:
-            known = collection.find_one({"_id": snapshot["id"]}, {"version": 1})
+            # Held in memory: as stored, since every write passes here (no read of FerretDB).
+            known = self.recall(kind, [snapshot["id"]]).get(snapshot["id"]) or collection.find_one(
+                {"_id": snapshot["id"]}, {"version": 1}
+            )
             if known and known["version"] >= snapshot["version"]:
                 return False
             collection.replace_one({"_id": snapshot["id"]}, {"_id": snapshot["id"], **fields}, upsert=True)
@@ -338,9 +341,6 @@ class ReadModelStore:
         except DuplicateKeyError:
             return False
         return True
-
-    def seen(self, event_id: str) -> bool:
-        return self.processed.find_one({"_id": event_id}, {"_id": 1}) is not None
 
     def find_event(self, event_id: str) -> dict[str, Any] | None:
         return self.processed.find_one({"_id": event_id})

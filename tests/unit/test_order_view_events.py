@@ -3,6 +3,7 @@ answers SUCCESS, RETRY or DROP on purpose. A fake store and a fake sidecar stand
 MongoDB and Dapr."""
 
 import asyncio
+import copy
 from typing import Any
 
 import httpx
@@ -23,26 +24,27 @@ class FakeStore:
         self.snapshots: dict[str, dict[str, dict[str, Any]]] = {"customer": {}, "product": {}}
         self.events: set[str] = set()
         self.snapshots_kept = 0
+        self.writes = 0  # order documents written
 
     def _check(self) -> None:
         if self.down:
             raise ServerSelectionTimeoutError("no server")
 
-    def seen(self, event_id: str) -> bool:
-        self._check()
-        return event_id in self.events
-
     def record_event(self, *, event_id: str, **_: Any) -> bool:
+        self._check()
+        first = event_id not in self.events
         self.events.add(event_id)
-        return True
+        return first
 
     def order_version(self, order_id: str) -> int:
         return self.orders.get(order_id, {}).get("version", 0)
 
     def save_order(self, document: dict[str, Any]) -> bool:
+        self._check()
         if self.order_version(document["id"]) >= document["version"]:
             return False
         self.orders[document["id"]] = document
+        self.writes += 1
         return True
 
     def recall(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -157,10 +159,10 @@ def test_an_older_version_after_a_newer_one_changes_nothing() -> None:
 def test_a_duplicate_delivery_changes_nothing() -> None:
     store, dapr = FakeStore(), FakeSidecar()
     deliver(store, dapr, "e1", "order.confirmed", order(2))
-    calls = len(dapr.calls)
+    document = copy.deepcopy(store.orders["o1"])
 
     assert deliver(store, dapr, "e1", "order.confirmed", order(2)) == "SUCCESS"
-    assert len(dapr.calls) == calls
+    assert (store.writes, store.orders["o1"], store.events) == (1, document, {"e1"})
 
 
 def test_a_renamed_product_shows_in_existing_orders_but_an_older_rename_does_not() -> None:

@@ -1,6 +1,7 @@
 """A customer's order listing in order-view stays bounded: past `listing_max` entries it moves to
-an archive document, and "my orders" still lists every order once, newest first. An in-memory
-stand-in for the few MongoDB calls the store makes (by `_id` only) replaces FerretDB."""
+an archive document, and "my orders" still lists every order once, newest first; snapshots held
+in memory spare their reads. An in-memory stand-in for the few MongoDB calls the store makes
+(by `_id` only) replaces FerretDB."""
 
 import copy
 from datetime import UTC, datetime, timedelta
@@ -22,8 +23,10 @@ class Collection:
         self.docs: dict[str, dict[str, Any]] = {}
         self.fail_next_set = False
         self.largest_orders = 0  # the longest `orders` array ever written to one document
+        self.reads = 0
 
     def find_one(self, query: dict[str, Any], projection: Any = None) -> dict[str, Any] | None:
+        self.reads += 1
         found = self.docs.get(query["_id"])
         return copy.deepcopy(found) if found is not None else None
 
@@ -138,3 +141,20 @@ def test_a_renamed_customer_shows_the_new_name_in_archived_orders_too() -> None:
 
     assert changed == 25
     assert {d["customer"]["name"] for d in db["orders"].docs.values()} == {"Ann B."}
+
+
+def test_a_snapshot_held_in_memory_is_compared_without_a_read_and_an_older_one_changes_nothing() -> None:
+    db = Database()
+    store = ReadModelStore(db, listing_max=10)  # type: ignore[arg-type]
+    product = {"id": "p1", "name": "Lamp", "seller_id": "s1", "version": 3}
+    assert store.remember("product", product)  # unknown: looked up once
+    reads = db["products"].reads
+
+    assert not store.remember("product", {**product, "name": "Old lamp", "version": 2})
+    assert store.remember("product", {**product, "name": "Desk lamp", "version": 4})
+
+    assert db["products"].reads == reads
+    assert db["products"].docs["p1"]["name"] == "Desk lamp"
+    restarted = ReadModelStore(db, listing_max=10)  # type: ignore[arg-type]
+    assert not restarted.remember("product", {**product, "version": 4})  # nothing held: read
+    assert db["products"].reads == reads + 1
