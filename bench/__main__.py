@@ -2,8 +2,9 @@
 bounded run (about 5 minutes) on this machine. Starts what it measures and stops it all again.
 
 1. Gateway GET /api/products/{id} requests/s at saturation / a bare FastAPI app's (same hey,
-   same concurrency, same uvicorn settings): as served (the gateway's 1 s product cache), and
-   with Cache-Control: no-cache (every request through Dapr to products and MariaDB).
+   same concurrency, same uvicorn settings, saturated in turns with the shop up): as served (the
+   gateway's 1 s product cache), and with Cache-Control: no-cache (every request through Dapr
+   to products and MariaDB).
 2. Sidecar overhead: the bare app called directly and through two daprd, at a fixed rate.
 3. POST /api/orders: sustained orders/s; at a steady rate, order 201 -> read-model propagation,
    and the highest rate tried at which it stays within the target.
@@ -21,7 +22,8 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,19 +73,10 @@ def preflight() -> None:
         )
 
 
-def saturate(url: str, what: str, headers: dict[str, str] | None = None) -> hey.HeyResult:
-    say(f"{what}: {WARMUP_S:.0f} s warm-up, then {SECONDS:.0f} s at {CONCURRENCY} connections")
-    hey.run(url, seconds=WARMUP_S, concurrency=CONCURRENCY, headers=headers)
-    result = hey.run(url, seconds=SECONDS, concurrency=CONCURRENCY, headers=headers)
-    say(f"  {result.requests_per_s:.0f} requests/s, {result.ok_ratio:.1%} answered 200")
-    return result
-
-
 def hello_figures() -> dict[str, Any]:
-    """The bare app's ceiling and the sidecar overhead, before the shop starts (a quiet CPU 0)."""
+    """The sidecar overhead, before the shop starts (a quiet CPU 0)."""
     say("starting the bare hello app and two daprd (bench/sidecars.py)")
     with sidecars.running():
-        ceiling = saturate(sidecars.DIRECT_URL, "bare FastAPI hello app, saturated")
         targets: dict[str, tuple[str, dict[str, str] | None]] = {
             "direct": (sidecars.DIRECT_URL, None),
             "via_sidecars": (sidecars.VIA_SIDECARS_URL, None),
@@ -111,7 +104,7 @@ def hello_figures() -> dict[str, Any]:
         for name, result in measured.items():
             p, ok = result.latency_ms, result.ok_ratio
             say(f"  {name}: p50 {p[50]:.2f} ms, p90 {p[90]:.2f} ms, p99 {p[99]:.2f} ms ({ok:.1%} 200)")
-    return {"hello_saturated": ceiling, **measured}
+    return measured
 
 
 def shop_figures() -> dict[str, Any]:
@@ -132,17 +125,8 @@ def shop_figures() -> dict[str, Any]:
         say("creating 20 buyers and 10 products with stock (admin from .run/secrets.json)")
         shoppers = orders.Shoppers.create()
         with processes.PeakSampler() as sampler:
-            product_url = f"{GATEWAY}/api/products/{shoppers.product_ids[0]}"
-            product, product_cpu = _with_cpu_shares(
-                lambda: saturate(product_url, "gateway GET /api/products/{id} (its cache), saturated")
-            )
-            # The same page asked with Cache-Control: no-cache: every request one Dapr hop + MySQL.
-            uncached, uncached_cpu = _with_cpu_shares(
-                lambda: saturate(
-                    product_url,
-                    "same with Cache-Control: no-cache (through Dapr to products and MariaDB)",
-                    headers={"Cache-Control": "no-cache"},
-                )
+            saturated, saturated_cpu = gateway_and_bare_app(
+                f"{GATEWAY}/api/products/{shoppers.product_ids[0]}"
             )
             say(f"POST /api/orders as fast as taken: {SECONDS:.0f} s, {ORDER_CONCURRENCY} buyers at once")
             (sustained, sustained_ids), orders_cpu = _with_cpu_shares(
@@ -172,17 +156,53 @@ def shop_figures() -> dict[str, Any]:
         system.stop()
         processes.pin(set(range(os.cpu_count() or 1)))  # infrastructure left running: any CPU again
     return {
-        "product": product,
-        "product_uncached": uncached,
+        **saturated,
         "orders_sustained": sustained,
         "orders_steady": steady,
         "orders_within_slo": within,
-        "cpu_shares_products": product_cpu,
-        "cpu_shares_products_uncached": uncached_cpu,
+        "cpu_shares_products": saturated_cpu["product"],
+        "cpu_shares_products_uncached": saturated_cpu["product_uncached"],
         "cpu_shares_orders": orders_cpu,
         "memory_idle": idle,
         "memory_peak": sampler.peak,
     }
+
+
+def gateway_and_bare_app(product_url: str) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Figure 1: the bare app (started beside the shop, on its CPUs), the gateway's product page
+    as served and with Cache-Control: no-cache (every request one Dapr hop + MariaDB), each
+    saturated in turns, and the CPU each shop process spent on the gateway's turns. In turns, as
+    figure 2: the bare app measured alone before the shop started, and the gateway minutes
+    later, gave ratios of 0.24 to 0.38 as the VM's speed drifted between the two."""
+    targets: hey.Targets = {
+        "hello_saturated": (sidecars.DIRECT_URL, None),
+        "product": (product_url, None),
+        "product_uncached": (product_url, {"Cache-Control": "no-cache"}),
+    }
+    spent: dict[str, dict[str, float]] = {name: {} for name in targets}
+    measured_s = dict.fromkeys(targets, 0.0)
+
+    @contextmanager
+    def cpu_of(name: str) -> Iterator[None]:
+        before, started = processes.cpu_seconds(), time.perf_counter()
+        yield
+        measured_s[name] += time.perf_counter() - started
+        for label, seconds in processes.cpu_spent(before, processes.cpu_seconds()).items():
+            spent[name][label] = spent[name].get(label, 0.0) + seconds
+
+    rounds = 3
+    say(
+        f"the bare hello app and the gateway's GET /api/products/{{id}}, as served and no-cache: "
+        f"saturated ({CONCURRENCY} connections) in turns, {rounds} x {SECONDS / rounds:.0f} s each"
+    )
+    with sidecars.running(with_sidecars=False):
+        results = hey.saturated_in_turns(
+            targets, rounds=rounds, seconds=SECONDS / rounds, concurrency=CONCURRENCY, observe=cpu_of
+        )
+    for name, result in results.items():
+        say(f"  {name}: {result.requests_per_s:.0f} requests/s, {result.ok_ratio:.1%} answered 200")
+    shares = {name: processes.shares_of(used, measured_s[name]) for name, used in spent.items()}
+    return dict(results), shares
 
 
 def steady_run(shoppers: orders.Shoppers, rate: float) -> dict[str, Any]:

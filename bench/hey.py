@@ -6,8 +6,12 @@ import io
 import re
 import subprocess
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from bench.cpus import LOADGEN_CPUS, text
 from tests.e2e.system import _versions
@@ -15,6 +19,9 @@ from tests.e2e.system import _versions
 # Built by scripts/install-hey.sh (`make setup`), pinned in scripts/versions.sh.
 HEY = Path(_versions()["HEY_BIN"])
 PERCENTILES = (10, 25, 50, 75, 90, 95, 99)
+T = TypeVar("T")
+Headers = dict[str, str] | None
+Targets = dict[str, tuple[str, Headers]]  # name -> (url, headers)
 
 
 @dataclass
@@ -60,30 +67,82 @@ def at_fixed_rate(
     """`rate` requests/s arriving evenly: `streams` single-connection hey processes at rate/streams
     each, started 1/rate s apart. (One hey with many workers at -q fires all its workers on the
     same tick: bursts whose queueing would be measured instead of the path itself.)"""
-    latencies, codes = _at_fixed_rate(url, seconds=seconds, rate=rate, streams=streams, headers=headers)
+    latencies, codes = _at_fixed_rate(url, headers, seconds, rate=rate, streams=streams)
     return _summary(latencies, codes, seconds)
 
 
-def interleaved(
-    targets: dict[str, tuple[str, dict[str, str] | None]], *, rounds: int, seconds: float, rate: float
+def interleaved(targets: Targets, *, rounds: int, seconds: float, rate: float) -> dict[str, HeyResult]:
+    """at_fixed_rate for several targets in turns, `rounds` times `seconds` each, every target's
+    samples pooled: a VM whose speed drifts during the minute this takes slows or speeds them
+    all alike, where one long run after another would not."""
+    measured = _in_turns(targets, rounds, seconds, partial(_at_fixed_rate, rate=rate))
+    pooled: dict[str, HeyResult] = {}
+    for name, runs in measured.items():
+        latencies = [latency for run_latencies, _ in runs for latency in run_latencies]
+        codes: dict[int, int] = {}
+        for _, run_codes in runs:
+            for code, n in run_codes.items():
+                codes[code] = codes.get(code, 0) + n
+        pooled[name] = _summary(latencies, codes, rounds * seconds)
+    return pooled
+
+
+def saturated_in_turns(
+    targets: Targets,
+    *,
+    rounds: int,
+    seconds: float,
+    concurrency: int,
+    observe: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> dict[str, HeyResult]:
-    """at_fixed_rate for several targets (name -> (url, headers)) in turns, `rounds` times
-    `seconds` each, every target's samples pooled: a VM whose speed drifts during the minute
-    this takes slows or speeds them all alike, where one long run after another would not."""
-    pooled: dict[str, tuple[list[float], dict[int, int]]] = {name: ([], {}) for name in targets}
+    """`run` at `concurrency` for several targets in turns, as `interleaved` does: requests/s
+    over all the rounds, status codes and errors summed, each latency percentile the rounds'
+    weighted by their requests (hey summarises a run; it does not list a saturating run's
+    requests). `observe(name)` wraps each counted turn (the bench measures CPU with it)."""
+
+    def turn(url: str, headers: Headers, seconds: float) -> HeyResult:
+        return run(url, seconds=seconds, concurrency=concurrency, headers=headers)
+
+    pooled: dict[str, HeyResult] = {}
+    for name, runs in _in_turns(targets, rounds, seconds, turn, observe).items():
+        weights = [result.requests_per_s * seconds for result in runs]
+        total = sum(weights) or 1.0
+        codes: dict[int, int] = {}
+        for result in runs:
+            for code, n in result.status_codes.items():
+                codes[code] = codes.get(code, 0) + n
+        pooled[name] = HeyResult(
+            requests_per_s=sum(weights) / (rounds * seconds),
+            latency_ms={
+                p: sum(w * r.latency_ms.get(p, 0.0) for w, r in zip(weights, runs, strict=True)) / total
+                for p in PERCENTILES
+            },
+            status_codes=codes,
+            errors=[error for result in runs for error in result.errors],
+        )
+    return pooled
+
+
+def _in_turns(
+    targets: Targets,
+    rounds: int,
+    seconds: float,
+    measure: Callable[[str, Headers, float], T],
+    observe: Callable[[str], AbstractContextManager[object]] | None = None,
+) -> dict[str, list[T]]:
+    """measure(url, headers, seconds) for each target in turn, `rounds` times, each turn after a
+    second of the same not counted (the path warm again after the others)."""
+    measured: dict[str, list[T]] = {name: [] for name in targets}
     for _ in range(rounds):
         for name, (url, headers) in targets.items():
-            # A second at the same rate first, not counted: the path warm again after the others.
-            _at_fixed_rate(url, seconds=1, rate=rate, headers=headers)
-            latencies, codes = _at_fixed_rate(url, seconds=seconds, rate=rate, headers=headers)
-            pooled[name][0].extend(latencies)
-            for code, n in codes.items():
-                pooled[name][1][code] = pooled[name][1].get(code, 0) + n
-    return {name: _summary(lat, codes, rounds * seconds) for name, (lat, codes) in pooled.items()}
+            measure(url, headers, 1)
+            with observe(name) if observe else nullcontext():
+                measured[name].append(measure(url, headers, seconds))
+    return measured
 
 
 def _at_fixed_rate(
-    url: str, *, seconds: float, rate: float, streams: int = 10, headers: dict[str, str] | None = None
+    url: str, headers: Headers, seconds: float, *, rate: float, streams: int = 10
 ) -> tuple[list[float], dict[int, int]]:
     if not HEY.exists():
         raise SystemExit(f"hey is missing ({HEY}): run `make setup`")

@@ -126,7 +126,13 @@ def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
 
 def cpu_shares(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """Each process's share of one CPU between two cpu_seconds() readings, largest first."""
-    shares = {label: spent / seconds for label, spent in cpu_spent(before, after).items()}
+    return shares_of(cpu_spent(before, after), seconds)
+
+
+def shares_of(spent: dict[str, float], seconds: float) -> dict[str, float]:
+    """CPU seconds each process used over `seconds` as shares of one CPU, largest first (those
+    of at least half a percent)."""
+    shares = {label: used / seconds for label, used in sorted(spent.items(), key=lambda kv: -kv[1])}
     return {label: round(share, 3) for label, share in shares.items() if share >= 0.005}
 
 

@@ -140,7 +140,12 @@ def table(
     steady_rows = [_steady_rows(steady, target=order_rate) for steady in results["orders_steady"]]
     idle: Snapshot = results["memory_idle"]
     rows = [
-        ("1", f"bare FastAPI hello app, saturated ({concurrency} connections)", _saturated(hello), ""),
+        (
+            "1",
+            f"bare FastAPI hello app, saturated ({concurrency} connections; in turns with the next two)",
+            _saturated(hello),
+            "",
+        ),
         ("1", "gateway GET /api/products/{id}, same load, from its 1 s cache", _saturated(product), ""),
         _ratio_row("gateway / bare app requests/s, as served", ratio),
         ("1", "the same with Cache-Control: no-cache (Dapr hop + MariaDB)", _saturated(uncached), ""),

@@ -70,19 +70,25 @@ def _ready(url: str) -> bool:
 
 
 @contextmanager
-def running() -> Iterator[None]:
-    """Starts the hello app and both sidecars on the system's CPUs; stops them on exit."""
+def running(*, with_sidecars: bool = True) -> Iterator[None]:
+    """Starts the hello app and both sidecars (or the app alone) on the system's CPUs; stops
+    them on exit."""
     (WORK / "resources").mkdir(parents=True, exist_ok=True)
     (ROOT / ".run/logs").mkdir(parents=True, exist_ok=True)
     config = _config()
     # The sidecars' GOGC as the shop runs them (scripts/run.sh).
     gogc = _versions()["DAPR_SIDECAR_GOGC"]
     env = {**os.environ, "APP_PORT": str(HELLO_PORT), "SHOP_LOG_LEVEL": "WARNING", "GOGC": gogc}
-    commands = {
-        "hello": [str(ROOT / ".venv/bin/python"), "-m", "bench.hello"],
-        "daprd-hello": _daprd(CALLEE, config, HELLO_PORT),
-        "daprd-caller": _daprd(CALLER, config, None),
-    }
+    commands = {"hello": [str(ROOT / ".venv/bin/python"), "-m", "bench.hello"]}
+    waits = [("the hello app", DIRECT_URL)]
+    if with_sidecars:
+        commands["daprd-hello"] = _daprd(CALLEE, config, HELLO_PORT)
+        commands["daprd-caller"] = _daprd(CALLER, config, None)
+        waits += [
+            ("daprd B (in front of the hello app)", f"http://127.0.0.1:{CALLEE['http']}/v1.0/healthz"),
+            ("daprd A (the caller's)", f"http://127.0.0.1:{CALLER['http']}/v1.0/healthz"),
+            ("an invocation through both sidecars", VIA_SIDECARS_URL),
+        ]
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with pinned(SYSTEM_CPUS):
@@ -91,12 +97,7 @@ def running() -> Iterator[None]:
                 processes.append(
                     subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
                 )
-        for what, url in [
-            ("the hello app", DIRECT_URL),
-            ("daprd B (in front of the hello app)", f"http://127.0.0.1:{CALLEE['http']}/v1.0/healthz"),
-            ("daprd A (the caller's)", f"http://127.0.0.1:{CALLER['http']}/v1.0/healthz"),
-            ("an invocation through both sidecars", VIA_SIDECARS_URL),
-        ]:
+        for what, url in waits:
             print(f"[bench] waiting for {what}", flush=True)
             wait_until(partial(_ready, url), timeout=30, what=f"{what} (logs: .run/logs/bench-*.log)")
         yield

@@ -1,7 +1,11 @@
-"""The bench's report names the highest rate at which the read model kept within its target."""
+"""The bench's report names the highest rate at which the read model kept within its target;
+its saturating measurements are taken in turns and pooled."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from bench import hey
 from bench.hey import HeyResult
 from bench.report import _sidecar_rows, _steady_rows, _within_row
 
@@ -70,3 +74,36 @@ def test_the_sidecar_overhead_is_reported_at_both_rates_each_against_the_target(
     assert low[0][1].startswith("hello app called directly, 100 req/s")
     assert low[2][2:] == ("p50 1.10 / p90 1.70 / p99 2.50 ms", "p90 <= 2 ms: met")
     assert loaded[2][2:] == ("p50 1.70 / p90 4.10 / p99 9.20 ms", "p90 <= 2 ms: **missed**")
+
+
+def test_saturating_in_turns_alternates_the_targets_and_pools_each_ones_turns(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The VM slows down halfway: both targets' second turns are half as fast as their first.
+    speeds = {"bare": [1000.0, 1000.0, 500.0, 500.0], "gateway": [400.0, 400.0, 200.0, 200.0]}
+    calls: list[tuple[str, float]] = []
+
+    def run(url: str, *, seconds: float, concurrency: int, headers: Any = None) -> HeyResult:
+        calls.append((url, seconds))
+        rps = speeds[url].pop(0)
+        return HeyResult(rps, {p: 1000 / rps for p in hey.PERCENTILES}, {200: int(rps * seconds)})
+
+    observed: list[str] = []
+
+    @contextmanager
+    def observe(name: str) -> Iterator[None]:
+        observed.append(name)
+        yield
+
+    monkeypatch.setattr(hey, "run", run)
+    targets: hey.Targets = {"hello": ("bare", None), "product": ("gateway", None)}
+
+    pooled = hey.saturated_in_turns(targets, rounds=2, seconds=5, concurrency=32, observe=observe)
+
+    assert [url for url, _ in calls] == ["bare", "bare", "gateway", "gateway"] * 2  # a warm-up second first
+    assert [seconds for _, seconds in calls] == [1, 5, 1, 5] * 2
+    assert observed == ["hello", "product", "hello", "product"]  # the counted turns only
+    # Counted turns: bare 1000 then 500, gateway 400 then 200 (the warm-ups took the others).
+    assert pooled["hello"].requests_per_s == 750 and pooled["product"].requests_per_s == 300
+    assert pooled["product"].requests_per_s / pooled["hello"].requests_per_s == 0.4
+    assert pooled["hello"].status_codes == {200: 7500}
+    # Each percentile weighted by the turns' requests: (5000 x 1 ms + 2500 x 2 ms) / 7500.
+    assert round(pooled["hello"].latency_ms[50], 3) == round((5000 * 1 + 2500 * 2) / 7500, 3)
