@@ -77,7 +77,7 @@ def hello_figures() -> dict[str, Any]:
     """The sidecar overhead, before the shop starts (a quiet CPU 0)."""
     say("starting the bare hello app and two daprd (bench/sidecars.py)")
     with sidecars.running():
-        targets: dict[str, tuple[str, dict[str, str] | None]] = {
+        targets: hey.Targets = {
             "direct": (sidecars.DIRECT_URL, None),
             "via_sidecars": (sidecars.VIA_SIDECARS_URL, None),
         }
