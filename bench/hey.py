@@ -6,7 +6,7 @@ import io
 import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -79,11 +79,7 @@ def interleaved(targets: Targets, *, rounds: int, seconds: float, rate: float) -
     pooled: dict[str, HeyResult] = {}
     for name, runs in measured.items():
         latencies = [latency for run_latencies, _ in runs for latency in run_latencies]
-        codes: dict[int, int] = {}
-        for _, run_codes in runs:
-            for code, n in run_codes.items():
-                codes[code] = codes.get(code, 0) + n
-        pooled[name] = _summary(latencies, codes, rounds * seconds)
+        pooled[name] = _summary(latencies, _summed(codes for _, codes in runs), rounds * seconds)
     return pooled
 
 
@@ -107,20 +103,25 @@ def saturated_in_turns(
     for name, runs in _in_turns(targets, rounds, seconds, turn, observe).items():
         weights = [result.requests_per_s * seconds for result in runs]
         total = sum(weights) or 1.0
-        codes: dict[int, int] = {}
-        for result in runs:
-            for code, n in result.status_codes.items():
-                codes[code] = codes.get(code, 0) + n
         pooled[name] = HeyResult(
             requests_per_s=sum(weights) / (rounds * seconds),
             latency_ms={
                 p: sum(w * r.latency_ms.get(p, 0.0) for w, r in zip(weights, runs, strict=True)) / total
                 for p in PERCENTILES
             },
-            status_codes=codes,
+            status_codes=_summed(result.status_codes for result in runs),
             errors=[error for result in runs for error in result.errors],
         )
     return pooled
+
+
+def _summed(counts: Iterable[dict[int, int]]) -> dict[int, int]:
+    """Status code -> responses, over several runs."""
+    total: dict[int, int] = {}
+    for run_counts in counts:
+        for code, n in run_counts.items():
+            total[code] = total.get(code, 0) + n
+    return total
 
 
 def _in_turns(
