@@ -10,7 +10,7 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout load bench
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-brokers test-faults lint fanout load bench
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey secrets
@@ -55,12 +55,16 @@ infra-down:
 infra-status:
 	@scripts/infra.sh status
 
-## test: unit tests, then the end-to-end suite against the real system
+## test: unit tests, integration tests (one component against its real database), then the
+## end-to-end suite against the real system
 test: setup
-	@$(MAKE) --no-print-directory test-unit test-e2e
+	@$(MAKE) --no-print-directory test-unit test-integration test-e2e
 
 test-unit:
 	$(PY) -m pytest tests/unit -q
+
+test-integration:
+	$(PY) -m pytest tests/integration -q
 
 test-e2e:
 	$(PY) -m pytest tests/e2e -v

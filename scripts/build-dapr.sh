@@ -122,9 +122,9 @@ if [ ${#runtime_missing[@]} -gt 0 ]; then
   for b in "${runtime_missing[@]}"; do
     log "compiling $b"
     # allcomponents enables every registration file the overlay leaves in.
-    go build -v -tags allcomponents -overlay "$overlay" -ldflags "$ldflags" -o "$bin/$b.tmp" "./cmd/$b" 2>&1 | progress "$b"
+    go build -v -tags allcomponents -overlay "$overlay" -ldflags "$ldflags" -o "$bin/$b.tmp.$$" "./cmd/$b" 2>&1 | progress "$b"
     [ "${PIPESTATUS[0]}" -eq 0 ] || { log "building $b failed; see the output above"; exit 1; }
-    mv "$bin/$b.tmp" "$bin/$b"
+    mv "$bin/$b.tmp.$$" "$bin/$b"
   done
 fi
 
@@ -138,8 +138,8 @@ if [ ! -x "$DAPR_CLI" ]; then
   # its metadata types, identical in v1.16.1.
   (cd "$cli_src" \
     && go mod edit -replace=github.com/dapr/components-contrib=github.com/dapr/components-contrib@v1.16.1 \
-    && go build -mod=mod -ldflags "-s -w -X main.version=$DAPR_CLI_VERSION" -o "$DAPR_CLI.tmp" .)
-  mv "$DAPR_CLI.tmp" "$DAPR_CLI"
+    && go build -mod=mod -ldflags "-s -w -X main.version=$DAPR_CLI_VERSION" -o "$DAPR_CLI.tmp.$$" .)
+  mv "$DAPR_CLI.tmp.$$" "$DAPR_CLI"
 fi
 
 log "daprd: $("$bin/daprd" --version)  CLI: $("$DAPR_CLI" version --runtime-path "$DAPR_RUNTIME_PATH" 2>/dev/null | head -1)"

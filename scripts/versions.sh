@@ -13,8 +13,8 @@ DAPR_CACHE=${DAPR_CACHE:-$HOME/.cache/dapr-shop}
 DAPR_BUILD=shop6-slim
 DAPR_RUNTIME_PATH=$DAPR_CACHE/runtime-$DAPR_VERSION-$DAPR_BUILD
 DAPR_CLI=$DAPR_CACHE/cli-$DAPR_CLI_VERSION/dapr
-# Bumped whenever scripts/patches/ferretdb-* changes. fix1: _id lookups use the _id index.
-FERRETDB_BUILD=shop-fix1
+# Bumped whenever scripts/patches/ferretdb-* changes. fix2: _id lookups use the _id index; writes are atomic.
+FERRETDB_BUILD=shop-fix2
 FERRETDB_BIN=$DAPR_CACHE/ferretdb-$FERRETDB_VERSION-$FERRETDB_BUILD/ferretdb
 ZIPKIN_JAR=$DAPR_CACHE/zipkin-$ZIPKIN_VERSION/zipkin-server-$ZIPKIN_VERSION-exec.jar
 export DAPR_VERSION DAPR_BUILD DAPR_CLI_VERSION FERRETDB_VERSION FERRETDB_BUILD DAPR_CACHE DAPR_RUNTIME_PATH DAPR_CLI FERRETDB_BIN ZIPKIN_VERSION ZIPKIN_JAR
