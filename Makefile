@@ -3,8 +3,10 @@ SHELL := /bin/bash
 BROKER ?= rabbitmq
 # TRACING=1 also starts Zipkin (http://127.0.0.1:9411), where the sidecars send their spans.
 TRACING ?= 0
+# REPLICAS=N runs N replicas of every app (make run, the e2e and fault tests), HAProxy in front.
+REPLICAS ?= 1
 PY := .venv/bin/python
-export BROKER TRACING
+export BROKER TRACING REPLICAS
 
 USERS ?= 50
 SPAWN_RATE ?= 10

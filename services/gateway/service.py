@@ -11,6 +11,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from services.gateway.cache import Answer
+from services.shared import instances
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.identity import Actor
 from services.shared.order_document import compose
@@ -28,11 +29,23 @@ async def probe(dapr: DaprSidecar, app_id: str, *, timeout_s: float) -> str:
 
 
 async def system_health(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: float) -> dict[str, object]:
-    """Probes every app at once; the whole report takes at most one probe timeout."""
-    states = await asyncio.gather(*(probe(dapr, app, timeout_s=timeout_s) for app in apps))
+    """Probes every app at once, and counts each app's running replicas (the gateway's too);
+    the whole report takes at most one probe timeout."""
+    states, replicas = await asyncio.gather(
+        asyncio.gather(*(probe(dapr, app, timeout_s=timeout_s) for app in apps)),
+        _replicas(dapr, ("gateway", *apps), timeout_s=timeout_s),
+    )
     services = dict(zip(apps, states, strict=True))
     status = "ok" if all(state == "up" for state in states) else "degraded"
-    return {"status": status, "services": services}
+    return {"status": status, "services": services, "replicas": replicas}
+
+
+async def _replicas(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: float) -> dict[str, int] | None:
+    """Running replicas by app; None when the list cannot be read (health does not depend on it)."""
+    try:
+        return await asyncio.wait_for(instances.count(dapr, apps), timeout_s)
+    except (ServiceUnavailable, TimeoutError):
+        return None
 
 
 async def call(

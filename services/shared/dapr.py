@@ -127,6 +127,45 @@ class DaprSidecar:
             raise ServiceUnavailable(store, f"state get answered {response.status_code}")
         return response.json()
 
+    async def get_state_versioned(self, store: str, key: str) -> tuple[Any, str | None]:
+        """A value and its ETag (None, None when there is none), for a save that must not
+        overwrite a change made since (save_state_if_unchanged)."""
+        try:
+            response = await self.http.get(f"/v1.0/state/{store}/{key}")
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code == 204:
+            return None, None
+        if response.status_code != 200:
+            raise ServiceUnavailable(store, f"state get answered {response.status_code}")
+        return response.json(), response.headers.get("etag")
+
+    async def save_state_if_unchanged(self, store: str, key: str, value: Any, *, etag: str | None) -> bool:
+        """Saves a value only if the stored one still has this ETag (or, with None, if there is
+        none yet); False when another writer changed it first."""
+        item: dict[str, Any] = {"key": key, "value": value, "options": {"concurrency": "first-write"}}
+        if etag is not None:
+            item["etag"] = etag
+        try:
+            response = await self.http.post(f"/v1.0/state/{store}", json=[item])
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code == 409:
+            return False
+        if response.status_code != 204:
+            raise ServiceUnavailable(store, f"state save answered {response.status_code}")
+        return True
+
+    async def get_states(self, store: str, keys: list[str]) -> dict[str, Any]:
+        """Several values in one call (missing ones are absent)."""
+        try:
+            response = await self.http.post(f"/v1.0/state/{store}/bulk", json={"keys": keys})
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise ServiceUnavailable(store, f"state bulk get answered {response.status_code}")
+        return {item["key"]: item["data"] for item in response.json() if item.get("data") is not None}
+
     async def save_state(self, store: str, key: str, value: Any, *, ttl_s: int | None = None) -> None:
         """Saves a value to a Dapr state store, expiring after ttl_s when given."""
         item: dict[str, Any] = {"key": key, "value": value}
