@@ -9,8 +9,9 @@ ZIPKIN_VERSION=3.5.1
 DAPR_CACHE=${DAPR_CACHE:-$HOME/.cache/dapr-shop}
 # Bumped whenever scripts/patches/ or the component list in scripts/build-dapr.sh changes, so a
 # cached build without them is never reused. shop6-slim: daprd with only the project's components,
-# the three RabbitMQ patches and the SQLite name-resolution cache.
-DAPR_BUILD=shop6-slim
+# the RabbitMQ patches and the SQLite name-resolution cache; shop7-slim: the resolver picks among
+# every live replica of an app for each call.
+DAPR_BUILD=shop7-slim
 DAPR_RUNTIME_PATH=$DAPR_CACHE/runtime-$DAPR_VERSION-$DAPR_BUILD
 DAPR_CLI=$DAPR_CACHE/cli-$DAPR_CLI_VERSION/dapr
 # Bumped whenever scripts/patches/ferretdb-* changes. fix2: _id lookups use the _id index; writes are atomic.

@@ -22,6 +22,11 @@ from services.shared.transport import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
+# A call that reached no app is made again after these pauses: together longer than a stopped
+# replica stays listed in name resolution (the resolver's updateInterval plus its one-second
+# cache, components/config.yaml), so the call then goes to a live replica.
+UNREACHED_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 1.5)
+
 
 class ServiceUnavailable(Exception):
     """The target app (or its sidecar, or ours) could not answer in time."""
@@ -76,16 +81,29 @@ class DaprSidecar:
         """
         url = f"/v1.0/invoke/{target}/method/{path.lstrip('/')}"
         headers = {**_context_headers(), **(headers or {})}
-        try:
-            response = await self.http.request(
-                method, url, json=json, params=params, headers=headers, timeout=timeout_s or self.timeout_s
-            )
-        except httpx.TimeoutException as exc:
-            raise ServiceUnavailable(target, "timeout") from exc
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(target, f"sidecar unreachable: {type(exc).__name__}") from exc
-        if _is_dapr_error(response):
-            raise ServiceUnavailable(target, response.json().get("errorCode", "dapr error"))
+        for delay in (*UNREACHED_RETRY_DELAYS_S, None):
+            try:
+                response = await self.http.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=headers,
+                    timeout=timeout_s or self.timeout_s,
+                )
+            except httpx.TimeoutException as exc:
+                raise ServiceUnavailable(target, "timeout") from exc
+            except httpx.TransportError as exc:
+                raise ServiceUnavailable(target, f"sidecar unreachable: {type(exc).__name__}") from exc
+            if not _is_dapr_error(response):
+                break
+            error = response.json()
+            if delay is None or not _unreached(error):
+                raise ServiceUnavailable(target, error.get("errorCode", "dapr error"))
+            # The call reached no app (a replica that just stopped, still listed for a moment):
+            # nothing was done, so any call, a POST too, may go again, to another replica.
+            log.info("target replica unreachable, calling again", extra={"target": target, "retry_s": delay})
+            await asyncio.sleep(delay)
         carried = response.headers.get("x-shop-status")
         if carried and response.status_code == 200:  # a 4xx carried past Dapr's breakers (shared/app.py)
             response.status_code = int(carried)
@@ -210,6 +228,12 @@ def _context_headers() -> dict[str, str]:
     service a request touches, and its W3C trace context (services/shared/tracing.py)."""
     request_id = request_id_var.get()
     return {**({"x-request-id": request_id} if request_id else {}), **outgoing_headers()}
+
+
+def _unreached(error: dict[str, Any]) -> bool:
+    """Whether Dapr's error says the call never reached an app: the target's sidecar, or the
+    target app behind it, refused the connection."""
+    return "connection refused" in str(error.get("message", ""))
 
 
 def _is_dapr_error(response: httpx.Response) -> bool:
