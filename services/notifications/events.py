@@ -1,5 +1,5 @@
 """Order events become notifications: the buyer hears about the order, every seller whose
-product is in it hears what sold (seed 004). Stored before pushed; ids derived from the event,
+product is in it hears what sold. Stored before pushed; ids derived from the event,
 so a redelivered event is neither stored nor pushed twice."""
 
 import logging

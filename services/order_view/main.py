@@ -38,7 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with open_sidecar(app, settings) as dapr:
             app.state.dapr = dapr
-            # Seed 000's Source service rebuilds its map on start; reads are served meanwhile.
+            # The read model is rebuilt from the services that own the data on start; reads go on.
             app.state.rebuilder = Rebuilder(dapr, store)
             app.state.rebuilder.start()
             try:
