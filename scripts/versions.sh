@@ -29,7 +29,7 @@ HEY_BIN=$DAPR_CACHE/hey-$HEY_VERSION/hey
 export HEY_VERSION HEY_BIN
 # Go's garbage-collector target for every daprd (scripts/run.sh, docker-compose.yml, the bench's
 # sidecars). At Go's default (100) a sidecar relaying a few hundred requests a second collects
-# often enough to show in its latency: make bench measured 4.7 ms added at p90 through two
-# sidecars, 2.0-2.2 ms at 200. 200 lets a sidecar's heap grow to 3x its live data (a few MB).
+# often enough to show in its latency (the A/B that chose 200: docs/performance-history.md).
+# 200 lets a sidecar's heap grow to 3x its live data (a few MB).
 DAPR_SIDECAR_GOGC=200
 export DAPR_SIDECAR_GOGC

@@ -95,15 +95,14 @@ class InFlightLimit:
     """Admission control: at most `limit` calls of one kind in progress at once. A call beyond
     that waits for a slot, then is refused (503 with Retry-After) rather than queued further.
     Queued past the callers' and Dapr's timeouts, an overload made every call time out and
-    opened the circuit breakers: the shop answered 1.3 orders/s offered 50/s, against 12/s when
-    offered what it could take.
+    opened the circuit breakers, and almost no order was placed.
 
     How long a call may wait depends on the queue (CoDel's idea, as servers at Facebook apply it
     to request queues): a burst, calls waiting for less than `overloaded_after_s`, waits up to
     `wait_s`; once calls have been waiting longer than that without a break, the shop is taking
     more than it completes, and a new call waits only `overloaded_wait_s`. A long wait then would
-    not get more orders placed, only make every one placed later (make bench, 50 orders/s
-    offered: 3.8 s at the median with a 3 s wait for every call)."""
+    not get more orders placed, only make every one placed later (docs/performance.md,
+    Admission control)."""
 
     def __init__(
         self,

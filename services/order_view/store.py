@@ -39,7 +39,7 @@ SNAPSHOTS_RECALLED = 10_000
 # A customer's listing document holds at most this many orders; then they move, as they are, to
 # an archive document of their own ("<customer id>#<n>") and the listing starts empty again. So
 # writing an order costs the same whatever the customer's history (FerretDB v1 reads and writes
-# a document at ~18 us per array element: 4 ms per order at 200 orders, 40 at 2,000, unsplit).
+# a whole document at a cost per array element: docs/performance.md, What limits it).
 LISTING_MAX = 200
 # Customers whose listing growth the process counts (a few dozen bytes each); one it forgot
 # counts again from zero, so its listing grows to at most twice LISTING_MAX before it moves.
@@ -259,7 +259,7 @@ class ReadModelStore:
 
     def count_orders(self) -> int:
         """From the collection's statistics, not a count of its documents: FerretDB v1 counts
-        by reading every one (2 s at 11,500 orders; this takes 55 ms, on MongoDB less)."""
+        by reading every one, which grows with the view; the statistics do not."""
         try:
             stats = list(self.orders.aggregate([{"$collStats": {"count": {}}}]))
         except OperationFailure as exc:
@@ -380,8 +380,8 @@ class ReadModelStore:
         Each matching line is updated in place by its index (FerretDB v1 has neither arrayFilters
         nor the positional operator); an order's lines never change, so the indexes read hold."""
         changed = 0
-        # A scan on FerretDB v1 (seconds at tens of thousands of orders): past the client's
-        # socket timeout, which is for the lookups by `_id` everywhere else.
+        # A scan on FerretDB v1 (seconds on a large view): past the client's socket timeout,
+        # which is for the lookups by `_id` everywhere else.
         with pymongo.timeout(RENAME_SCAN_TIMEOUT_S):
             matches = list(
                 self.orders.find({"items.product.id": product["id"]}, {"_id": 1, "items.product.id": 1})
