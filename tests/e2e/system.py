@@ -152,9 +152,13 @@ class System:
             raise GiveUp(f"scripts/run.sh exited with {self.process.returncode}; see {self.log_path}")
         return httpx.get(f"{GATEWAY}/api/health", timeout=3).status_code == 200
 
-    def restart_app(self, app_id: str, environ: dict[str, str]) -> None:
-        """Starts an app process again with the environment `dapr run` gave it."""
-        self.restart(app_id, [".venv/bin/python", "-m", APP_MODULES[app_id]], environ, ROOT)
+    def restart_app(self, app_id: str, environs: list[dict[str, str]]) -> None:
+        """Starts an app's processes (one per replica) again, each with the environment
+        `dapr run` gave it (app_environ)."""
+        for k, environ in enumerate(environs):
+            self.restart(
+                f"{app_id}-{k}", [str(ROOT / ".venv/bin/python"), "-m", APP_MODULES[app_id]], environ, ROOT
+            )
 
     def restart(self, name: str, argv: list[str], environ: dict[str, str], cwd: Path) -> None:
         """Starts a process `dapr run` had started (an app, a sidecar) again, as it was started;
@@ -243,9 +247,10 @@ def stop_app(app_id: str) -> list[int]:
     return pids
 
 
-def app_environ(app_id: str) -> dict[str, str]:
-    """The environment of a running app process (what `dapr run` passed it)."""
-    return process_environ(app_pids(app_id)[0])
+def app_environ(app_id: str) -> list[dict[str, str]]:
+    """The environment of each running process of an app, one per replica (what `dapr run`
+    passed it), for restart_app."""
+    return [process_environ(pid) for pid in app_pids(app_id)]
 
 
 def process_environ(pid: int) -> dict[str, str]:
