@@ -17,7 +17,7 @@ from tests.e2e.system import ROOT
 
 INFRASTRUCTURE = {
     "beam.smp", "epmd", "erl_child_setup", "inet_gethost", "mariadbd", "redis-server",
-    "ferretdb", "placement", "scheduler", "mosquitto",
+    "ferretdb", "placement", "scheduler", "mosquitto", "haproxy",
 }  # fmt: skip
 GROUPS = ("apps", "sidecars", "infrastructure", "launcher")
 

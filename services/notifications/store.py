@@ -104,11 +104,16 @@ class NotificationStore:
             return [public(row._mapping) for row in conn.execute(query)]
 
     def stored_since(self, user_ids: list[str], since: datetime) -> list[tuple[str, dict[str, Any]]]:
-        """Notifications stored since `since` for some users (recipient, what clients see),
-        oldest first: what the inbox follower offers to this replica's connections."""
+        """Unread notifications stored since `since` for some users (recipient, what clients
+        see), oldest first: what the inbox follower offers to this replica's connections (one
+        read meanwhile is not sent again)."""
         query = (
             select(notifications)
-            .where(notifications.c.user_id.in_(user_ids), notifications.c.stored_at >= since)
+            .where(
+                notifications.c.user_id.in_(user_ids),
+                notifications.c.stored_at >= since,
+                notifications.c.read_at.is_(None),
+            )
             .order_by(notifications.c.created_at, notifications.c.id)
             .limit(1000)
         )

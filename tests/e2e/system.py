@@ -17,6 +17,8 @@ from tests.support import GiveUp, WaitTimeout, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = "http://127.0.0.1:8000"
+# Replicas of every app (make ... REPLICAS=N; scripts/replicas.py gives each its ports).
+REPLICAS = int(os.environ.get("REPLICAS", "1"))
 # Dapr HTTP ports from dapr.yaml, by app-id.
 SIDECARS = {
     "gateway": 3500,
@@ -195,6 +197,26 @@ class System:
             # EOF while looking for matching `)'") and exited without stopping `dapr run`.
             print(f"[e2e] scripts/run.sh left {len(_strays())} processes running; ending them", flush=True)
             _end_strays()
+
+
+def app_ports(app_id: str, base: int) -> list[int]:
+    """The app port of each replica of an app whose dapr.yaml port is `base`: the public apps'
+    replicas all move off their public port when HAProxy holds it (scripts/replicas.py)."""
+    if REPLICAS == 1:
+        return [base]
+    if app_id in ("gateway", "notifications"):
+        return [base + 100 * (k + 1) for k in range(REPLICAS)]
+    return [base + 100 * k for k in range(REPLICAS)]
+
+
+def one_gateway() -> str:
+    """The base URL of one gateway replica (not HAProxy's): what one replica caches."""
+    return f"http://127.0.0.1:{app_ports('gateway', 8000)[0]}"
+
+
+def log_dirs() -> list[Path]:
+    """Where `dapr run` writes the apps' and sidecars' logs: replica 0's and every other's."""
+    return [ROOT / ".dapr/logs", *(ROOT / f".run/replicas/{k}/.dapr/logs" for k in range(1, REPLICAS))]
 
 
 def sidecar(app_id: str) -> str:

@@ -45,7 +45,7 @@ def stopped(system: System, *apps: str) -> Iterator[None]:
         )
 
 
-def test_a_placed_order_appears_in_the_view_with_customer_and_product_data_within_a_second(
+def test_a_placed_order_appears_in_the_view_with_customer_and_product_data(
     system: System,
 ) -> None:
     seller, buyer = register("Seller"), register("Buyer Bea")
@@ -61,7 +61,12 @@ def test_a_placed_order_appears_in_the_view_with_customer_and_product_data_withi
     placed = time.monotonic()
 
     document = wait_until(
-        lambda: from_view(buyer, order["id"]), timeout=1.0, what="the order in the view", interval=0.02
+        # How fast is a figure of `make bench` (docs/performance.md), printed here, not asserted:
+        # on a loaded machine a timed assertion fails for the machine, not the code.
+        lambda: from_view(buyer, order["id"]),
+        timeout=10,
+        what="the order in the view",
+        interval=0.02,
     )
 
     print(f"in the view {1000 * (time.monotonic() - placed):.0f} ms after the 201")
