@@ -1,0 +1,275 @@
+"""The Helm chart installed on a real control plane: admitted under the restricted Pod Security
+Standard, scheduled on (simulated) nodes, every Pod given its daprd sidecar by Dapr's own injector,
+every Dapr resource accepted by Dapr's CRDs, then upgraded, rolled back and uninstalled.
+
+No container runs (KWOK reports scheduled Pods running): what this proves is everything the API
+server, its admission chain, the controllers and Dapr's injector decide; not that the apps work
+there (deploy/README.md says how to run the e2e suite on a cluster that runs containers).
+The tests run in order, as one install's life.
+"""
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.k8s.cluster import NODES, ROOT, ControlPlane
+from tests.support import wait_until
+
+CHART = str(ROOT / "deploy" / "helm" / "dapr-shop")
+NAMESPACE, RELEASE = "shop", "shop"
+APP_IDS = {"gateway", "auth", "customers", "products", "orders", "order-view", "notifications"}
+REQUEST_DRIVEN = APP_IDS - {"order-view", "notifications"}
+DAPR_KINDS = ("components.dapr.io", "configurations.dapr.io", "resiliencies.dapr.io", "subscriptions.dapr.io")
+# CPU autoscaling on for the request-driven apps; the subscribers keep 2 replicas until the KEDA test.
+INSTALL_VALUES = [
+    "--set",
+    "image.repository=registry.example/dapr-shop",
+    "--set",
+    "image.tag=test",
+    "--set",
+    "ingress.enabled=true",
+    *[arg for app in sorted(REQUEST_DRIVEN) for arg in ("--set", f"apps.{app}.autoscaling.enabled=true")],
+]
+SECRET_KEYS = ["jwt-signing-key", "admin-email", "admin-password"] + [
+    f"{svc}-db-password" for svc in ("auth", "customers", "products", "orders", "notifications")
+]
+
+
+def kubectl_create_secret(cluster: ControlPlane, name: str, values: dict[str, str]) -> None:
+    literals = [f"--from-literal={key}={value}" for key, value in values.items()]
+    cluster.kubectl("create", "secret", "generic", name, "-n", NAMESPACE, *literals)
+
+
+@pytest.fixture(scope="module")
+def shop(cluster: ControlPlane) -> Iterator[ControlPlane]:
+    """A namespace enforcing the restricted standard, the Secrets deploy/README.md says to create."""
+    cluster.apply(f"""
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {NAMESPACE}
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/enforce-version: latest
+""")
+    for key in SECRET_KEYS:
+        kubectl_create_secret(cluster, key, {key: secrets.token_urlsafe(16)})
+    kubectl_create_secret(cluster, "dapr-shop-dapr-api-token", {"token": secrets.token_urlsafe(24)})
+    kubectl_create_secret(cluster, "dapr-shop-app-api-token", {"token": secrets.token_urlsafe(24)})
+    kubectl_create_secret(
+        cluster,
+        "dapr-shop-connections",
+        {
+            "rabbitmq-url": "amqp://shop:pw@rabbitmq:5672",
+            "redis-host": "redis:6379",
+            "mongo-url": "mongodb://mongodb:27017",
+        },
+    )
+    BEFORE_INSTALL.update(namespace_objects(cluster))
+    yield cluster
+
+
+BEFORE_INSTALL: set[str] = set()
+
+
+def namespace_objects(cluster: ControlPlane) -> set[str]:
+    """Every object in the namespace, of every kind that can be listed (events aside)."""
+    kinds = cluster.kubectl("api-resources", "--namespaced", "--verbs=list", "-o", "name").stdout.split()
+    kinds = [k for k in kinds if not k.startswith("events")]
+    return set(cluster.kubectl("get", ",".join(kinds), "-n", NAMESPACE, "-o", "name").stdout.split())
+
+
+def release_objects(cluster: ControlPlane) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every object of the release, by (kind, name), as the API server has it."""
+    manifest = cluster.helm("get", "manifest", RELEASE, "-n", NAMESPACE).stdout
+    objects = {}
+    for doc in yaml.safe_load_all(manifest):
+        if doc:
+            live = cluster.get(
+                f"{doc['kind']}.{doc['apiVersion'].split('/')[0]}"
+                if "/" in doc["apiVersion"] and "." in doc["apiVersion"]
+                else doc["kind"],
+                doc["metadata"]["name"],
+                "-n",
+                NAMESPACE,
+            )
+            objects[(doc["kind"], doc["metadata"]["name"])] = live
+    return objects
+
+
+def app_pods(cluster: ControlPlane) -> list[dict[str, Any]]:
+    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=app"
+    return cluster.get("pods", "-n", NAMESPACE, "-l", selector)["items"]
+
+
+def test_bad_values_are_refused_by_helm_install_with_a_clear_message(shop: ControlPlane) -> None:
+    for values, message in (
+        (["--set", "broker=zeromq"], "broker"),
+        (["--set-string", "apps.orders.replicas=two"], "replicas"),
+    ):
+        result = shop.helm("install", "bad", CHART, "-n", NAMESPACE, *values)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "bad" not in shop.helm("list", "-n", NAMESPACE, "-q").stdout
+
+
+def test_the_namespace_enforces_the_restricted_pod_security_standard(shop: ControlPlane) -> None:
+    privileged = shop.kubectl(
+        "run",
+        "privileged",
+        "-n",
+        NAMESPACE,
+        "--image=busybox",
+        "--dry-run=server",
+        "--overrides",
+        json.dumps(
+            {
+                "spec": {
+                    "containers": [
+                        {"name": "privileged", "image": "busybox", "securityContext": {"privileged": True}}
+                    ]
+                }
+            }
+        ),
+        check=False,
+    )
+    assert privileged.returncode != 0 and "violates PodSecurity" in privileged.stderr, privileged.stderr
+
+
+def test_helm_install_waits_until_every_app_is_available(shop: ControlPlane) -> None:
+    result = shop.helm(
+        "install", RELEASE, CHART, "-n", NAMESPACE, *INSTALL_VALUES, "--wait", "--timeout", "4m"
+    )
+    assert result.returncode == 0, result.stderr
+    deployments = shop.get("deployments", "-n", NAMESPACE)["items"]
+    assert {d["metadata"]["labels"]["app.kubernetes.io/name"] for d in deployments} == APP_IDS
+    for deployment in deployments:
+        status = deployment["status"]
+        assert status.get("availableReplicas") == deployment["spec"]["replicas"] >= 1, deployment["metadata"][
+            "name"
+        ]
+
+
+def test_every_pod_was_admitted_scheduled_and_given_its_sidecar(shop: ControlPlane) -> None:
+    pods = app_pods(shop)
+    # Two replicas each: set by the chart for the subscribers, by the HPA's minimum for the rest.
+    wait_until(lambda: len(app_pods(shop)) == 2 * len(APP_IDS), timeout=60, what="two Pods per app")
+    pods = app_pods(shop)
+    for pod in pods:
+        name, notes = pod["metadata"]["name"], pod["metadata"]["annotations"]
+        assert pod["spec"]["nodeName"] in NODES, f"{name} was not scheduled"
+        assert pod["status"]["phase"] == "Running", name
+        containers = {c["name"]: c for c in pod["spec"]["containers"]}
+        assert set(containers) == {"app", "daprd"}, f"{name}: Dapr's injector did not add daprd"
+        daprd = containers["daprd"]
+        args = dict(zip(daprd["args"], daprd["args"][1:], strict=False))
+        assert args["--app-id"] == notes["dapr.io/app-id"]
+        assert args["--app-port"] == notes["dapr.io/app-port"]
+        assert args["--config"] == "shop"
+        assert args["--control-plane-address"].startswith("dapr-api.dapr-system.svc")
+        env = {e["name"]: e for e in daprd["env"]}
+        assert env["DAPR_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "dapr-shop-dapr-api-token"
+        assert env["APP_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "dapr-shop-app-api-token"
+        assert "BEGIN CERTIFICATE" in env["DAPR_TRUST_ANCHORS"]["value"], "mTLS: Sentry's trust anchors"
+        assert env["DAPR_SENTRY_ADDRESS"]["value"].startswith("dapr-sentry.dapr-system.svc")
+        # The injected container passes the restricted standard too (the admission just proved it).
+        assert daprd["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert daprd["securityContext"]["readOnlyRootFilesystem"] is True
+    for app in APP_IDS:
+        nodes = {
+            p["spec"]["nodeName"] for p in pods if p["metadata"]["labels"]["app.kubernetes.io/name"] == app
+        }
+        assert len(nodes) == 2, f"{app}'s replicas share a node: topology spread not applied"
+
+
+def test_every_dapr_resource_was_accepted(shop: ControlPlane) -> None:
+    objects = release_objects(shop)
+    accepted = {
+        (item["kind"], item["metadata"]["name"])
+        for kind in DAPR_KINDS
+        for item in shop.get(kind, "-n", NAMESPACE)["items"]
+    }
+    rendered = {
+        key for key in objects if key[0] in ("Component", "Configuration", "Resiliency", "Subscription")
+    }
+    assert accepted == rendered
+    assert len([key for key in accepted if key[0] == "Subscription"]) == 6
+    assert objects[("Component", "pubsub")]["spec"]["type"] == "pubsub.rabbitmq"
+
+
+def test_the_request_driven_apps_have_cpu_autoscalers(shop: ControlPlane) -> None:
+    hpas = shop.get("hpa", "-n", NAMESPACE)["items"]
+    assert {
+        h["spec"]["scaleTargetRef"]["name"].removeprefix("shop-dapr-shop-") for h in hpas
+    } == REQUEST_DRIVEN
+    for hpa in hpas:
+        assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_upgrading_to_another_broker_changes_only_the_pubsub_component(shop: ControlPlane) -> None:
+    before = release_objects(shop)
+    pods_before = {p["metadata"]["uid"] for p in app_pods(shop)}
+    result = shop.helm(
+        "upgrade", RELEASE, CHART, "-n", NAMESPACE, "--reuse-values", "--set", "broker=redis", "--wait"
+    )
+    assert result.returncode == 0, result.stderr
+    after = release_objects(shop)
+    assert before.keys() == after.keys()
+    changed = {
+        key
+        for key in before
+        if before[key]["metadata"]["resourceVersion"] != after[key]["metadata"]["resourceVersion"]
+    }
+    assert changed == {("Component", "pubsub")}
+    assert after[("Component", "pubsub")]["spec"]["type"] == "pubsub.redis"
+    assert {p["metadata"]["uid"] for p in app_pods(shop)} == pods_before, "no Pod was replaced"
+
+
+def test_the_subscribers_scale_on_their_queues_with_keda(shop: ControlPlane) -> None:
+    result = shop.helm(
+        "upgrade",
+        RELEASE,
+        CHART,
+        "-n",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        "broker=rabbitmq",
+        "--set",
+        "apps.order-view.autoscaling.enabled=true",
+        "--set",
+        "apps.notifications.autoscaling.enabled=true",
+        "--wait",
+    )
+    assert result.returncode == 0, result.stderr
+    scaled = {s["metadata"]["name"]: s for s in shop.get("scaledobjects.keda.sh", "-n", NAMESPACE)["items"]}
+    assert set(scaled) == {"shop-dapr-shop-order-view", "shop-dapr-shop-notifications"}
+    queues = {t["metadata"]["queueName"] for s in scaled.values() for t in s["spec"]["triggers"]}
+    assert queues == {
+        "order-view-orders",
+        "order-view-customers",
+        "order-view-products",
+        "notifications-orders",
+    }
+    assert shop.get("triggerauthentications.keda.sh", "-n", NAMESPACE)["items"]
+
+
+def test_a_rollback_returns_to_the_installed_revision(shop: ControlPlane) -> None:
+    result = shop.helm("rollback", RELEASE, "1", "-n", NAMESPACE, "--wait")
+    assert result.returncode == 0, result.stderr
+    assert not shop.get("scaledobjects.keda.sh", "-n", NAMESPACE)["items"]
+    assert shop.get("component", "pubsub", "-n", NAMESPACE)["spec"]["type"] == "pubsub.rabbitmq"
+
+
+def test_helm_uninstall_leaves_nothing_behind(shop: ControlPlane) -> None:
+    result = shop.helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait")
+    assert result.returncode == 0, result.stderr
+    # What remains is what was there before the install: the Secrets made beside the chart.
+    wait_until(
+        lambda: namespace_objects(shop) == BEFORE_INSTALL,
+        timeout=60,
+        what="the namespace holding only what it held before the install (Pods included)",
+    )
