@@ -83,8 +83,8 @@ kubernetes() {
   k8s=$(module_dir k8s.io/kubernetes "$K8S_VERSION")
   minor=${K8S_VERSION#1.}
   if [ ! -f "$wrapper/go.sum" ]; then
-    log "preparing a wrapper module for k8s.io/kubernetes v$K8S_VERSION"
-    rm -rf "$wrapper" && mkdir -p "$wrapper"
+    log "preparing a wrapper module for k8s.io/kubernetes v$K8S_VERSION (downloads its dependencies)"
+    rm -rf "$wrapper.tmp" && mkdir -p "$wrapper.tmp"
     {
       echo "module shop.local/k8s-wrapper"
       echo
@@ -93,9 +93,13 @@ kubernetes() {
       echo "require k8s.io/kubernetes v$K8S_VERSION"
       echo
       awk -v v="v0.$minor" '/=> \.\/staging\/src\// { print "replace " $1 " => " $1 " " v }' "$k8s/go.mod"
-    } > "$wrapper/go.mod"
-    printf 'package wrapper\n' > "$wrapper/doc.go"
-    (cd "$wrapper" && go get "${want[@]/#/k8s.io/kubernetes/cmd/}" 2>&1 | tail -n 3 >&2)
+    } > "$wrapper.tmp/go.mod"
+    printf 'package wrapper\n' > "$wrapper.tmp/doc.go"
+    # @version on each: a bare `go get` would move k8s.io/kubernetes to its latest release.
+    local pkgs=() b
+    for b in "${want[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b@v$K8S_VERSION"); done
+    (cd "$wrapper.tmp" && go get "${pkgs[@]}")
+    rm -rf "$wrapper" && mv "$wrapper.tmp" "$wrapper"
   fi
   log "compiling ${missing[*]} $K8S_VERSION (cold: about 8 min on 2 cores, 2 GB of memory)"
   mkdir -p "$K8S_BIN/.tmp"
@@ -111,10 +115,11 @@ etcd() {
   local wrapper="$DAPR_CACHE/src/etcd-wrapper-$ETCD_VERSION"
   if [ ! -f "$wrapper/go.sum" ]; then
     log "preparing a wrapper module for etcd v$ETCD_VERSION"
-    rm -rf "$wrapper" && mkdir -p "$wrapper"
-    printf 'module shop.local/etcd-wrapper\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$ETCD_VERSION" > "$wrapper/go.mod"
-    printf 'package wrapper\n' > "$wrapper/doc.go"
-    (cd "$wrapper" && go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" 2>&1 | tail -n 3 >&2)
+    rm -rf "$wrapper.tmp" && mkdir -p "$wrapper.tmp"
+    printf 'module shop.local/etcd-wrapper\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$ETCD_VERSION" > "$wrapper.tmp/go.mod"
+    printf 'package wrapper\n' > "$wrapper.tmp/doc.go"
+    (cd "$wrapper.tmp" && go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION")
+    rm -rf "$wrapper" && mv "$wrapper.tmp" "$wrapper"
   fi
   log "compiling etcd $ETCD_VERSION"
   mkdir -p "$K8S_BIN"

@@ -173,8 +173,10 @@ def test_every_pod_was_admitted_scheduled_and_given_its_sidecar(shop: ControlPla
         env = {e["name"]: e for e in daprd["env"]}
         assert env["DAPR_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "dapr-shop-dapr-api-token"
         assert env["APP_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "dapr-shop-app-api-token"
-        assert "BEGIN CERTIFICATE" in env["DAPR_TRUST_ANCHORS"]["value"], "mTLS: Sentry's trust anchors"
-        assert env["DAPR_SENTRY_ADDRESS"]["value"].startswith("dapr-sentry.dapr-system.svc")
+        # mTLS: the sidecar gets Sentry's trust anchors and asks Sentry for its certificate.
+        assert "--enable-mtls" in daprd["args"]
+        assert "BEGIN CERTIFICATE" in env["DAPR_TRUST_ANCHORS"]["value"]
+        assert args["--sentry-address"].startswith("dapr-sentry.dapr-system.svc")
         # The injected container passes the restricted standard too (the admission just proved it).
         assert daprd["securityContext"]["capabilities"]["drop"] == ["ALL"]
         assert daprd["securityContext"]["readOnlyRootFilesystem"] is True
