@@ -26,6 +26,7 @@ ETCD_PORT, ETCD_PEER_PORT = 12379, 12380
 APISERVER_PORT = 16443
 SENTRY_PORT, SENTRY_HEALTHZ_PORT = 15010, 15011
 INJECTOR_PORT, INJECTOR_HEALTHZ_PORT = 15020, 15021
+OPERATOR_PORT, OPERATOR_HEALTHZ_PORT, OPERATOR_WEBHOOK_PORT = 15030, 15031, 15032
 # The injector's serving certificate (signed by Sentry) names only this DNS name, so the API
 # server must reach the webhook by it: a hosts entry points it at 127.0.0.1 while the test runs.
 INJECTOR_HOST = "dapr-sidecar-injector.dapr-system.svc"
@@ -320,9 +321,38 @@ class ControlPlane:
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
     def start_dapr(self) -> None:
-        """Sentry (Dapr's CA), then the injector, set up as Dapr's Helm chart sets them up."""
+        """Sentry (Dapr's CA), the injector and the operator, set up as Dapr's Helm chart does."""
+        self.apply(DAPR_SYSTEM.replace("SENTRY_ADDRESS", f"127.0.0.1:{SENTRY_PORT}"))
+        self.start_sentry()
+        self.start_injector()
+        self.start_operator()
+
+    def healthy(self, name: str, port: int) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return self.alive(name) and response.status == 200
+
+    def control_plane_token(self, service: str) -> Path:
+        """A token for Sentry, bound to the stand-in Pod of a control-plane service.
+
+        Sentry signs a control-plane certificate only for a caller whose token is bound to a Pod
+        annotated `dapr.io/control-plane: <service>` running as `dapr-<service>`.
+        """
+        pod = f"dapr-{service}"
+        wait_until(
+            lambda: self.get("pod", pod, "-n", "dapr-system")["status"].get("phase") == "Running",
+            timeout=60,
+            what=f"the {service}'s stand-in Pod running on a KWOK node",
+        )
+        token = self.kubectl(
+            "create", "token", f"dapr-{service}", "-n", "dapr-system", "--bound-object-kind=Pod",
+            f"--bound-object-name={pod}", "--audience=dapr.io/sentry", "--duration=2h",
+        ).stdout.strip()  # fmt: skip
+        path = self.dir / "certs" / f"{service}.token"
+        path.write_text(token)
+        return path
+
+    def start_sentry(self) -> None:
         certs = self.dir / "certs"
-        self.apply(DAPR_SYSTEM)
         self.spawn(
             "dapr-sentry",
             [
@@ -351,32 +381,12 @@ class ControlPlane:
             what="Sentry writing the trust bundle (ConfigMap dapr-system/dapr-trust-bundle)",
         )
         (certs / "ca.crt").write_text(bundle)
-        self.apply(
-            WEBHOOK.replace("PORT", str(INJECTOR_PORT)).replace(
-                "CA_BUNDLE", base64.b64encode(bundle.encode()).decode()
-            )
-        )
-        # Sentry signs the injector's certificate only for the Pod its token is bound to.
-        wait_until(
-            lambda: (
-                self.get("pod", "dapr-sidecar-injector", "-n", "dapr-system")["status"].get("phase")
-                == "Running"
-            ),
-            timeout=60,
-            what="the injector's stand-in Pod running on a KWOK node",
-        )
-        token = self.kubectl(
-            "create",
-            "token",
-            "dapr-injector",
-            "-n",
-            "dapr-system",
-            "--bound-object-kind=Pod",
-            "--bound-object-name=dapr-sidecar-injector",
-            "--audience=dapr.io/sentry",
-            "--duration=2h",
-        ).stdout.strip()
-        (certs / "injector.token").write_text(token)
+
+    def start_injector(self) -> None:
+        certs = self.dir / "certs"
+        ca_bundle = base64.b64encode((certs / "ca.crt").read_bytes()).decode()
+        self.apply(WEBHOOK.replace("PORT", str(INJECTOR_PORT)).replace("CA_BUNDLE", ca_bundle))
+        token = self.control_plane_token("sidecar-injector")
         self.add_hosts_entry()
         self.spawn(
             "dapr-injector",
@@ -396,7 +406,7 @@ class ControlPlane:
                 "DAPR_TRUST_ANCHORS_FILE": str(certs / "ca.crt"),
                 "DAPR_CONTROL_PLANE_TRUST_DOMAIN": "cluster.local",
                 "DAPR_SENTRY_ADDRESS": f"127.0.0.1:{SENTRY_PORT}",
-                "DAPR_SENTRY_TOKEN_FILE": str(certs / "injector.token"),
+                "DAPR_SENTRY_TOKEN_FILE": str(token),
                 # What Dapr's chart sets with dapr_sidecar_injector.sidecarDropALLCapabilities=true:
                 # without it the sidecar fails the restricted Pod Security Standard.
                 "SIDECAR_DROP_ALL_CAPABILITIES": "true",
@@ -404,15 +414,41 @@ class ControlPlane:
             },
         )
         wait_until(
-            lambda: (
-                self.alive("dapr-injector")
-                and urllib.request.urlopen(
-                    f"http://127.0.0.1:{INJECTOR_HEALTHZ_PORT}/healthz", timeout=1
-                ).status
-                == 200
-            ),
+            lambda: self.healthy("dapr-injector", INJECTOR_HEALTHZ_PORT),
             timeout=60,
             what="Dapr's injector healthy (certificate from Sentry, webhook CA bundle patched)",
+        )
+
+    def start_operator(self) -> None:
+        """The operator makes each Dapr app's `<app-id>-dapr` Service (sidecars find each other by it)."""
+        certs = self.dir / "certs"
+        token = self.control_plane_token("operator")
+        self.spawn(
+            "dapr-operator",
+            [
+                str(self.bin / "dapr-operator"),
+                f"--kubeconfig={self.kubeconfig}",
+                "--config=daprsystem",
+                f"--trust-anchors-file={certs / 'ca.crt'}",
+                f"--port={OPERATOR_PORT}",
+                "--listen-address=127.0.0.1",
+                f"--healthz-port={OPERATOR_HEALTHZ_PORT}",
+                "--healthz-listen-address=127.0.0.1",
+                f"--webhook-server-port={OPERATOR_WEBHOOK_PORT}",
+                "--webhook-server-listen-address=127.0.0.1",
+                "--disable-leader-election",
+                "--enable-metrics=false",
+            ],
+            env={
+                "NAMESPACE": "dapr-system",
+                "DAPR_SENTRY_TOKEN_FILE": str(token),
+                "DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK": "true",
+            },
+        )
+        wait_until(
+            lambda: self.healthy("dapr-operator", OPERATOR_HEALTHZ_PORT),
+            timeout=60,
+            what="Dapr's operator healthy (certificate from Sentry)",
         )
 
     # --- the hosts entry -------------------------------------------------------------------
@@ -457,11 +493,16 @@ spec:
     workloadCertTTL: 24h
     allowedClockSkew: 15m
     controlPlaneTrustDomain: cluster.local
-    sentryAddress: dapr-sentry.dapr-system.svc.cluster.local:443
+    # Where the operator reaches Sentry (sidecars are told the Service's name by the injector).
+    sentryAddress: SENTRY_ADDRESS
 ---
 apiVersion: v1
 kind: ServiceAccount
-metadata: {name: dapr-injector, namespace: dapr-system}
+metadata: {name: dapr-sidecar-injector, namespace: dapr-system}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: dapr-operator, namespace: dapr-system}
 ---
 apiVersion: v1
 kind: Pod
@@ -470,8 +511,18 @@ metadata:
   namespace: dapr-system
   annotations: {dapr.io/control-plane: injector}
 spec:
-  serviceAccountName: dapr-injector
+  serviceAccountName: dapr-sidecar-injector
   containers: [{name: dapr-sidecar-injector, image: "daprio/injector"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: dapr-operator
+  namespace: dapr-system
+  annotations: {dapr.io/control-plane: operator}
+spec:
+  serviceAccountName: dapr-operator
+  containers: [{name: dapr-operator, image: "daprio/operator"}]
 """
 
 # Dapr's chart registers the injector by Service; the API server here cannot route to a

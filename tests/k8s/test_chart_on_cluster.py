@@ -196,6 +196,16 @@ def test_every_dapr_resource_was_accepted(shop: ControlPlane) -> None:
     assert objects[("Component", "pubsub")]["spec"]["type"] == "pubsub.rabbitmq"
 
 
+def test_daprs_operator_gave_every_app_the_service_its_sidecars_are_found_by(shop: ControlPlane) -> None:
+    def services() -> set[str]:
+        return {s["metadata"]["name"] for s in shop.get("services", "-n", NAMESPACE)["items"]}
+
+    wanted = {f"{app}-dapr" for app in APP_IDS}
+    wait_until(lambda: wanted <= services(), timeout=60, what=f"Dapr's operator creating {sorted(wanted)}")
+    # And no Service of the chart's own but the two public ones.
+    assert services() - wanted == {"shop-dapr-shop-gateway", "shop-dapr-shop-notifications"}
+
+
 def test_the_request_driven_apps_have_cpu_autoscalers(shop: ControlPlane) -> None:
     hpas = shop.get("hpa", "-n", NAMESPACE)["items"]
     assert {
