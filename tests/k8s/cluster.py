@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.support import wait_until
+from tests.support import GiveUp, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ETCD_PORT, ETCD_PEER_PORT = 12379, 12380
@@ -82,9 +82,7 @@ class ControlPlane:
         process = self.processes[name]
         if process.poll() is not None:
             tail = (self.dir / f"{name}.log").read_text(errors="replace")[-1500:]
-            raise AssertionError(
-                f"{name} exited with {process.returncode}; end of {self.dir}/{name}.log:\n{tail}"
-            )
+            raise GiveUp(f"{name} exited with {process.returncode}; end of {self.dir}/{name}.log:\n{tail}")
         return True
 
     def stop(self) -> None:
@@ -193,6 +191,8 @@ class ControlPlane:
                 "--service-cluster-ip-range=10.96.0.0/16",
                 "--endpoint-reconciler-type=none",
                 "--enable-priority-and-fairness=false",
+                # As on most clusters: Pod Security admission, not this flag, is what refuses them.
+                "--allow-privileged=true",
             ],
         )
         ca = certs / "apiserver.crt"
@@ -353,6 +353,7 @@ class ControlPlane:
 
     def start_sentry(self) -> None:
         certs = self.dir / "certs"
+        (certs / "sentry").mkdir()
         self.spawn(
             "dapr-sentry",
             [
