@@ -89,6 +89,12 @@ def release_objects(cluster: ControlPlane) -> dict[tuple[str, str], dict[str, An
     return {(item["kind"], item["metadata"]["name"]): item for item in live["items"]}
 
 
+def warnings(cluster: ControlPlane) -> list[str]:
+    """The namespace's warning events, one line each (why a Pod was refused, for instance)."""
+    events = cluster.get("events", "-n", NAMESPACE, "--field-selector=type=Warning")["items"]
+    return sorted({f"{e['involvedObject']['name']}: {e['reason']}: {e['message']}" for e in events})
+
+
 def desired(obj: dict[str, Any]) -> dict[str, Any]:
     """What an object asks for: everything but its status and the metadata the server keeps."""
     kept = {key: value for key, value in obj.items() if key not in ("metadata", "status")}
@@ -118,9 +124,10 @@ def test_the_namespace_enforces_the_restricted_pod_security_standard(shop: Contr
 
 def test_helm_install_waits_until_every_app_is_available(shop: ControlPlane) -> None:
     result = shop.helm(
-        "install", RELEASE, CHART, "-n", NAMESPACE, *INSTALL_VALUES, "--wait", "--timeout", "4m"
+        "install", RELEASE, CHART, "-n", NAMESPACE, *INSTALL_VALUES, "--wait", "--timeout", "3m"
     )
-    assert result.returncode == 0, result.stderr
+    # A refused Pod shows only as a ReplicaSet's FailedCreate event: say why, not just "0/2".
+    assert result.returncode == 0, result.stderr + "\n".join(warnings(shop))
     deployments = shop.get("deployments", "-n", NAMESPACE)["items"]
     assert {d["metadata"]["labels"]["app.kubernetes.io/name"] for d in deployments} == APP_IDS
     for deployment in deployments:
