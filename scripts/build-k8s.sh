@@ -43,19 +43,22 @@ module_dir() {
   echo "$dir"
 }
 
-# install BIN_DIR NAME PACKAGE@VERSION: `go install` for modules without replace directives.
+# install BIN_DIR NAME PACKAGE@VERSION [LDFLAGS]: `go install` for modules without replace directives.
 install() {
-  local dir=$1 name=$2 pkg=$3
+  local dir=$1 name=$2 pkg=$3 ldflags=${4:-}
   [ -x "$dir/$name" ] && return
   log "building $name (${pkg##*@})"
   mkdir -p "$dir"
-  GOBIN="$dir/.tmp" compile "$name" go install -v "$pkg"
+  GOBIN="$dir/.tmp" compile "$name" go install -v -ldflags "-s -w $ldflags" "$pkg"
   mv "$dir/.tmp/$name" "$dir/$name" && rmdir "$dir/.tmp"
 }
 
 tools() {
-  CGO_ENABLED=0 install "$K8S_TOOLS" kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@v$KUBECONFORM_VERSION"
-  CGO_ENABLED=0 install "$K8S_TOOLS" helm "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION"
+  # The version variables `go install` leaves at "development" and "v4.3".
+  CGO_ENABLED=0 install "$K8S_TOOLS" kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@v$KUBECONFORM_VERSION" \
+    "-X main.version=v$KUBECONFORM_VERSION"
+  CGO_ENABLED=0 install "$K8S_TOOLS" helm "helm.sh/helm/v4/cmd/helm@v$HELM_VERSION" \
+    "-X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION"
   if [ ! -f "$K8S_SCHEMAS/.complete" ]; then
     log "generating JSON schemas: Kubernetes $K8S_VERSION's OpenAPI document, Dapr's and KEDA's CRDs"
     local k8s dapr keda
