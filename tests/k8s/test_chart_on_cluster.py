@@ -265,3 +265,27 @@ def test_helm_uninstall_leaves_nothing_behind(shop: ControlPlane) -> None:
         timeout=60,
         what="the namespace holding only what it held before the install (Pods included)",
     )
+
+
+def test_the_dev_profile_installs_under_the_restricted_standard_too(cluster: ControlPlane) -> None:
+    """RabbitMQ, MariaDB, MongoDB, Redis and the provisioning Job, in a namespace of their own."""
+    cluster.apply(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop-dev\n  labels:\n"
+        "    pod-security.kubernetes.io/enforce: restricted\n"
+    )
+    result = cluster.helm("install", "dev", CHART, "-n", "shop-dev", "--set", "dev.enabled=true", "--wait")
+    assert result.returncode == 0, result.stderr
+    pods = cluster.get("pods", "-n", "shop-dev", "-l", "app.kubernetes.io/component=dev-infrastructure")[
+        "items"
+    ]
+    assert {p["metadata"]["labels"]["app.kubernetes.io/name"] for p in pods} == {
+        "rabbitmq", "mariadb", "mongodb", "redis"
+    }  # fmt: skip
+    wait_until(
+        lambda: cluster.get("job", "dev-dapr-shop-dev-provision", "-n", "shop-dev")["status"].get(
+            "succeeded"
+        ),
+        timeout=60,
+        what="the provisioning Job's Pod admitted and (as KWOK reports it) completed",
+    )
+    assert cluster.helm("uninstall", "dev", "-n", "shop-dev", "--wait").returncode == 0
