@@ -76,7 +76,7 @@ test-brokers: setup
 
 ## test-k8s: the Helm chart on a real Kubernetes control plane on this machine (etcd, kube-apiserver,
 ## controller-manager, scheduler, KWOK nodes, Dapr's injector and Sentry), no containers run. Its
-## first run builds the control plane (~12 min on 2 cores, cached). Uses only its own ports: no lock.
+## first run builds the control plane (~15 min on 2 cores, cached). Uses only its own ports: no lock.
 test-k8s: setup
 	@PYTHON=$(PY) scripts/build-k8s.sh cluster
 	$(PY) -m pytest tests/k8s -v
