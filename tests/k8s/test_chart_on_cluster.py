@@ -138,10 +138,11 @@ def test_helm_install_waits_until_every_app_is_available(shop: ControlPlane) -> 
 
 
 def test_every_pod_was_admitted_scheduled_and_given_its_sidecar(shop: ControlPlane) -> None:
-    pods = app_pods(shop)
     # Two replicas each: set by the chart for the subscribers, by the HPA's minimum for the rest.
     wait_until(lambda: len(app_pods(shop)) == 2 * len(APP_IDS), timeout=60, what="two Pods per app")
     pods = app_pods(shop)
+    policy = shop.get("networkpolicy", "shop-dapr-shop-orders", "-n", NAMESPACE)
+    policy_ports = [port["port"] for port in policy["spec"]["ingress"][0]["ports"]]
     for pod in pods:
         name, notes = pod["metadata"]["name"], pod["metadata"]["annotations"]
         assert pod["spec"]["nodeName"] in NODES, f"{name} was not scheduled"
@@ -153,6 +154,8 @@ def test_every_pod_was_admitted_scheduled_and_given_its_sidecar(shop: ControlPla
         assert args["--app-id"] == notes["dapr.io/app-id"]
         assert args["--app-port"] == notes["dapr.io/app-port"]
         assert args["--config"] == "shop"
+        # The ports the chart's NetworkPolicies open: sidecar-to-sidecar gRPC, metrics.
+        assert (args["--dapr-internal-grpc-port"], args["--metrics-port"]) == (str(policy_ports[0]), "9090")
         assert args["--control-plane-address"].startswith("dapr-api.dapr-system.svc")
         env = {e["name"]: e for e in daprd["env"]}
         assert env["DAPR_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "dapr-shop-dapr-api-token"
