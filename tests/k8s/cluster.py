@@ -19,21 +19,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.k8s import dapr_system
 from tests.support import GiveUp, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ETCD_PORT, ETCD_PEER_PORT = 12379, 12380
 APISERVER_PORT = 16443
-SENTRY_PORT, SENTRY_HEALTHZ_PORT = 15010, 15011
-INJECTOR_PORT, INJECTOR_HEALTHZ_PORT = 15020, 15021
-OPERATOR_PORT, OPERATOR_HEALTHZ_PORT, OPERATOR_WEBHOOK_PORT = 15030, 15031, 15032
-# The injector's serving certificate (signed by Sentry) names only this DNS name, so the API
-# server must reach the webhook by it: a hosts entry points it at 127.0.0.1 while the test runs.
-INJECTOR_HOST = "dapr-sidecar-injector.dapr-system.svc"
-HOSTS_FILE = Path("/etc/hosts")
-HOSTS_LINE = f"127.0.0.1 {INJECTOR_HOST}  # dapr-shop make test-k8s, removed when it ends"
 NODES = ("kwok-node-a", "kwok-node-b", "kwok-node-c")
-SIDECAR_IMAGE = "daprio/daprd"
 
 
 def versions() -> dict[str, str]:
@@ -61,7 +53,6 @@ class ControlPlane:
         self.helm_bin = Path(self.env["K8S_TOOLS"]) / "helm"
         self.kubeconfig = workdir / "kubeconfig"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.hosts_added = False
         missing = [
             b for b in ("etcd", "kube-apiserver", "kwok", "dapr-injector") if not (self.bin / b).exists()
         ]
@@ -97,7 +88,7 @@ class ControlPlane:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        self.remove_hosts_entry()
+        dapr_system.remove_hosts_entry()
 
     # --- clients ---------------------------------------------------------------------------
     def kubectl(
@@ -129,14 +120,13 @@ class ControlPlane:
         shutil.rmtree(self.dir, ignore_errors=True)
         (self.dir / "certs").mkdir(parents=True)
         # A run killed with SIGKILL may have left its hosts entry behind.
-        self.hosts_added = True
-        self.remove_hosts_entry()
+        dapr_system.remove_hosts_entry()
         self.start_etcd()
         self.start_apiserver()
         self.start_controllers()
         self.start_nodes()
         self.install_crds()
-        self.start_dapr()
+        dapr_system.start(self)
 
     def start_etcd(self) -> None:
         peer, client = f"http://127.0.0.1:{ETCD_PEER_PORT}", f"http://127.0.0.1:{ETCD_PORT}"
@@ -319,232 +309,3 @@ class ControlPlane:
         for directory in (dapr, keda):
             self.kubectl("apply", "--server-side", "-f", str(directory))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-
-    def start_dapr(self) -> None:
-        """Sentry (Dapr's CA), the injector and the operator, set up as Dapr's Helm chart does."""
-        self.apply(DAPR_SYSTEM.replace("SENTRY_ADDRESS", f"127.0.0.1:{SENTRY_PORT}"))
-        self.start_sentry()
-        self.start_injector()
-        self.start_operator()
-
-    def healthy(self, name: str, port: int) -> bool:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-            return self.alive(name) and response.status == 200
-
-    def control_plane_token(self, service: str) -> Path:
-        """A token for Sentry, bound to the stand-in Pod of a control-plane service.
-
-        Sentry signs a control-plane certificate only for a caller whose token is bound to a Pod
-        annotated `dapr.io/control-plane: <service>` running as `dapr-<service>`.
-        """
-        pod = f"dapr-{service}"
-        wait_until(
-            lambda: self.get("pod", pod, "-n", "dapr-system")["status"].get("phase") == "Running",
-            timeout=60,
-            what=f"the {service}'s stand-in Pod running on a KWOK node",
-        )
-        token = self.kubectl(
-            "create", "token", f"dapr-{service}", "-n", "dapr-system", "--bound-object-kind=Pod",
-            f"--bound-object-name={pod}", "--audience=dapr.io/sentry", "--duration=2h",
-        ).stdout.strip()  # fmt: skip
-        path = self.dir / "certs" / f"{service}.token"
-        path.write_text(token)
-        return path
-
-    def start_sentry(self) -> None:
-        certs = self.dir / "certs"
-        (certs / "sentry").mkdir()
-        self.spawn(
-            "dapr-sentry",
-            [
-                str(self.bin / "dapr-sentry"),
-                "--mode=kubernetes",
-                f"--kubeconfig={self.kubeconfig}",
-                "--config=daprsystem",
-                "--trust-domain=cluster.local",
-                f"--issuer-credentials={certs / 'sentry'}",
-                f"--port={SENTRY_PORT}",
-                "--listen-address=127.0.0.1",
-                f"--healthz-port={SENTRY_HEALTHZ_PORT}",
-                "--healthz-listen-address=127.0.0.1",
-                "--enable-metrics=false",
-            ],
-            env={"NAMESPACE": "dapr-system", "DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK": "true"},
-        )
-        bundle = wait_until(
-            lambda: (
-                self.alive("dapr-sentry")
-                and self.get("configmap", "dapr-trust-bundle", "-n", "dapr-system")
-                .get("data", {})
-                .get("ca.crt")
-            ),
-            timeout=60,
-            what="Sentry writing the trust bundle (ConfigMap dapr-system/dapr-trust-bundle)",
-        )
-        (certs / "ca.crt").write_text(bundle)
-
-    def start_injector(self) -> None:
-        certs = self.dir / "certs"
-        ca_bundle = base64.b64encode((certs / "ca.crt").read_bytes()).decode()
-        self.apply(WEBHOOK.replace("PORT", str(INJECTOR_PORT)).replace("CA_BUNDLE", ca_bundle))
-        token = self.control_plane_token("sidecar-injector")
-        self.add_hosts_entry()
-        self.spawn(
-            "dapr-injector",
-            [
-                str(self.bin / "dapr-injector"),
-                f"--kubeconfig={self.kubeconfig}",
-                f"--port={INJECTOR_PORT}",
-                "--listen-address=127.0.0.1",
-                f"--healthz-port={INJECTOR_HEALTHZ_PORT}",
-                "--healthz-listen-address=127.0.0.1",
-                "--enable-metrics=false",
-            ],
-            env={
-                "NAMESPACE": "dapr-system",
-                "KUBE_CLUSTER_DOMAIN": "cluster.local",
-                "SIDECAR_IMAGE": f"{SIDECAR_IMAGE}:{self.env['DAPR_VERSION']}",
-                "DAPR_TRUST_ANCHORS_FILE": str(certs / "ca.crt"),
-                "DAPR_CONTROL_PLANE_TRUST_DOMAIN": "cluster.local",
-                "DAPR_SENTRY_ADDRESS": f"127.0.0.1:{SENTRY_PORT}",
-                "DAPR_SENTRY_TOKEN_FILE": str(token),
-                # What Dapr's chart sets with dapr_sidecar_injector.sidecarDropALLCapabilities=true:
-                # without it the sidecar fails the restricted Pod Security Standard.
-                "SIDECAR_DROP_ALL_CAPABILITIES": "true",
-                "DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK": "true",
-            },
-        )
-        wait_until(
-            lambda: self.healthy("dapr-injector", INJECTOR_HEALTHZ_PORT),
-            timeout=60,
-            what="Dapr's injector healthy (certificate from Sentry, webhook CA bundle patched)",
-        )
-
-    def start_operator(self) -> None:
-        """The operator makes each Dapr app's `<app-id>-dapr` Service (sidecars find each other by it)."""
-        certs = self.dir / "certs"
-        token = self.control_plane_token("operator")
-        self.spawn(
-            "dapr-operator",
-            [
-                str(self.bin / "dapr-operator"),
-                f"--kubeconfig={self.kubeconfig}",
-                "--config=daprsystem",
-                f"--trust-anchors-file={certs / 'ca.crt'}",
-                f"--port={OPERATOR_PORT}",
-                "--listen-address=127.0.0.1",
-                f"--healthz-port={OPERATOR_HEALTHZ_PORT}",
-                "--healthz-listen-address=127.0.0.1",
-                f"--webhook-server-port={OPERATOR_WEBHOOK_PORT}",
-                "--webhook-server-listen-address=127.0.0.1",
-                "--disable-leader-election",
-                "--enable-metrics=false",
-            ],
-            env={
-                "NAMESPACE": "dapr-system",
-                "DAPR_SENTRY_TOKEN_FILE": str(token),
-                "DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK": "true",
-            },
-        )
-        wait_until(
-            lambda: self.healthy("dapr-operator", OPERATOR_HEALTHZ_PORT),
-            timeout=60,
-            what="Dapr's operator healthy (certificate from Sentry)",
-        )
-
-    # --- the hosts entry -------------------------------------------------------------------
-    def add_hosts_entry(self) -> None:
-        text = HOSTS_FILE.read_text()
-        if HOSTS_LINE not in text:
-            # Written in place: /etc/hosts may be a bind mount, which a rename would not replace.
-            HOSTS_FILE.write_text(text.rstrip("\n") + "\n" + HOSTS_LINE + "\n")
-        self.hosts_added = True
-
-    def remove_hosts_entry(self) -> None:
-        if not self.hosts_added:
-            return
-        lines = HOSTS_FILE.read_text().splitlines(keepends=True)
-        HOSTS_FILE.write_text("".join(line for line in lines if line.rstrip("\n") != HOSTS_LINE))
-        self.hosts_added = False
-
-
-# What Dapr's Helm chart creates in dapr-system before its control plane starts: the trust
-# bundle Sentry fills, the control plane's Configuration (mTLS on, Dapr's default), the
-# injector's ServiceAccount, and a Pod standing in for the injector's own (Sentry checks that the
-# caller's token is bound to a Pod of the control plane).
-DAPR_SYSTEM = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: dapr-system}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: dapr-trust-bundle, namespace: dapr-system}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: dapr-trust-bundle, namespace: dapr-system}
----
-apiVersion: dapr.io/v1alpha1
-kind: Configuration
-metadata: {name: daprsystem, namespace: dapr-system}
-spec:
-  mtls:
-    enabled: true
-    workloadCertTTL: 24h
-    allowedClockSkew: 15m
-    controlPlaneTrustDomain: cluster.local
-    # Where the operator reaches Sentry (sidecars are told the Service's name by the injector).
-    sentryAddress: SENTRY_ADDRESS
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: dapr-sidecar-injector, namespace: dapr-system}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: dapr-operator, namespace: dapr-system}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: dapr-sidecar-injector
-  namespace: dapr-system
-  annotations: {dapr.io/control-plane: injector}
-spec:
-  serviceAccountName: dapr-sidecar-injector
-  containers: [{name: dapr-sidecar-injector, image: "daprio/injector"}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: dapr-operator
-  namespace: dapr-system
-  annotations: {dapr.io/control-plane: operator}
-spec:
-  serviceAccountName: dapr-operator
-  containers: [{name: dapr-operator, image: "daprio/operator"}]
-"""
-
-# Dapr's chart registers the injector by Service; the API server here cannot route to a
-# Service's cluster IP, so by URL, with the DNS name its certificate holds. Failure is refused
-# (Dapr's chart says Ignore): a Pod without its sidecar must fail the test, not slip through.
-WEBHOOK = f"""
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata: {{name: dapr-sidecar-injector}}
-webhooks:
-  - name: sidecar-injector.dapr.io
-    reinvocationPolicy: IfNeeded
-    clientConfig:
-      url: https://{INJECTOR_HOST}:PORT/mutate
-      caBundle: CA_BUNDLE
-    rules:
-      - {{apiGroups: [""], apiVersions: [v1], resources: [pods], operations: [CREATE]}}
-    failurePolicy: Fail
-    sideEffects: None
-    admissionReviewVersions: [v1]
-    namespaceSelector:
-      matchExpressions:
-        - {{key: kubernetes.io/metadata.name, operator: NotIn, values: [dapr-system, kube-system]}}
-"""
