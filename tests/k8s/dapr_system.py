@@ -171,9 +171,16 @@ def start_operator(cluster: ControlPlane) -> None:
 
 def add_hosts_entry() -> None:
     text = HOSTS_FILE.read_text()
-    if HOSTS_LINE not in text:
+    if HOSTS_LINE in text:
+        return
+    try:
         # Written in place: /etc/hosts may be a bind mount, which a rename would not replace.
         HOSTS_FILE.write_text(text.rstrip("\n") + "\n" + HOSTS_LINE + "\n")
+    except PermissionError as exc:
+        raise AssertionError(
+            f"make test-k8s adds one line to {HOSTS_FILE} while it runs ({HOSTS_LINE!r}), "
+            "and cannot write it: run it as root, or with write access to that file"
+        ) from exc
 
 
 def remove_hosts_entry() -> None:
