@@ -220,6 +220,7 @@ def test_autoscaling_uses_an_hpa_for_request_driven_apps_and_keda_for_subscriber
 SCOPES = {
     "pubsub": {"customers", "products", "orders", "order-view", "notifications"},
     "statestore": {"orders"},
+    "instances": APP_IDS,
     "secretstore": APP_IDS - {"order-view"},
 }
 
@@ -253,11 +254,12 @@ def test_components_are_those_of_the_components_directory(broker: str) -> None:
     expected = [
         *load_all(ROOT / "components" / "brokers" / broker / "pubsub.yaml"),
         *load_all(ROOT / "components" / "statestore.yaml"),
+        *load_all(ROOT / "components" / "instances.yaml"),
     ]
     for component in expected:
         assert rendered[component["metadata"]["name"]] == as_on_kubernetes(component)
     assert rendered["secretstore"]["spec"]["type"] == "secretstores.kubernetes"
-    assert set(rendered) == {"pubsub", "statestore", "secretstore"}
+    assert set(rendered) == {"pubsub", "statestore", "instances", "secretstore"}
 
 
 def test_resiliency_and_subscriptions_are_those_of_the_components_directory() -> None:

@@ -44,6 +44,7 @@ or subscribes, who keeps state, who reads which secret.
 {{- define "shop.uses" -}}
 pubsub: [customers, products, orders, order-view, notifications]
 statestore: [orders]
+instances: [gateway, auth, customers, products, orders, order-view, notifications]
 secretstore: [gateway, auth, customers, products, orders, notifications]
 mariadb: [auth, customers, products, orders, notifications]
 mongodb: [order-view]
