@@ -152,7 +152,11 @@ class System:
         assert self.process is not None
         if self.process.poll() is not None:
             raise GiveUp(f"scripts/run.sh exited with {self.process.returncode}; see {self.log_path}")
-        return httpx.get(f"{GATEWAY}/api/health", timeout=3).status_code == 200
+        response = httpx.get(f"{GATEWAY}/api/health", timeout=3)
+        if response.status_code != 200:
+            return False
+        # Every replica of every app up, not only one of each.
+        return REPLICAS == 1 or set((response.json().get("replicas") or {"?": 0}).values()) == {REPLICAS}
 
     def restart_app(self, app_id: str, environs: list[dict[str, str]]) -> None:
         """Starts an app's processes (one per replica) again, each with the environment

@@ -16,9 +16,9 @@ def health() -> httpx.Response:
 
 
 def test_health_reports_all_seven_services_up(system: System) -> None:
-    response = health()
+    # Polled: on a loaded machine one probe of the report can miss its 1.5 s deadline.
+    response = wait_until(lambda: (r := health()).status_code == 200 and r, timeout=15, what="health 200")
 
-    assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert set(body["services"]) == ALL_APPS
