@@ -31,7 +31,9 @@ podman_service_start() {
   podman_service_up && return 0
   mkdir -p "$(dirname "$PODMAN_SOCKET")"
   rm -f "$PODMAN_SOCKET"
-  setsid podman system service --time=0 "unix://$PODMAN_SOCKET" >>"$CONTAINERS_HOME/run/podman-service.log" 2>&1 < /dev/null &
+  # Niced: image builds through the API (docker compose build) and the stack's containers run
+  # under it, on a machine whose 2 cores are shared.
+  setsid nice -n 10 podman system service --time=0 "unix://$PODMAN_SOCKET" >>"$CONTAINERS_HOME/run/podman-service.log" 2>&1 < /dev/null &
   echo $! > "$PODMAN_SERVICE_PID"
   local i
   for i in $(seq 1 100); do podman_service_up && return 0; sleep 0.1; done

@@ -22,6 +22,19 @@ for port in 8000 8001 9411 15672; do
   fi
 done
 compose() { "$COMPOSE_BIN" -p "$project" "$@"; }
+mkdir -p "$(dirname "$logs")"
+
+# Docker runs each container's health check itself; podman 4.3 leaves it to systemd timers,
+# and there is no systemd here. So this loop runs them, every 2 s (the file's checks say 5 s;
+# only how soon `healthy` is seen changes), for the project's containers that have one.
+health_ticker() {
+  while sleep 2; do
+    for id in $(podman ps -q --filter "label=com.docker.compose.project=$project" --filter health=starting) \
+              $(podman ps -q --filter "label=com.docker.compose.project=$project" --filter health=unhealthy); do
+      podman healthcheck run "$id" >/dev/null 2>&1 || true
+    done
+  done
+}
 
 started_service=0
 podman_service_up || { podman_service_start; started_service=1; }
@@ -38,6 +51,7 @@ cleanup() {
          podman volume ls -q --filter "label=com.docker.compose.project=$project"; \
          podman network ls -q --filter "label=com.docker.compose.project=$project")
   if [ -n "$left" ]; then log "left behind after down -v: $left"; rc=1; else log "nothing of project $project left"; fi
+  [ -z "${ticker:-}" ] || kill "$ticker" 2>/dev/null || true
   [ "$started_service" -eq 0 ] || podman_service_stop
   exit "$rc"
 }
@@ -51,6 +65,8 @@ images=$((SECONDS - start))
 
 # A stack left by an interrupted run would keep old containers: start from nothing.
 compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
+health_ticker &
+ticker=$!
 log "docker compose up (images are the ones just built; --no-build: nothing is pulled or built here)"
 up=$SECONDS
 compose up -d --no-build 2>&1 | sed -u 's/^/    /'

@@ -43,7 +43,9 @@ class Compose:
 def compose() -> Compose:
     binary, project = os.environ.get("COMPOSE_BIN"), os.environ.get("COMPOSE_PROJECT")
     if not binary or not project:
-        pytest.fail("run these through `make test-compose` (scripts/test-compose.sh starts the stack)", pytrace=False)
+        pytest.fail(
+            "run these through `make test-compose` (scripts/test-compose.sh starts the stack)", pytrace=False
+        )
     return Compose(binary, project)
 
 
