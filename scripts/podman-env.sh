@@ -8,7 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 COMPOSE_VERSION=5.6.0
 # The Debian release every local image is built on (debootstrap), and the tag it gets.
 BASE_SUITE=bookworm
-CONTAINERS_HOME=$DAPR_CACHE/containers
+# CONTAINERS_HOME=DIR: another podman home (a cold run from nothing, say).
+CONTAINERS_HOME=${CONTAINERS_HOME:-$DAPR_CACHE/containers}
 BASE_IMAGE=localhost/dapr-shop/debian:$BASE_SUITE-minbase
 export COMPOSE_VERSION BASE_SUITE CONTAINERS_HOME BASE_IMAGE
 
