@@ -46,7 +46,7 @@ cleanup() {
     log "failed: every container's log is in $logs"
   fi
   log "docker compose down -v (project $project)"
-  compose down -v --remove-orphans --timeout 10 2>&1 | sed -u 's/^/    /' || true
+  compose down -v --remove-orphans --timeout 10 2>&1 | awk '!seen[$0]++ { print "    " $0; fflush() }' || true
   left=$(podman ps -aq --filter "label=com.docker.compose.project=$project"; \
          podman volume ls -q --filter "label=com.docker.compose.project=$project"; \
          podman network ls -q --filter "label=com.docker.compose.project=$project")
@@ -69,7 +69,8 @@ health_ticker &
 ticker=$!
 log "docker compose up (images are the ones just built; --no-build: nothing is pulled or built here)"
 up=$SECONDS
-compose up -d --no-build 2>&1 | sed -u 's/^/    /'
+# (compose without a terminal prints most events twice: each is shown once)
+compose up -d --no-build 2>&1 | awk '!seen[$0]++ { print "    " $0; fflush() }'
 [ "${PIPESTATUS[0]}" -eq 0 ] || { log "docker compose up failed; see the output above"; exit 1; }
 
 next=0
