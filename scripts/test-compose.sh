@@ -45,12 +45,18 @@ cleanup() {
     compose logs --no-color --timestamps > "$logs" 2>&1 || true
     log "failed: every container's log is in $logs"
   fi
-  log "docker compose down -v (project $project)"
-  compose down -v --remove-orphans --timeout 10 2>&1 | awk '!seen[$0]++ { print "    " $0; fflush() }' || true
-  left=$(podman ps -aq --filter "label=com.docker.compose.project=$project"; \
-         podman volume ls -q --filter "label=com.docker.compose.project=$project"; \
-         podman network ls -q --filter "label=com.docker.compose.project=$project")
-  if [ -n "$left" ]; then log "left behind after down -v: $left"; rc=1; else log "nothing of project $project left"; fi
+  # Podman refuses to remove an app while its sidecar (in the app's network namespace) exists,
+  # and compose may remove both at once: what is left after one pass goes in the next.
+  for pass in 1 2 3; do
+    log "docker compose down -v (project $project)"
+    compose down -v --remove-orphans --timeout 10 2>&1 | awk '!seen[$0]++ { print "    " $0; fflush() }' || true
+    left=$(podman ps -aq --filter "label=com.docker.compose.project=$project"; \
+           podman volume ls -q --filter "label=com.docker.compose.project=$project"; \
+           podman network ls -q --filter "label=com.docker.compose.project=$project")
+    [ -n "$left" ] || break
+    log "  $(echo "$left" | wc -l) containers, volumes or networks still there after pass $pass"
+  done
+  if [ -n "$left" ]; then log "left behind after down -v: $(echo $left)"; rc=1; else log "nothing of project $project left"; fi
   [ -z "${ticker:-}" ] || kill "$ticker" 2>/dev/null || true
   [ "$started_service" -eq 0 ] || podman_service_stop
   exit "$rc"
