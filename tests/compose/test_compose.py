@@ -4,9 +4,10 @@ the WebSocket; then the broker is swapped by the one-line change docker-compose.
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,27 @@ def test_every_app_runs_beside_the_projects_daprd(compose: Compose) -> None:
     assert images == {"dapr-shop/daprd:1.18.2-shop6-slim"}
 
 
+def test_each_sidecar_is_found_at_its_own_containers_address(compose: Compose) -> None:
+    """Name resolution is one SQLite file in the `run` volume that every sidecar shares; each
+    registers the address of its app's container on the compose network, which the other
+    containers' network namespaces reach (the health and order tests call through it)."""
+    with docker_api() as api:
+        volume = api.get(f"/volumes/{compose.project}_run").raise_for_status().json()["Mountpoint"]
+        addresses = {}
+        for container in compose.containers():
+            if container["Service"] in APPS:
+                inspected = api.get(f"/containers/{container['Name']}/json").raise_for_status().json()
+                networks = inspected["NetworkSettings"]["Networks"].values()
+                addresses[container["Service"]] = {network["IPAddress"] for network in networks}
+    with closing(sqlite3.connect(f"file:{volume}/dapr-nameresolution.db?mode=ro", uri=True)) as db:
+        registered = dict(db.execute("SELECT app_id, address FROM hosts").fetchall())
+
+    assert set(registered) == APPS
+    hosts = {app: address.rsplit(":", 1)[0] for app, address in registered.items()}
+    assert all(hosts[app] in addresses[app] for app in APPS), (hosts, addresses)
+    assert len(set(hosts.values())) == len(APPS)
+
+
 def test_a_customer_registers_and_logs_in(compose: Compose) -> None:
     user = register("Compose Customer")
 
@@ -134,8 +156,13 @@ def redis_stream_length(compose: Compose, stream: str) -> int:
 def broker_mounted(compose: Compose, service: str) -> str:
     """Where a container's /shop/broker comes from, as the Docker API reports it."""
     (container,) = [c["Name"] for c in compose.containers() if c["Service"] == service]
-    socket_path = os.environ["DOCKER_HOST"].removeprefix("unix://")
-    with httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://docker") as api:
+    with docker_api() as api:
         mounts = api.get(f"/containers/{container}/json").raise_for_status().json()["Mounts"]
     (source,) = [m["Source"] for m in mounts if m["Destination"] == "/shop/broker"]
     return str(Path(source))
+
+
+def docker_api() -> httpx.Client:
+    """The Docker API compose talks to (podman's, here: DOCKER_HOST, a unix socket)."""
+    socket_path = os.environ["DOCKER_HOST"].removeprefix("unix://")
+    return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://docker", timeout=10)
