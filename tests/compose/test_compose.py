@@ -76,7 +76,7 @@ def test_every_app_runs_beside_the_projects_daprd(compose: Compose) -> None:
     # The sidecars run the patched daprd (Dockerfile.daprd), not the upstream daprio/daprd.
     # (docker.io/: how the API names an image given by a short name)
     images = {running[f"{app}-dapr"]["Image"].removeprefix("docker.io/") for app in APPS}
-    assert images == {"dapr-shop/daprd:1.18.2-shop6-slim"}
+    assert images == {daprd_image()}
 
 
 def test_each_sidecar_is_found_at_its_own_containers_address(compose: Compose) -> None:
@@ -166,3 +166,10 @@ def docker_api() -> httpx.Client:
     """The Docker API compose talks to (podman's, here: DOCKER_HOST, a unix socket)."""
     socket_path = os.environ["DOCKER_HOST"].removeprefix("unix://")
     return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://docker", timeout=10)
+
+
+def daprd_image() -> str:
+    """The daprd image's name: DAPR_VERSION-DAPR_BUILD of scripts/versions.sh as its tag."""
+    lines = (ROOT / "scripts/versions.sh").read_text().splitlines()
+    versions = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return f"dapr-shop/daprd:{versions['DAPR_VERSION']}-{versions['DAPR_BUILD']}"
