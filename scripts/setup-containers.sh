@@ -62,7 +62,7 @@ log "$(podman --version), runc $(runc --version | head -1 | awk '{print $3}')"
 if [ -x "$COMPOSE_BIN" ] && "$COMPOSE_BIN" version 2>/dev/null | grep -q "v$COMPOSE_VERSION"; then
   log "docker compose $COMPOSE_VERSION already built"
 else
-  log "building docker compose $COMPOSE_VERSION from the Go module proxy (cold: about 2 min on 2 cores)"
+  log "building docker compose $COMPOSE_VERSION from the Go module proxy (cold: about 3 min on 2 cores)"
   # `go install` refuses the module (it has exclude directives): build from a writable copy.
   src="$DAPR_CACHE/src/compose-$COMPOSE_VERSION"
   if [ ! -f "$src/go.mod" ]; then
@@ -71,9 +71,13 @@ else
     rm -rf "$src.tmp" && mkdir -p "$(dirname "$src")"
     cp -r "$dir" "$src.tmp" && chmod -R u+w "$src.tmp" && mv "$src.tmp" "$src"
   fi
+  ( while sleep 30; do log "  still compiling docker compose"; done ) &
+  ticker=$!
+  trap 'kill $ticker 2>/dev/null || true' EXIT
   (cd "$src" && GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false nice -n 10 go build -trimpath \
      -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=v$COMPOSE_VERSION" -o "$COMPOSE_BIN.tmp" ./cmd) \
     || { log "building docker compose failed; see the output above"; exit 1; }
+  kill $ticker 2>/dev/null || true
   mv "$COMPOSE_BIN.tmp" "$COMPOSE_BIN"
   log "built $("$COMPOSE_BIN" version)"
 fi
