@@ -150,7 +150,9 @@ def test_the_documented_one_line_change_swaps_the_broker_to_redis(compose: Compo
 
 
 def redis_stream_length(compose: Compose, stream: str) -> int:
-    return int(compose.run("exec", "-T", "redis", "redis-cli", "XLEN", stream).strip() or 0)
+    """XLEN, asked by a one-off redis-cli container on the compose network (removed after)."""
+    out = compose.run("run", "--rm", "--no-deps", "-T", "redis", "redis-cli", "-h", "redis", "XLEN", stream)
+    return int(out.strip().splitlines()[-1])
 
 
 def broker_mounted(compose: Compose, service: str) -> str:
