@@ -12,7 +12,7 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-brokers test-faults lint fanout load bench k8s-tools test-k8s
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-brokers test-faults lint fanout load bench k8s-tools test-k8s setup-containers test-compose
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey k8s-tools secrets
@@ -91,6 +91,17 @@ test-k8s: setup
 ## prints one reconciliation row per fault (lost, duplicated, time to recover)
 test-faults: setup
 	$(PY) -m pytest tests/faults -v
+
+## setup-containers: podman (config and storage under ~/.cache/dapr-shop/containers), the real
+## `docker compose` built from its Go module, and a Debian base image (debootstrap); cached
+setup-containers:
+	@scripts/setup-containers.sh
+
+## test-compose: docker-compose.yml, unchanged, through podman: builds the images (the apps', the
+## patched daprd's, stand-ins for the upstream ones), up, tests/compose, down -v. Publishes the
+## shop's ports: nothing else may run them meanwhile (stop `make run` first)
+test-compose: setup setup-containers
+	@scripts/test-compose.sh
 
 ## fanout: the notifications fan-out check against a running system (make run in another terminal)
 fanout:
