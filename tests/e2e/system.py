@@ -165,11 +165,15 @@ class System:
         for k, environ in enumerate(environs):
             self.restart(f"{app_id}-{k}", argv, environ, ROOT)
 
-    def restart_app_and_wait(self, app_id: str, environs: list[dict[str, str]]) -> None:
-        """restart_app, then waits until every replica of the app is ready, and the health
-        report is ok again."""
-        self.restart_app(app_id, environs)
-        wait_until(lambda: replicas_ready(app_id), timeout=60, what=f"every {app_id} replica ready")
+    def restart_apps_and_wait(self, environs: dict[str, list[dict[str, str]]]) -> None:
+        """restart_app for each app (app-id -> app_environ), then waits until every replica of
+        each is ready and the health report is ok again."""
+        for app_id, app_environs in environs.items():
+            self.restart_app(app_id, app_environs)
+        for app_id in environs:
+            wait_until(
+                lambda app_id=app_id: replicas_ready(app_id), timeout=60, what=f"every {app_id} replica ready"
+            )
         wait_until(
             lambda: httpx.get(f"{GATEWAY}/api/health", timeout=5).status_code == 200,
             timeout=30,

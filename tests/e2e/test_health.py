@@ -64,8 +64,7 @@ def test_a_stopped_app_is_reported_down_while_the_others_stay_up(system: System)
 
         wait_until(others_up, timeout=15, what="every other app reported up while customers is down")
     finally:
-        system.restart_app_and_wait("customers", environ)
-        wait_until(lambda: health().status_code == 200, timeout=60, what="customers back up")
+        system.restart_apps_and_wait({"customers": environ})
 
 
 def test_a_hanging_app_is_reported_down_within_two_seconds(system: System) -> None:

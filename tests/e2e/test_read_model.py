@@ -38,11 +38,7 @@ def stopped(system: System, *apps: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for app, environ in environs.items():
-            system.restart_app_and_wait(app, environ)
-        wait_until(
-            lambda: api("GET", "/health").status_code == 200, timeout=60, what=f"{', '.join(apps)} back up"
-        )
+        system.restart_apps_and_wait(environs)
 
 
 def test_a_placed_order_appears_in_the_view_with_customer_and_product_data(
