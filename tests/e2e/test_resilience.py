@@ -46,3 +46,10 @@ def test_a_hanging_service_trips_its_circuit_then_fails_fast_and_recovers_by_its
     )
     print(f"back to 200 {seconds:.1f} s after the service resumed")
     assert recovered
+    # Every replica back too (each sidecar marks its app healthy on its next probe), before the
+    # next test: ten uncached reads in a row, spread over the replicas, all answered.
+    wait_until(
+        lambda: all(api("GET", path, headers=FRESH).status_code == 200 for _ in range(10)),
+        timeout=30,
+        what="every products replica answering again",
+    )
