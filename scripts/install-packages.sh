@@ -14,9 +14,11 @@ command -v nats-server >/dev/null || missing+=(nats-server)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl)
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright: no browser download.
+command -v chromium >/dev/null || missing+=(chromium)
 command -v patch >/dev/null || missing+=(patch)
 if [ ${#missing[@]} -eq 0 ]; then
-  log "rabbitmq, mariadb, redis, mosquitto, nats-server, java and maven are installed"
+  log "rabbitmq, mariadb, redis, mosquitto, nats-server, java, maven and chromium are installed"
   exit 0
 fi
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
