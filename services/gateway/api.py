@@ -69,11 +69,14 @@ async def list_products(
             "of `q` (at least one of 3 letters or more; 422 `search_too_short` otherwise).",
         ),
     ] = None,
+    seller_id: Annotated[str | None, Query(max_length=36, description="One seller's products.")] = None,
 ) -> Response:
     """Products for sale, newest first (public); `q` searches their names."""
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if q is not None:
         params["q"] = q
+    if seller_id is not None:
+        params["seller_id"] = seller_id
     return await service.forward(dapr(request), "products", "GET", "products", params=params)
 
 

@@ -82,13 +82,22 @@ def get(engine: Engine, *, product_id: str) -> dict[str, Any]:
 
 
 def page(
-    engine: Engine, *, limit: int, offset: int, include_deleted: bool = False, q: str | None = None
+    engine: Engine,
+    *,
+    limit: int,
+    offset: int,
+    include_deleted: bool = False,
+    q: str | None = None,
+    seller_id: str | None = None,
 ) -> dict[str, Any]:
     """Products for sale, newest first (with deleted ones too, for rebuilding read models);
-    with `q`, only those whose name has every word of it (see name_search)."""
-    where = [] if include_deleted else [products.c.deleted_at.is_(None)]
+    with `q`, only those whose name has every word of it (see name_search); with `seller_id`,
+    one seller's."""
+    where: list[ColumnElement[bool]] = [] if include_deleted else [products.c.deleted_at.is_(None)]
     if q is not None:
         where.extend(name_search(q))
+    if seller_id is not None:
+        where.append(products.c.seller_id == seller_id)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(products).where(*where)).scalar_one()
         rows = conn.execute(

@@ -1,0 +1,136 @@
+// The storefront's shell: the navigation, the flash message, and the router that shows one view
+// per `#/...` address. Each view module exports `show(main, params)` and is loaded when first
+// visited, so the catalogue loads only what it needs.
+import { api } from "./api.js";
+import { h, render } from "./dom.js";
+import { cart, session } from "./session.js";
+
+const ROUTES = [
+  [/^\/$/, "catalogue"],
+  [/^\/products\/([\w-]+)$/, "product"],
+  [/^\/login$/, "account", "login"],
+  [/^\/register$/, "account", "register"],
+  [/^\/cart$/, "cart"],
+  [/^\/orders$/, "orders", "list"],
+  [/^\/orders\/([\w-]+)$/, "orders", "one"],
+  [/^\/sell$/, "sell"],
+  [/^\/notifications$/, "notifications"],
+  [/^\/admin$/, "admin"],
+];
+const NEEDS_LOGIN = new Set(["cart", "orders", "sell", "notifications", "admin"]);
+
+const main = document.getElementById("main");
+const flashBox = document.getElementById("flash");
+let live = null; // loaded once someone is logged in
+let showing = 0;
+
+/** A message at the top of the page, announced (role="alert"); cleared on the next navigation
+ *  unless `sticky`. */
+export function flash(text, { sticky = false } = {}) {
+  flashBox.textContent = text;
+  flashBox.hidden = !text;
+  flashBox.dataset.sticky = sticky ? "1" : "";
+}
+
+export function go(path) {
+  if (location.hash === `#${path}`) route();
+  else location.hash = path;
+}
+
+async function route() {
+  const hash = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
+  const [path, query = ""] = hash.split("?");
+  const params = new URLSearchParams(query);
+  const found = ROUTES.map(([pattern, view, mode]) => [path.match(pattern), view, mode]).find(([m]) => m);
+  if (flashBox.dataset.sticky) flashBox.dataset.sticky = "";
+  else flash("");
+  if (!found) {
+    render(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the catalogue")));
+    return;
+  }
+  const [match, view, mode] = found;
+  if (NEEDS_LOGIN.has(view) && !session.loggedIn) {
+    flash("Please log in first.", { sticky: true });
+    go(`/login?next=${encodeURIComponent(hash)}`);
+    return;
+  }
+  const current = ++showing;
+  const module = await import(`./views/${view}.js`);
+  if (current !== showing) return; // the person went elsewhere meanwhile
+  render(main);
+  await module.show(main, { id: match[1], mode, params, isCurrent: () => current === showing });
+  if (current === showing) document.title = `${main.querySelector("h1")?.textContent || "Shop"} · dapr-shop`;
+}
+
+function navigation() {
+  const link = (href, text, extra = {}) => h("li", {}, h("a", { href, ...extra }, text));
+  const items = [link("#/", "Catalogue"), link("#/cart", `Cart (${cart.count})`, { "aria-label": `Cart, ${cart.count} items` })];
+  if (session.loggedIn) {
+    const unread = live ? live.unread : 0;
+    items.push(
+      link("#/orders", "My orders"),
+      link("#/sell", "Sell"),
+      link("#/notifications", `Notifications (${unread})`, {
+        "aria-label": `Notifications, ${unread} unread`,
+        class: unread ? "badge" : "",
+      }),
+    );
+    if (session.isAdmin) items.push(link("#/admin", "Admin"));
+    items.push(h("li", {}, h("button", { type: "button", class: "link", onclick: logOut }, "Log out")));
+  } else {
+    items.push(link("#/login", "Log in"), link("#/register", "Register"));
+  }
+  render(document.getElementById("nav"), items);
+}
+
+function logOut() {
+  session.logOut();
+  flash("You are logged out.", { sticky: true });
+  go("/");
+}
+
+async function startLive() {
+  if (!session.loggedIn) {
+    live?.stop();
+    return;
+  }
+  if (!live) {
+    ({ live } = await import("./live.js"));
+    live.addEventListener("change", navigation);
+  }
+  live.start();
+}
+
+async function whoAmI() {
+  if (!session.loggedIn || session.me) return;
+  try {
+    session.me = await api("GET", "/me");
+    navigation();
+  } catch {
+    // An expired token is handled by the session; anything else shows on the next call.
+  }
+}
+
+session.addEventListener("expired", () => {
+  flash("Your session has expired: please log in again.", { sticky: true });
+  go(`/login?next=${encodeURIComponent(location.hash.slice(1) || "/")}`);
+});
+let wasLoggedIn = session.loggedIn;
+session.addEventListener("change", () => {
+  navigation();
+  if (session.loggedIn !== wasLoggedIn) {
+    wasLoggedIn = session.loggedIn;
+    startLive();
+  }
+});
+cart.addEventListener("change", navigation);
+window.addEventListener("hashchange", route);
+document.querySelector("[data-skip]").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+navigation();
+route();
+whoAmI();
+startLive();
