@@ -23,13 +23,14 @@ const main = document.getElementById("main");
 const flashBox = document.getElementById("flash");
 let live = null; // loaded once someone is logged in
 let showing = 0;
+let flashOn = null;
 
-/** A message at the top of the page, announced (role="alert"); cleared on the next navigation
- *  unless `sticky`. */
-export function flash(text, { sticky = false } = {}) {
+/** A message at the top of the page, announced (role="alert"). It stays while the person is on
+ *  `on` (a path such as "/login"), and goes with the next navigation otherwise. */
+export function flash(text, { on = null } = {}) {
   flashBox.textContent = text;
   flashBox.hidden = !text;
-  flashBox.dataset.sticky = sticky ? "1" : "";
+  flashOn = on;
 }
 
 export function go(path) {
@@ -42,15 +43,14 @@ async function route() {
   const [path, query = ""] = hash.split("?");
   const params = new URLSearchParams(query);
   const found = ROUTES.map(([pattern, view, mode]) => [path.match(pattern), view, mode]).find(([m]) => m);
-  if (flashBox.dataset.sticky) flashBox.dataset.sticky = "";
-  else flash("");
+  if (flashOn !== path) flash("");
   if (!found) {
     render(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the catalogue")));
     return;
   }
   const [match, view, mode] = found;
   if (NEEDS_LOGIN.has(view) && !session.loggedIn) {
-    flash("Please log in first.", { sticky: true });
+    flash("Please log in first.", { on: "/login" });
     go(`/login?next=${encodeURIComponent(hash)}`);
     return;
   }
@@ -64,7 +64,8 @@ async function route() {
 
 function navigation() {
   const link = (href, text, extra = {}) => h("li", {}, h("a", { href, ...extra }, text));
-  const items = [link("#/", "Catalogue"), link("#/cart", `Cart (${cart.count})`, { "aria-label": `Cart, ${cart.count} items` })];
+  const n = cart.count;
+  const items = [link("#/", "Catalogue"), link("#/cart", `Cart (${n})`, { "aria-label": `Cart, ${n} item${n === 1 ? "" : "s"}` })];
   if (session.loggedIn) {
     const unread = live ? live.unread : 0;
     items.push(
@@ -85,7 +86,7 @@ function navigation() {
 
 function logOut() {
   session.logOut();
-  flash("You are logged out.", { sticky: true });
+  flash("You are logged out.", { on: "/" });
   go("/");
 }
 
@@ -112,7 +113,7 @@ async function whoAmI() {
 }
 
 session.addEventListener("expired", () => {
-  flash("Your session has expired: please log in again.", { sticky: true });
+  flash("Your session has expired: please log in again.", { on: "/login" });
   go(`/login?next=${encodeURIComponent(location.hash.slice(1) || "/")}`);
 });
 let wasLoggedIn = session.loggedIn;

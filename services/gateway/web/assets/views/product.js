@@ -24,7 +24,7 @@ export async function show(main, { id }) {
     }
     cart.add(product, n);
     errors.textContent = "";
-    render(done, `Added ${n} × ${product.name} to your cart. `, h("a", { href: "#/cart" }, "Go to the cart"));
+    render(done, `Added ${n} x ${product.name} to your cart. `, h("a", { href: "#/cart" }, "Go to the cart"));
   };
   render(
     main,
