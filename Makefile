@@ -10,7 +10,7 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-brokers test-faults lint fanout load bench
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-browser test-brokers test-faults lint fanout load bench
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey secrets
@@ -55,15 +55,20 @@ infra-down:
 infra-status:
 	@scripts/infra.sh status
 
-## test: unit tests, then the end-to-end suite against the real system
+## test: unit tests, the end-to-end suite against the real system, then the storefront in Chromium
 test: setup
-	@$(MAKE) --no-print-directory test-unit test-e2e
+	@$(MAKE) --no-print-directory test-unit test-e2e test-browser
 
 test-unit:
 	$(PY) -m pytest tests/unit -q
 
 test-e2e:
 	$(PY) -m pytest tests/e2e -v
+
+## test-browser: people using the storefront in headless Chromium against the real system
+## (UPDATE_SCREENSHOTS=1 also retakes the README's pictures in docs/img)
+test-browser:
+	$(PY) -m pytest tests/browser -v
 
 ## test-brokers: the whole e2e suite again on every other broker (component files only)
 BROKERS ?= redis mqtt nats kafka

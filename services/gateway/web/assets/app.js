@@ -17,7 +17,7 @@ const ROUTES = [
   [/^\/notifications$/, "notifications"],
   [/^\/admin$/, "admin"],
 ];
-const NEEDS_LOGIN = new Set(["cart", "orders", "sell", "notifications", "admin"]);
+const NEEDS_LOGIN = new Set(["orders", "sell", "notifications", "admin"]);
 
 const main = document.getElementById("main");
 const flashBox = document.getElementById("flash");

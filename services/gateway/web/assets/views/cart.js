@@ -4,7 +4,7 @@
 import { go } from "../app.js";
 import { api, explain } from "../api.js";
 import { alertBox, h, money, render } from "../dom.js";
-import { cart } from "../session.js";
+import { cart, session } from "../session.js";
 
 export async function show(main) {
   const errors = alertBox();
@@ -28,7 +28,9 @@ export async function show(main) {
         h("tbody", {}, lines.map((line) => row(line))),
       ),
       h("p", { class: "total" }, `Total: ${money(cart.totalCents)}`),
-      button,
+      session.loggedIn
+        ? button
+        : h("p", {}, h("a", { href: `#/login?next=${encodeURIComponent("/cart")}` }, "Log in to place your order")),
     );
   };
   cart.addEventListener("change", draw);
