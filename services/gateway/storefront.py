@@ -19,6 +19,7 @@ from services.gateway.config import get_settings
 
 WEB = Path(__file__).resolve().parent / "web"
 ASSETS = "/assets"
+PAGE = (WEB / "index.html").read_text()
 # A Host header is the client's to choose: only a plain host name or address reaches the page.
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$")
 
@@ -58,7 +59,7 @@ def content_security_policy(ws_url: str) -> str:
 async def storefront_page(request: Request) -> HTMLResponse:
     """The single page of the storefront; its views are routed in the browser (`/#/...`)."""
     ws_url = notifications_url(request)
-    page = (WEB / "index.html").read_text().replace("{{notifications_url}}", html.escape(ws_url, quote=True))
+    page = PAGE.replace("{{notifications_url}}", html.escape(ws_url, quote=True))
     return HTMLResponse(
         page,
         headers={

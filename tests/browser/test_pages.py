@@ -20,6 +20,7 @@ from tests.e2e.shop import admin, create_product, place_order
 from tests.e2e.shop import register as register_by_api
 from tests.e2e.system import System
 from tests.e2e.test_read_model import stopped
+from tests.support import wait_until
 
 FIRST_LOAD_BUDGET_BYTES = 200 * 1024
 SHOWCASE = [
@@ -125,10 +126,14 @@ def test_an_expired_or_refused_token_sends_the_person_to_log_in_saying_why(
     # A token the page cannot tell is bad: the shop refuses it (401), the page says the same.
     people.allow(r"status of 401")
     page.evaluate(f"localStorage.setItem('shop.token', {json.dumps(forged_token(page))})")
-    page.goto("/#/orders")
-    page.reload()
+    page.goto("/#/sell")
     expect(page.get_by_role("alert")).to_have_text("Your session has expired: please log in again.")
     expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    # And on a reload, before any page asks for anything.
+    page.evaluate(f"localStorage.setItem('shop.token', {json.dumps(forged_token(page))})")
+    page.reload()
+    expect(page.get_by_role("alert")).to_have_text("Your session has expired: please log in again.")
+    assert page.evaluate("localStorage.getItem('shop.token')") is None
     assert "token" not in page.url
 
 
@@ -142,11 +147,18 @@ def test_the_admin_sees_health_read_model_and_dead_letters(people: People, syste
     services = page.get_by_role("list", name="Services")
     for app in ("auth", "customers", "products", "orders", "order-view", "notifications"):
         expect(services).to_contain_text(f"{app}: up")
-    expect(page.get_by_text(re.compile(r"No dead letters\.|·"))).not_to_have_count(0)
-    page.get_by_role("button", name="Rebuild the read model").click()
-    expect(page.get_by_role("status")).to_have_text("Rebuild started.")
+    expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
     page.get_by_role("button", name="Replay dead letters").click()
     expect(page.get_by_role("status")).to_have_text("Replay done.")
+    page.get_by_role("button", name="Rebuild the read model").click()
+    expect(page.get_by_role("status")).to_have_text("Rebuild started.")
+    # The other tests read orders from the read model: let the rebuild finish first.
+    wait_until(
+        lambda: boss.call("GET", "/admin/read-model/status").json()["state"] == "done",
+        timeout=120,
+        interval=0.5,
+        what="the read model's rebuild to finish",
+    )
 
 
 def test_a_phone_sized_screen_and_a_keyboard_are_enough(people: People, system: System) -> None:
@@ -179,6 +191,7 @@ def test_a_phone_sized_screen_and_a_keyboard_are_enough(people: People, system: 
         "/#/register",
     ):
         page.goto(path)
+        expect(page.get_by_role("heading", level=1)).not_to_have_text("")
         page.wait_for_load_state("networkidle")
         assert_usable(page, width=375)
 

@@ -1,7 +1,7 @@
 // The storefront's shell: the navigation, the flash message, and the router that shows one view
 // per `#/...` address. Each view module exports `show(main, params)` and is loaded when first
 // visited, so the catalogue loads only what it needs.
-import { api } from "./api.js";
+import { api, ApiError, explain } from "./api.js";
 import { h, render } from "./dom.js";
 import { cart, session } from "./session.js";
 
@@ -50,7 +50,8 @@ async function route() {
   }
   const [match, view, mode] = found;
   if (NEEDS_LOGIN.has(view) && !session.loggedIn) {
-    flash("Please log in first.", { on: "/login" });
+    // (An expired token has just said so itself, through the session's "expired" event.)
+    if (!flashBox.textContent) flash("Please log in first.", { on: "/login" });
     go(`/login?next=${encodeURIComponent(hash)}`);
     return;
   }
@@ -58,7 +59,14 @@ async function route() {
   const module = await import(`./views/${view}.js`);
   if (current !== showing) return; // the person went elsewhere meanwhile
   render(main);
-  await module.show(main, { id: match[1], mode, params, isCurrent: () => current === showing });
+  try {
+    await module.show(main, { id: match[1], mode, params, isCurrent: () => current === showing });
+  } catch (error) {
+    // A refused token already sent the person to log in; anything else is said on the page.
+    if (current === showing && !(error instanceof ApiError && error.status === 401)) {
+      render(main, h("h1", {}, "Something went wrong"), h("p", { role: "alert", class: "error" }, explain(error)));
+    }
+  }
   if (current === showing) document.title = `${main.querySelector("h1")?.textContent || "Shop"} · dapr-shop`;
 }
 
