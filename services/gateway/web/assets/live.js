@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { session } from "./session.js";
 
-const URL = document.querySelector('meta[name="notifications-url"]').content;
+const SOCKET_URL = document.querySelector('meta[name="notifications-url"]').content;
 const UNAUTHORIZED = 4401;
 
 class Live extends EventTarget {
@@ -65,7 +65,7 @@ class Live extends EventTarget {
   #connect() {
     const token = session.token;
     if (!token) return;
-    const socket = new WebSocket(URL);
+    const socket = new WebSocket(SOCKET_URL);
     this.#socket = socket;
     socket.onopen = () => socket.send(JSON.stringify({ event: "authorize", data: { token } }));
     socket.onmessage = (message) => {
