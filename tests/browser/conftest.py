@@ -27,6 +27,8 @@ OUTPUT = ROOT / ".run/test-output/browser"
 DESKTOP = {"width": 1000, "height": 640}
 # UPDATE_SCREENSHOTS=1 make test-browser: the README's pictures (docs/img), taken as the tests run.
 SCREENSHOTS = ROOT / "docs/img" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else None
+# Figures a test measured (page weight, time to interactive), printed at the end of the run.
+MEASURED: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +105,13 @@ class People:
         ]
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if MEASURED:
+        terminalreporter.write_sep("-", "storefront, measured in Chromium (printed, not asserted)")
+        for line in MEASURED:
+            terminalreporter.write_line(line)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
@@ -114,8 +123,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def people(browser: Browser, system: System, request: pytest.FixtureRequest) -> Iterator[People]:
     crowd = People(browser)
     yield crowd
-    failed = getattr(request.node, "report_call", None)
-    if failed is not None and failed.failed:
+    outcome = getattr(request.node, "report_call", None)
+    passed = outcome is not None and outcome.passed
+    errors = crowd.unexpected_errors()
+    if not passed or errors:
         OUTPUT.mkdir(parents=True, exist_ok=True)
         for watched in crowd.pages:
             path = OUTPUT / f"{request.node.name}-{watched.name}.png"
@@ -124,8 +135,7 @@ def people(browser: Browser, system: System, request: pytest.FixtureRequest) -> 
                 print(f"[browser] screenshot of {watched.name}'s page: {path}")
             except Exception as exc:  # a crashed page cannot be photographed; say so, go on
                 print(f"[browser] no screenshot of {watched.name}'s page: {exc}")
-    errors = crowd.unexpected_errors()
     for context in crowd.contexts:
         context.close()
-    if failed is not None and failed.passed:
+    if passed:
         assert not errors, "errors in the browser console:\n" + "\n".join(errors)

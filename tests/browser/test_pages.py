@@ -3,10 +3,11 @@ about an expired session, live again after the notifications service restarts.""
 
 import json
 import re
+import statistics
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, People
+from tests.browser.conftest import MEASURED, SCREENSHOTS, People
 from tests.browser.store import (
     expired_token,
     find_and_add_to_cart,
@@ -48,19 +49,23 @@ def test_the_catalogue_loads_under_200_kb_and_its_time_to_interactive_is_printed
     seller = register_by_api("Showcase")
     for name, cents, stock in SHOWCASE:
         create_product(seller, name=name, price_cents=cents, stock=stock)
-    visitor = people.open("visitor")  # a new context: nothing cached
+    # Three first visits, each in a new context (nothing cached): the first also wakes the browser.
+    loads = []
+    for n in range(3):
+        visitor = people.open(f"visitor{n}")
+        visitor.goto("/")
+        visitor.wait_for_function("performance.getEntriesByName('shop:interactive').length > 0")
+        loads.append(visitor.evaluate(LOAD_FIGURES))
 
-    visitor.goto("/")
-    visitor.wait_for_function("performance.getEntriesByName('shop:interactive').length > 0")
-    figures = visitor.evaluate(LOAD_FIGURES)
-
-    print(
-        f"\n[browser] catalogue, first load: {figures['bytes'] / 1024:.1f} KB transferred in "
-        f"{figures['requests']} requests; interactive (products shown) at "
-        f"{figures['interactive_ms']:.0f} ms, "
-        f"DOMContentLoaded at {figures['dom_content_loaded_ms']:.0f} ms"
+    first = loads[0]
+    interactive = ", ".join(f"{load['interactive_ms']:.0f}" for load in loads)
+    MEASURED.append(
+        f"catalogue, first load in a new browser context: {first['bytes'] / 1024:.1f} KB transferred in "
+        f"{first['requests']} requests; interactive (products shown) at {interactive} ms (three visits), "
+        f"DOMContentLoaded at {statistics.median(load['dom_content_loaded_ms'] for load in loads):.0f} ms "
+        "(median)"
     )
-    assert figures["bytes"] < FIRST_LOAD_BUDGET_BYTES
+    assert all(load["bytes"] < FIRST_LOAD_BUDGET_BYTES for load in loads)
     products = visitor.get_by_role("list", name="Products")
     for name, _, _ in SHOWCASE:
         expect(products.get_by_role("link", name=name).first).to_be_visible()
