@@ -53,7 +53,11 @@ def test_the_catalogue_loads_under_200_kb_and_its_time_to_interactive_is_printed
     loads = []
     for n in range(3):
         visitor = people.open(f"visitor{n}")
-        visitor.goto("/")
+        page = visitor.goto("/")
+        assert page is not None
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self';" in policy
+        assert "unsafe-inline" not in policy
         visitor.wait_for_function("performance.getEntriesByName('shop:interactive').length > 0")
         loads.append(visitor.evaluate(LOAD_FIGURES))
 

@@ -2,13 +2,14 @@
 seller sees the sale arrive live; a cancel shows on both pages."""
 
 import re
+import time
 
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import SCREENSHOTS, People
 from tests.browser.store import find_and_add_to_cart, order_id_in_url, register, sell, token, unique
 from tests.e2e.shop import api
-from tests.e2e.system import System
+from tests.e2e.system import ROOT, System
 from tests.support import wait_until
 
 
@@ -17,15 +18,23 @@ def orders_of(page: Page) -> list[dict]:  # type: ignore[type-arg]
     return list(api("GET", "/orders", token=token(page)).json()["items"])
 
 
+def logged_since(started: float) -> str:
+    """What every app and sidecar logged since `started` (.dapr/logs, one file per process)."""
+    files = [path for path in (ROOT / ".dapr/logs").glob("*.log") if path.stat().st_mtime >= started]
+    assert files, "no log written during the test"
+    return "".join(path.read_text(errors="replace") for path in files)
+
+
 def test_a_seller_and_a_buyer_trade_and_each_sees_it_happen_live(people: People, system: System) -> None:
+    started = time.time()
     seller, buyer = people.open("seller"), people.open("buyer")
-    register(seller, "Sally")
+    sally = register(seller, "Sally")
     name = unique("Brass lantern")
     sell(seller, name, price="15.00", stock=3)
     seller.get_by_role("link", name=re.compile("Notifications")).click()
     expect(seller.get_by_text("0 unread · live")).to_be_visible()
 
-    register(buyer, "Bob")
+    bob = register(buyer, "Bob")
     find_and_add_to_cart(buyer, name.split()[-1], name)
     buyer.get_by_role("link", name="Cart, 1 item").click()
     buyer.evaluate("window.notReloaded = true")
@@ -62,6 +71,11 @@ def test_a_seller_and_a_buyer_trade_and_each_sees_it_happen_live(people: People,
     # The seller's stock came back with the cancel.
     seller.get_by_role("link", name="Sell").click()
     expect(seller.get_by_role("list", name="My products")).to_contain_text("15.00 · 3 in stock")
+
+    # Nothing secret or personal went into a URL the servers logged.
+    logs = logged_since(started)
+    for secret in (token(buyer), token(seller), sally["email"], bob["email"], sally["password"]):
+        assert secret not in logs
 
 
 def test_an_order_whose_answer_was_lost_is_placed_once_when_retried(people: People, system: System) -> None:
@@ -112,3 +126,37 @@ def test_an_order_the_stock_cannot_cover_shows_why(people: People, system: Syste
     expect(buyer.get_by_role("alert")).to_have_text(re.compile("Not enough stock for this order"))
     expect(buyer.get_by_role("button", name="Place order")).to_be_enabled()
     assert buyer.url.endswith("#/cart")
+
+
+def test_a_product_gone_from_sale_and_a_busy_shop_are_each_explained(people: People, system: System) -> None:
+    seller, buyer = people.open("seller"), people.open("buyer")
+    register(seller, "Tess")
+    gone, kept = unique("Paper lamp"), unique("Paper fan")
+    gone_id = sell(seller, gone)
+    sell(seller, kept)
+    register(buyer, "Ugo")
+    find_and_add_to_cart(buyer, gone.split()[-1], gone)
+    find_and_add_to_cart(buyer, kept.split()[-1], kept)
+    assert api("DELETE", f"/products/{gone_id}", token=token(seller)).status_code == 204
+    buyer.get_by_role("link", name="Cart, 2 items").click()
+    people.allow(r"status of (422|503)")
+
+    buyer.get_by_role("button", name="Place order").click()
+    expect(buyer.get_by_role("alert")).to_have_text(
+        f"{gone} is no longer for sale: remove it from your cart and try again."
+    )
+
+    buyer.get_by_role("button", name=f"Remove {gone}").click()
+    # The shop answers 503 with Retry-After when it is overloaded (the gateway's admission limit).
+    busy = {"detail": "orders is unavailable, try again later", "code": "service_unavailable"}
+    buyer.route(
+        "**/api/orders",
+        lambda route: route.fulfill(status=503, headers={"retry-after": "2"}, json=busy),
+        times=1,
+    )
+    buyer.get_by_role("button", name="Place order").click()
+    expect(buyer.get_by_role("alert")).to_have_text(
+        "The shop is busy right now: please try again in 2 seconds."
+    )
+    buyer.get_by_role("button", name="Place order").click()
+    expect(buyer.get_by_text("Status: confirmed")).to_be_visible()
