@@ -60,7 +60,7 @@ def sell(page: Page, name: str, *, price: str = "15.00", stock: int = 3) -> str:
 
 def find_and_add_to_cart(page: Page, search: str, name: str, quantity: int = 1) -> None:
     """Searches the catalogue, opens the product, puts it in the cart."""
-    page.get_by_role("link", name="Catalogue").click()
+    page.get_by_role("link", name="Catalogue", exact=True).click()
     page.get_by_label("Search products by name").fill(search)
     page.get_by_role("button", name="Search").click()
     page.get_by_role("list", name="Products").get_by_role("link", name=name).click()
