@@ -47,7 +47,7 @@ def me(page: Page) -> dict[str, Any]:
 
 def sell(page: Page, name: str, *, price: str = "15.00", stock: int = 3) -> str:
     """Puts a product up for sale on the Sell page; returns its id."""
-    page.get_by_role("link", name="Sell").click()
+    page.get_by_role("link", name="Sell", exact=True).click()
     page.get_by_label("Product name").fill(name)
     page.get_by_label("Description").fill("Made for the browser tests.")
     page.get_by_label("Price", exact=True).fill(price)

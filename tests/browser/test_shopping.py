@@ -69,7 +69,7 @@ def test_a_seller_and_a_buyer_trade_and_each_sees_it_happen_live(people: People,
     seller.reload()
     expect(seller.get_by_role("link", name="Notifications, 1 unread")).to_be_visible()
     # The seller's stock came back with the cancel.
-    seller.get_by_role("link", name="Sell").click()
+    seller.get_by_role("link", name="Sell", exact=True).click()
     expect(seller.get_by_role("list", name="My products")).to_contain_text("15.00 · 3 in stock")
 
     # Nothing secret or personal went into a URL the servers logged.
