@@ -51,7 +51,18 @@ export async function show(main) {
       render(
         letters,
         items.length
-          ? h("ul", {}, items.map((d) => h("li", {}, `${d.type || d.event_type || "event"} · ${d.id || ""} · ${when(d.received_at || d.created_at)}`)))
+          ? h(
+              "ul",
+              { "aria-label": "Dead letters" },
+              items.map((d) =>
+                h(
+                  "li",
+                  {},
+                  `${d.type || "an event"} that ${d.subscriber} could not apply, received ${when(d.received_at)}`,
+                  d.replays ? ` (replayed ${d.replays} times, last: ${d.last_replay?.outcome ?? "?"})` : "",
+                ),
+              ),
+            )
           : h("p", {}, "No dead letters."),
       );
     } catch (error) {
