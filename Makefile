@@ -3,14 +3,16 @@ SHELL := /bin/bash
 BROKER ?= rabbitmq
 # TRACING=1 also starts Zipkin (http://127.0.0.1:9411), where the sidecars send their spans.
 TRACING ?= 0
+# REPLICAS=N runs N replicas of every app (make run, the e2e and fault tests), HAProxy in front.
+REPLICAS ?= 1
 PY := .venv/bin/python
-export BROKER TRACING
+export BROKER TRACING REPLICAS
 
 USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-e2e test-browser test-brokers test-faults lint fanout load bench
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey secrets
@@ -55,12 +57,16 @@ infra-down:
 infra-status:
 	@scripts/infra.sh status
 
-## test: unit tests, the end-to-end suite against the real system, then the storefront in Chromium
+## test: unit tests, integration tests (one component against its real database), the
+## end-to-end suite against the real system, then the storefront in Chromium
 test: setup
-	@$(MAKE) --no-print-directory test-unit test-e2e test-browser
+	@$(MAKE) --no-print-directory test-unit test-integration test-e2e test-browser
 
 test-unit:
 	$(PY) -m pytest tests/unit -q
+
+test-integration:
+	$(PY) -m pytest tests/integration -q
 
 test-e2e:
 	$(PY) -m pytest tests/e2e -v

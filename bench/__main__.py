@@ -9,6 +9,8 @@ bounded run (about 5 minutes) on this machine. Starts what it measures and stops
 3. POST /api/orders: sustained orders/s; at a steady rate, order 201 -> read-model propagation,
    and the highest rate tried at which it stays within the target.
 4. Resident memory of the whole system, idle and at its peak under load.
+5. Scaling: orders/s sustained and CPU per order with 1 and with 2 replicas of every app, the
+   shop on every CPU (bench/scaling.py; BENCH_SCALING=0 leaves it out).
 
 The system runs on CPU 0, every load generator on CPU 1 (bench/cpus.py). Prints a Markdown
 table and writes bench/results/bench.json. Knobs (environment): BENCH_SECONDS,
@@ -28,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import hey, orders, processes, sidecars
+from bench import hey, orders, processes, scaling, sidecars
 from bench.cpus import LOADGEN_CPUS, SYSTEM_CPUS, named, pinned, split, split_available
 from bench.report import cpu_lines, table
 from tests.e2e.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
@@ -241,6 +243,9 @@ def main() -> int:
     os.sched_setaffinity(0, LOADGEN_CPUS)
     try:
         results = {**hello_figures(), **shop_figures()}
+        if os.environ.get("BENCH_SCALING", "1") != "0":
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+            results["scaling"] = scaling.figures(seconds=SECONDS, concurrency=ORDER_CONCURRENCY)
     finally:
         if not infra_was_running:
             say("stopping the infrastructure (scripts/infra.sh down)")
@@ -257,6 +262,8 @@ def main() -> int:
     print(cpu_lines("CPU during gateway GET /api/products/{id}", results["cpu_shares_products"]))
     print(cpu_lines("CPU during the same, no-cache", results["cpu_shares_products_uncached"]))
     print(cpu_lines("CPU during POST /api/orders", results["cpu_shares_orders"]))
+    if "scaling" in results:
+        print(scaling.lines(results["scaling"]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -94,9 +94,11 @@ components_overlay() {
   echo "$overlay"
 }
 
-# go build prints one line per compiled package; turn that into a progress line a minute.
+# go build -v prints one line per compiled package (an import path, no spaces); turn those into
+# a progress line every 30 s. Any other line (a module download, a compile error) passes through.
 progress() {
   awk -v what="$1" 'BEGIN { t = systime() }
+    / / { print; fflush(); next }
     { n++; if (systime() - t >= 30) { t = systime(); printf "[build-dapr] %s: %d packages compiled so far\n", what, n; fflush() } }
     END { printf "[build-dapr] %s: %d packages compiled\n", what, n }'
 }
@@ -122,24 +124,29 @@ if [ ${#runtime_missing[@]} -gt 0 ]; then
   for b in "${runtime_missing[@]}"; do
     log "compiling $b"
     # allcomponents enables every registration file the overlay leaves in.
-    go build -v -tags allcomponents -overlay "$overlay" -ldflags "$ldflags" -o "$bin/$b.tmp" "./cmd/$b" 2>&1 | progress "$b"
+    go build -v -tags allcomponents -overlay "$overlay" -ldflags "$ldflags" -o "$bin/$b.tmp.$$" "./cmd/$b" 2>&1 | progress "$b"
     [ "${PIPESTATUS[0]}" -eq 0 ] || { log "building $b failed; see the output above"; exit 1; }
-    mv "$bin/$b.tmp" "$bin/$b"
+    mv "$bin/$b.tmp.$$" "$bin/$b"
   done
 fi
 
 if [ ! -x "$DAPR_CLI" ]; then
   # Built from a copy too: `go install ...@version` asks the proxy for the module's version
   # list, which it refuses for dapr/cli.
-  log "building the Dapr CLI $DAPR_CLI_VERSION"
+  log "building the Dapr CLI $DAPR_CLI_VERSION (cold: about 2.5 min on 2 cores, longer when they are busy)"
   cli_src=$(module_copy github.com/dapr/cli "$DAPR_CLI_VERSION")
   mkdir -p "$(dirname "$DAPR_CLI")"
   # The CLI pins components-contrib v1.16.3, which the proxy does not serve; the CLI only uses
   # its metadata types, identical in v1.16.1.
-  (cd "$cli_src" \
-    && go mod edit -replace=github.com/dapr/components-contrib=github.com/dapr/components-contrib@v1.16.1 \
-    && go build -mod=mod -ldflags "-s -w -X main.version=$DAPR_CLI_VERSION" -o "$DAPR_CLI.tmp" .)
-  mv "$DAPR_CLI.tmp" "$DAPR_CLI"
+  (cd "$cli_src" && go mod edit -replace=github.com/dapr/components-contrib=github.com/dapr/components-contrib@v1.16.1)
+  log "compiling the Dapr CLI (modules missing from the cache are downloaded first)"
+  if ! (cd "$cli_src" \
+    && go build -v -mod=mod -ldflags "-s -w -X main.version=$DAPR_CLI_VERSION" -o "$DAPR_CLI.tmp.$$" .) 2>&1 \
+    | progress "Dapr CLI"; then
+    log "building the Dapr CLI failed; see the output above"
+    exit 1
+  fi
+  mv "$DAPR_CLI.tmp.$$" "$DAPR_CLI"
 fi
 
 log "daprd: $("$bin/daprd" --version)  CLI: $("$DAPR_CLI" version --runtime-path "$DAPR_RUNTIME_PATH" 2>/dev/null | head -1)"

@@ -30,6 +30,6 @@ if [ ! -f "$src/go.mod" ]; then
 fi
 cd "$src"
 mkdir -p "$(dirname "$FERRETDB_BIN")"
-go build -trimpath -ldflags "-s -w" -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb
-mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
+go build -trimpath -ldflags "-s -w" -o "$FERRETDB_BIN.tmp.$$" ./cmd/ferretdb
+mv "$FERRETDB_BIN.tmp.$$" "$FERRETDB_BIN"
 log "built $("$FERRETDB_BIN" --version 2>&1 | head -1)"

@@ -22,6 +22,6 @@ fi
 fetched="$HOME/.m2/repository/io/zipkin/zipkin-server/$ZIPKIN_VERSION/zipkin-server-$ZIPKIN_VERSION-exec.jar"
 [ -s "$fetched" ] || { log "Maven reported success but $fetched is missing (a custom localRepository?)"; exit 1; }
 mkdir -p "$(dirname "$ZIPKIN_JAR")"
-ln -f "$fetched" "$ZIPKIN_JAR.tmp" 2>/dev/null || cp "$fetched" "$ZIPKIN_JAR.tmp"
-mv "$ZIPKIN_JAR.tmp" "$ZIPKIN_JAR"
+ln -f "$fetched" "$ZIPKIN_JAR.tmp.$$" 2>/dev/null || cp "$fetched" "$ZIPKIN_JAR.tmp.$$"
+mv "$ZIPKIN_JAR.tmp.$$" "$ZIPKIN_JAR"
 log "fetched $ZIPKIN_JAR ($(du -h "$ZIPKIN_JAR" | cut -f1))"

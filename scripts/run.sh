@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the whole system: infrastructure, then every app with its own daprd (dapr run -f .).
+# REPLICAS=N runs N replicas of every app, each with its own sidecar, behind HAProxy on the
+# public ports (scripts/replicas.py writes the run file and HAProxy's configuration).
 # Prints the gateway URL once /api/health reports every service up. Ctrl-C (or SIGTERM) stops
-# every app and sidecar it started; the infrastructure keeps running (make infra-down).
+# every app and sidecar it started, and HAProxy; the infrastructure keeps running (make infra-down).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -9,13 +11,43 @@ source scripts/versions.sh
 source scripts/env.sh
 BROKER=${BROKER:-rabbitmq}
 READY_TIMEOUT=${READY_TIMEOUT:-180}
+REPLICAS=${REPLICAS:-1}
 log() { printf '[run %(%H:%M:%S)T] %s\n' -1 "$*"; }  # no $(date): a subshell per line, and bash 5.2 once failed to parse the TERM trap while one ran
 
 [ -d "components/brokers/$BROKER" ] || { log "unknown BROKER=$BROKER; choose one of: $(ls components/brokers | tr '\n' ' ')"; exit 2; }
 [ -x "$DAPR_CLI" ] && [ -x "$DAPR_RUNTIME_PATH/.dapr/bin/daprd" ] || { log "Dapr is not built yet: run 'make setup'"; exit 1; }
 [ -x .venv/bin/python ] || { log "the Python environment is missing: run 'make setup'"; exit 1; }
+[[ "$REPLICAS" =~ ^[1-9]$ ]] || { log "REPLICAS=$REPLICAS: choose 1 to 9"; exit 2; }
+if [ "$REPLICAS" -gt 1 ]; then command -v haproxy >/dev/null || { log "HAProxy is missing: run 'make setup'"; exit 1; }; fi
 
-mkdir -p .run
+# The run file: dapr.yaml itself for one replica, else one written for N.
+runfile=dapr.yaml
+mkdir -p .run/pids .run/logs
+if [ "$REPLICAS" -gt 1 ]; then
+  .venv/bin/python scripts/replicas.py "$REPLICAS" .run/replicas
+  runfile=.run/replicas/dapr.yaml
+fi
+# Every port the apps, their sidecars and HAProxy will take must be free: name what holds one.
+busy=$(.venv/bin/python - "$runfile" "$REPLICAS" <<'PY'
+import socket, sys, yaml
+spec = yaml.safe_load(open(sys.argv[1]))
+ports = {a[k] for a in spec["apps"] for k in ("appPort", "daprHTTPPort", "daprGRPCPort", "metricsPort")}
+if int(sys.argv[2]) > 1:
+    ports |= {8000, 8001}
+for port in sorted(ports):
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            print(port)
+PY
+)
+if [ -n "$busy" ]; then
+  for port in $busy; do
+    log "port $port is taken by: $(ss -ltnpH "sport = :$port" 2>/dev/null | sed -E 's/.*users:\(\(("[^"]*",pid=[0-9]+).*/\1/' | head -1)"
+  done
+  log "stop what holds them (another 'make run'?) and try again"
+  exit 1
+fi
+
 ln -sfn "../components/brokers/$BROKER" .run/broker
 log "broker: $BROKER (components/brokers/$BROKER)"
 BROKER=$BROKER TRACING=${TRACING:-0} scripts/infra.sh up
@@ -28,14 +60,25 @@ set -a; source .run/api-tokens.env; set +a
 # `dapr run` starts a new log file per app and per sidecar each time: keep the last runs' only
 # (a day of test runs left 2,700 files, 790 MB).
 keep=${KEEP_LOG_RUNS:-10}
-if [ -d .dapr/logs ]; then
-  for group in $(ls .dapr/logs | sed -nE 's/_[0-9]{14}\.log$//p' | sort -u); do
-    ls -1 .dapr/logs/"$group"_*.log | sort -r | tail -n +$((keep + 1)) | xargs -r rm -f
+for logs in .dapr/logs .run/replicas/*/.dapr/logs; do
+  [ -d "$logs" ] || continue
+  for group in $(ls "$logs" | sed -nE 's/_[0-9]{14}\.log$//p' | sort -u); do
+    ls -1 "$logs/$group"_*.log | sort -r | tail -n +$((keep + 1)) | xargs -r rm -f
   done
+done
+haproxy_pid=""
+if [ "$REPLICAS" -gt 1 ]; then
+  # HAProxy in the foreground (-db) of its own session, so stop() ends exactly it.
+  setsid haproxy -db -f .run/replicas/haproxy.cfg >> .run/logs/haproxy.log 2>&1 < /dev/null &
+  haproxy_pid=$!
+  echo "$haproxy_pid" > .run/pids/haproxy.pid
+  log "HAProxy on 127.0.0.1:8000 (gateway) and :8001 (notifications), $REPLICAS replicas behind each; log .run/logs/haproxy.log"
+  log "starting $REPLICAS replicas of each of the 7 apps with their Dapr sidecars; logs in .dapr/logs/ (replica 0) and .run/replicas/<k>/.dapr/logs/ (the last $keep runs)"
+else
+  log "starting 7 apps with their Dapr sidecars (dapr run -f .); logs in .dapr/logs/ (the last $keep runs)"
 fi
-log "starting 7 apps with their Dapr sidecars (dapr run -f .); logs in .dapr/logs/ (the last $keep runs)"
 # The CLI starts each daprd with its own environment: GOGC reaches the sidecars (versions.sh).
-GOGC=$DAPR_SIDECAR_GOGC setsid "$DAPR_CLI" run -f . --runtime-path "$DAPR_RUNTIME_PATH" > .run/logs/dapr-run.log 2>&1 &
+GOGC=$DAPR_SIDECAR_GOGC setsid "$DAPR_CLI" run -f "$runfile" --runtime-path "$DAPR_RUNTIME_PATH" > .run/logs/dapr-run.log 2>&1 &
 cli=$!
 stop() {
   trap - INT TERM
@@ -44,6 +87,7 @@ stop() {
   for _ in $(seq 1 60); do kill -0 "$cli" 2>/dev/null || break; sleep 0.25; done
   # Anything the CLI left behind in its session goes too.
   kill -KILL -- "-$cli" 2>/dev/null || true
+  if [ -n "$haproxy_pid" ]; then kill -TERM "$haproxy_pid" 2>/dev/null || true; rm -f .run/pids/haproxy.pid; fi
   log "stopped"
 }
 trap 'stop; exit 130' INT

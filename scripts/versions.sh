@@ -9,12 +9,13 @@ ZIPKIN_VERSION=3.5.1
 DAPR_CACHE=${DAPR_CACHE:-$HOME/.cache/dapr-shop}
 # Bumped whenever scripts/patches/ or the component list in scripts/build-dapr.sh changes, so a
 # cached build without them is never reused. shop6-slim: daprd with only the project's components,
-# the three RabbitMQ patches and the SQLite name-resolution cache.
-DAPR_BUILD=shop6-slim
+# the RabbitMQ patches and the SQLite name-resolution cache; shop7-slim: the resolver picks among
+# every live replica of an app for each call.
+DAPR_BUILD=shop7-slim
 DAPR_RUNTIME_PATH=$DAPR_CACHE/runtime-$DAPR_VERSION-$DAPR_BUILD
 DAPR_CLI=$DAPR_CACHE/cli-$DAPR_CLI_VERSION/dapr
-# Bumped whenever scripts/patches/ferretdb-* changes. fix1: _id lookups use the _id index.
-FERRETDB_BUILD=shop-fix1
+# Bumped whenever scripts/patches/ferretdb-* changes. fix2: _id lookups use the _id index; writes are atomic.
+FERRETDB_BUILD=shop-fix2
 FERRETDB_BIN=$DAPR_CACHE/ferretdb-$FERRETDB_VERSION-$FERRETDB_BUILD/ferretdb
 ZIPKIN_JAR=$DAPR_CACHE/zipkin-$ZIPKIN_VERSION/zipkin-server-$ZIPKIN_VERSION-exec.jar
 export DAPR_VERSION DAPR_BUILD DAPR_CLI_VERSION FERRETDB_VERSION FERRETDB_BUILD DAPR_CACHE DAPR_RUNTIME_PATH DAPR_CLI FERRETDB_BIN ZIPKIN_VERSION ZIPKIN_JAR
@@ -28,7 +29,7 @@ HEY_BIN=$DAPR_CACHE/hey-$HEY_VERSION/hey
 export HEY_VERSION HEY_BIN
 # Go's garbage-collector target for every daprd (scripts/run.sh, docker-compose.yml, the bench's
 # sidecars). At Go's default (100) a sidecar relaying a few hundred requests a second collects
-# often enough to show in its latency: make bench measured 4.7 ms added at p90 through two
-# sidecars, 2.0-2.2 ms at 200. 200 lets a sidecar's heap grow to 3x its live data (a few MB).
+# often enough to show in its latency (the A/B that chose 200: docs/performance-history.md).
+# 200 lets a sidecar's heap grow to 3x its live data (a few MB).
 DAPR_SIDECAR_GOGC=200
 export DAPR_SIDECAR_GOGC

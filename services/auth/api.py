@@ -14,7 +14,8 @@ router = APIRouter(tags=["auth"])
 @router.post("/register", status_code=201)
 async def register(body: Registration, request: Request) -> dict[str, Any]:
     """Creates a customer account: the profile in customers, the credentials here."""
-    return await service.register(request.app.state.engine, request.app.state.dapr, body)
+    state = request.app.state
+    return await service.register(state.engine, state.dapr, body, id_key=state.customer_id_key)
 
 
 @router.post("/login")

@@ -1,6 +1,8 @@
 """Registration and login. Passwords are hashed with argon2id and never logged or returned."""
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import uuid
 from typing import Any
@@ -23,6 +25,15 @@ log = logging.getLogger(__name__)
 hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # Verified against when the email is unknown, so both cases cost the same time.
 _DUMMY_HASH = hasher.hash("no-such-user-password")
+
+
+def customer_id_for(email: str, *, key: bytes) -> str:
+    """The customer id an email registers under: the same on every attempt, so a registration
+    cut off after the profile was created completes when it is tried again, and replicas
+    creating the first admin together make one. Keyed (HMAC), so an id does not tell which
+    email it belongs to."""
+    digest = hmac.new(key, email.encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def email_taken(engine: Engine, email: str) -> bool:
@@ -57,13 +68,15 @@ def check_credentials(engine: Engine, *, email: str, password: str) -> Actor:
 
 
 async def register(
-    engine: Engine, dapr: DaprSidecar, form: Registration, *, role: Role = "customer"
+    engine: Engine, dapr: DaprSidecar, form: Registration, *, id_key: bytes, role: Role = "customer"
 ) -> dict[str, Any]:
-    """Creates the customer through the customers service, then stores the credentials."""
+    """Creates the customer through the customers service, then stores the credentials. A
+    retry after either step failed completes it: the customer id comes from the email, and
+    customers answers a repeated creation with the profile it made."""
     email = form.email.lower()
     if await run_in_threadpool(email_taken, engine, email):
         raise ApiError(409, "email_taken", "that email is already registered")
-    customer_id = str(uuid.uuid4())
+    customer_id = customer_id_for(email, key=id_key)
     response = await dapr.invoke(
         "customers", "POST", "customers", json={"id": customer_id, "email": email, "name": form.name}
     )
@@ -84,7 +97,9 @@ async def register(
     }
 
 
-async def ensure_admin(engine: Engine, dapr: DaprSidecar, *, email: str, password: str) -> None:
+async def ensure_admin(
+    engine: Engine, dapr: DaprSidecar, *, email: str, password: str, id_key: bytes
+) -> None:
     """Creates the first admin from the secret store's credentials, retrying until customers is up."""
     delay = 0.5
     while True:
@@ -97,7 +112,11 @@ async def ensure_admin(engine: Engine, dapr: DaprSidecar, *, email: str, passwor
             if ready.status_code != 200:
                 raise ServiceUnavailable("customers", "not ready yet")
             await register(
-                engine, dapr, Registration(email=email, password=password, name="Administrator"), role="admin"
+                engine,
+                dapr,
+                Registration(email=email, password=password, name="Administrator"),
+                id_key=id_key,
+                role="admin",
             )
             log.info("admin account created", extra={"email": email})
             return

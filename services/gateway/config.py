@@ -19,9 +19,7 @@ class Settings(ServiceSettings):
     # orders_admission_wait_s for a slot, then is refused with 503. The wait serves a burst: 40
     # orders at once for one product (e2e test_orders) place one at a time on its row lock,
     # ~1.5 s for the last to get a slot. Enough to keep the shop busy, few enough that an order
-    # in progress does not wait behind many others: offered 50/s on one core (make bench), 8 at
-    # once answered as many orders as 16 (17-18/s) in 0.7 s at the median against 1.0 s, and
-    # the read model followed within 0.45 s at p99 against 1.3 s; 4 answered 10% fewer.
+    # in progress does not wait behind many others (measured: docs/performance.md, Admission control).
     orders_in_flight_limit: int = Field(default=8, ge=1)
     orders_admission_wait_s: float = Field(default=3.0, ge=0)
     # Once orders have been waiting for a slot longer than a burst lasts, without a break, more
@@ -31,7 +29,7 @@ class Settings(ServiceSettings):
     orders_overloaded_wait_s: float = Field(default=0.2, ge=0)
     # GET /api/products/{id} answers from the gateway's cache at most this old (0: no cache).
     # One second keeps a product page honest to a shopper and spares the products service and
-    # its database all but one read per product per second (make bench: 199 -> 2,578 req/s).
+    # its database all but one read per product per second (docs/decisions/0007-gateway-product-cache.md).
     product_cache_ttl_s: float = Field(default=1.0, ge=0, le=60)
     # Products kept at most (least recently read dropped first): ~0.5 KB each.
     product_cache_max_entries: int = Field(default=10_000, ge=1)

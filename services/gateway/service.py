@@ -11,6 +11,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from services.gateway.cache import Answer
+from services.shared import instances
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.identity import Actor
 from services.shared.order_document import compose
@@ -28,11 +29,23 @@ async def probe(dapr: DaprSidecar, app_id: str, *, timeout_s: float) -> str:
 
 
 async def system_health(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: float) -> dict[str, object]:
-    """Probes every app at once; the whole report takes at most one probe timeout."""
-    states = await asyncio.gather(*(probe(dapr, app, timeout_s=timeout_s) for app in apps))
+    """Probes every app at once, and counts each app's running replicas (the gateway's too);
+    the whole report takes at most one probe timeout."""
+    states, replicas = await asyncio.gather(
+        asyncio.gather(*(probe(dapr, app, timeout_s=timeout_s) for app in apps)),
+        _replicas(dapr, ("gateway", *apps), timeout_s=timeout_s),
+    )
     services = dict(zip(apps, states, strict=True))
     status = "ok" if all(state == "up" for state in states) else "degraded"
-    return {"status": status, "services": services}
+    return {"status": status, "services": services, "replicas": replicas}
+
+
+async def _replicas(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: float) -> dict[str, int] | None:
+    """Running replicas by app; None when the list cannot be read (health does not depend on it)."""
+    try:
+        return await asyncio.wait_for(instances.count(dapr, apps), timeout_s)
+    except (ServiceUnavailable, TimeoutError):
+        return None
 
 
 async def call(
@@ -82,15 +95,14 @@ class InFlightLimit:
     """Admission control: at most `limit` calls of one kind in progress at once. A call beyond
     that waits for a slot, then is refused (503 with Retry-After) rather than queued further.
     Queued past the callers' and Dapr's timeouts, an overload made every call time out and
-    opened the circuit breakers: the shop answered 1.3 orders/s offered 50/s, against 12/s when
-    offered what it could take.
+    opened the circuit breakers, and almost no order was placed.
 
     How long a call may wait depends on the queue (CoDel's idea, as servers at Facebook apply it
     to request queues): a burst, calls waiting for less than `overloaded_after_s`, waits up to
     `wait_s`; once calls have been waiting longer than that without a break, the shop is taking
     more than it completes, and a new call waits only `overloaded_wait_s`. A long wait then would
-    not get more orders placed, only make every one placed later (make bench, 50 orders/s
-    offered: 3.8 s at the median with a 3 s wait for every call)."""
+    not get more orders placed, only make every one placed later (docs/performance.md,
+    Admission control)."""
 
     def __init__(
         self,

@@ -17,6 +17,12 @@ class Settings(DatabaseSettings):
     # Messages waiting for one connection; a client further behind is disconnected and catches
     # up from the inbox when it reconnects, so one slow client never holds back the others.
     send_queue_size: int = Field(default=256, ge=1, le=10000)
+    # How often each replica looks in the inbox for what other replicas stored for the users
+    # connected to it (fanout.py): the longest a push can trail, when another replica stored it.
+    follow_inbox_every_s: float = Field(default=0.2, gt=0, le=10)
+    # How far back each look reaches: longer than a notification's write transaction can take
+    # to commit (the database's lock wait timeout is what bounds that).
+    follow_inbox_lookback_s: float = Field(default=5.0, gt=0, le=120)
 
 
 @lru_cache

@@ -1,9 +1,12 @@
 """Order events become notifications: the buyer hears about the order, every seller whose
-product is in it hears what sold (seed 004). Stored before pushed; ids derived from the event,
-so a redelivered event is neither stored nor pushed twice."""
+product is in it hears what sold. Stored before pushed; ids derived from the event, so a
+redelivered event is neither stored nor pushed twice. A notification is dated by the order
+change it tells of, not by its arrival: with several consumers, events arrive out of order, and
+an inbox read oldest first must follow what happened."""
 
 import logging
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,14 @@ def _id(event_id: str, *parts: str) -> str:
     return str(uuid.uuid5(NAMESPACE, ":".join((event_id, *parts))))
 
 
+def _happened_at(order: dict[str, Any]) -> datetime:
+    """When the order changed (its `updated_at`, naive UTC); now if the event does not say."""
+    try:
+        return datetime.fromisoformat(str(order["updated_at"]).removesuffix("Z"))
+    except (KeyError, ValueError):
+        return utcnow()
+
+
 def _money(cents: int | None) -> str:
     return "?" if cents is None else f"{cents / 100:.2f}"
 
@@ -31,9 +43,10 @@ def _money(cents: int | None) -> str:
 def build(
     event_id: str, event_type: str, order: dict[str, Any], products: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The notifications one order event produces, each with its recipient in `user_id`
-    (stored with a `created_at` by the store)."""
+    """The notifications one order event produces, each with its recipient in `user_id` and
+    the time of the order change in `created_at`."""
     short = order["id"][:8]
+    at = _happened_at(order)
     confirmed = event_type == "order.confirmed"
     buyer_text = (
         f"Your order {short} is confirmed: {_money(order.get('total_cents'))} in total."
@@ -47,6 +60,7 @@ def build(
             "type": event_type,
             "text": buyer_text,
             "order_id": order["id"],
+            "created_at": at,
         }
     ]
     for line in order["items"]:
@@ -65,6 +79,7 @@ def build(
                 "order_id": order["id"],
                 "product_id": line["product_id"],
                 "quantity": quantity,
+                "created_at": at,
             }
         )
     return notifications

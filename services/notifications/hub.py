@@ -3,11 +3,15 @@
 A push never waits on a client: it only enqueues. Each connection drains its own queue, so one
 slow or dead client holds back nobody else; one that falls `send_queue_size` messages behind is
 disconnected (close code 1013) and catches up from the inbox when it reconnects.
+
+A notification can be offered to a connection more than once (the replica that stored it pushes
+it, and every replica's inbox follower offers what was stored lately): each connection takes an
+id once.
 """
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -15,6 +19,9 @@ from starlette.websockets import WebSocket
 log = logging.getLogger(__name__)
 
 TOO_SLOW = 1013  # "try again later": reconnect, the inbox has everything
+# Ids a connection remembers having taken: far more than the inbox follower can offer again
+# within its look-back window.
+REMEMBERED = 4096
 
 
 class Connection:
@@ -22,7 +29,7 @@ class Connection:
         self.websocket = websocket
         self.user_id = user_id
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
-        self._sent: set[str] = set()
+        self._taken: OrderedDict[str, None] = OrderedDict()
         # Live notifications wait here until the unread backlog is queued, so the client
         # gets its inbox oldest first, then what happened since.
         self._early: list[dict[str, Any]] | None = []
@@ -32,10 +39,16 @@ class Connection:
         if self._early is not None:
             self._early.append(notification)
             return
+        if notification["id"] in self._taken:
+            return
         try:
             self.queue.put_nowait(notification)
         except asyncio.QueueFull:
             self.overflowed.set()
+            return
+        self._taken[notification["id"]] = None
+        if len(self._taken) > REMEMBERED:
+            self._taken.popitem(last=False)
 
     def start_with(self, backlog: list[dict[str, Any]]) -> None:
         """Queues the unread backlog, then whatever arrived while it was being read."""
@@ -44,13 +57,10 @@ class Connection:
             self.offer(notification)
 
     async def pump(self) -> None:
-        """Sends queued notifications in order, each id once per connection."""
+        """Sends queued notifications in the order they were queued."""
         while True:
             notification = await self.queue.get()
-            if notification["id"] in self._sent:
-                continue
             await self.websocket.send_json({"event": "notification", "data": notification})
-            self._sent.add(notification["id"])
 
 
 class Hub:
@@ -73,6 +83,10 @@ class Hub:
         for connection in connections:
             connection.offer(notification)
         return len(connections)
+
+    def users(self) -> list[str]:
+        """Users with at least one connection here."""
+        return list(self._by_user)
 
     def connection_count(self) -> int:
         return sum(len(c) for c in self._by_user.values())

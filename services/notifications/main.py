@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.notifications.api import router
 from services.notifications.config import get_settings
+from services.notifications.fanout import InboxFollower
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
 from services.shared.app import create_app
@@ -28,7 +29,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.dapr, app.state.store, app.state.hub = dapr, NotificationStore(engine), Hub()
         # Tokens are verified here too: WebSocket clients connect to this service directly.
         app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")
-        yield
+        follower = InboxFollower(
+            app.state.store,
+            app.state.hub,
+            every_s=settings.follow_inbox_every_s,
+            lookback_s=settings.follow_inbox_lookback_s,
+        )
+        follower.start()
+        try:
+            yield
+        finally:
+            await follower.stop()
 
 
 # Buyers and sellers connect to the WebSocket directly; everything else comes through the sidecar.

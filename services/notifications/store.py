@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.db import Timestamp
@@ -22,8 +22,12 @@ notifications = Table(
     Column("order_id", String(36), nullable=False),
     Column("product_id", String(36), nullable=True),
     Column("quantity", Integer, nullable=True),
+    # When the order changed (the event's own time): inbox order, oldest or newest first.
     Column("created_at", Timestamp, nullable=False),
     Column("read_at", Timestamp, nullable=True),
+    # When this service stored it: what every replica's inbox follower looks for (fanout.py).
+    Column("stored_at", Timestamp, nullable=True),
+    Index("ix_notifications_user_stored", "user_id", "stored_at"),
 )
 
 
@@ -64,8 +68,9 @@ class NotificationStore:
                 "order_id": n["order_id"],
                 "product_id": n.get("product_id"),
                 "quantity": n.get("quantity"),
-                "created_at": now,
+                "created_at": n.get("created_at", now),
                 "read_at": None,
+                "stored_at": now,
             }
             for n in batch
         ]
@@ -97,6 +102,23 @@ class NotificationStore:
         )
         with self.engine.connect() as conn:
             return [public(row._mapping) for row in conn.execute(query)]
+
+    def stored_since(self, user_ids: list[str], since: datetime) -> list[tuple[str, dict[str, Any]]]:
+        """Unread notifications stored since `since` for some users (recipient, what clients
+        see), oldest first: what the inbox follower offers to this replica's connections (one
+        read meanwhile is not sent again)."""
+        query = (
+            select(notifications)
+            .where(
+                notifications.c.user_id.in_(user_ids),
+                notifications.c.stored_at >= since,
+                notifications.c.read_at.is_(None),
+            )
+            .order_by(notifications.c.created_at, notifications.c.id)
+            .limit(1000)
+        )
+        with self.engine.connect() as conn:
+            return [_delivered(row._asdict()) for row in conn.execute(query)]
 
     def page(self, user_id: str, *, limit: int, offset: int) -> dict[str, Any]:
         mine = notifications.c.user_id == user_id

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pymongo.errors import PyMongoError
@@ -154,17 +155,19 @@ async def rebuild(request: Request, actor: Caller) -> JSONResponse:
     """Rebuilds every document from the source services, in the background (admins only)."""
     if not actor.is_admin:
         raise ApiError(403, "forbidden", "admins only")
-    restarted = request.app.state.rebuilder.start()
-    return JSONResponse({"restarted": restarted, **request.app.state.rebuilder.progress}, status_code=202)
+    rebuilder = request.app.state.rebuilder
+    restarted = await rebuilder.request()
+    progress = await run_in_threadpool(rebuilder.progress)
+    return JSONResponse(jsonable_encoder({"restarted": restarted, **progress}), status_code=202)
 
 
 @router.get("/rebuild", tags=["read model"])
 async def status(request: Request) -> dict[str, Any]:
-    """Documents built, total, the last event this process applied and how far behind it was.
+    """Documents built, total, the last event this replica applied and how far behind it was.
     Cheap enough to poll while a rebuild runs: nothing here reads the documents themselves."""
     last = getattr(request.app.state, "last_event", None)
     return {
-        **request.app.state.rebuilder.progress,
+        **await run_in_threadpool(request.app.state.rebuilder.progress),
         "documents": await run_in_threadpool(request.app.state.store.count_orders),
         "last_event_at": last["at"] if last else None,
         "lag_ms": _lag_ms(last),

@@ -77,16 +77,26 @@ def _newest(
     return merged
 
 
+def shown_versions(
+    order: dict[str, Any], customers: dict[str, dict[str, Any]], products: dict[str, dict[str, Any]]
+) -> dict[str, int]:
+    """The versions of the snapshots an order's document shows: of its customer ("customer")
+    and of each product (by id)."""
+    versions = {"customer": int(customers.get(order["customer_id"], {}).get("version", 0))}
+    for line in order["items"]:
+        versions[line["product_id"]] = int(products.get(line["product_id"], {}).get("version", 0))
+    return versions
+
+
 async def apply_order(dapr: DaprSidecar, store: ReadModelStore, order: dict[str, Any]) -> bool:
-    """Builds and stores an order's document, unless the stored one is as new (save_order
-    checks that under its lock)."""
-    snapshots_before = store.snapshots_kept
+    """Builds and stores an order's document, unless the stored one is as new (the write is
+    guarded by version)."""
     customers, products = await fetch_related(dapr, store, [order])
     document = compose(order, customers.get(order["customer_id"]), products)
-    saved = await run_in_threadpool(store.save_order, document)
-    # A rename applied while this document was being built must not be lost (and when no
-    # snapshot was kept meanwhile, none was).
-    if saved and store.snapshots_kept != snapshots_before:
+    saved = await run_in_threadpool(store.save_order, document, shown_versions(order, customers, products))
+    # A rename applied (by any replica) while this document was being built, or one this
+    # replica's memory has not seen, must not leave it showing the old name.
+    if saved and await run_in_threadpool(store.renames_since_synced):
         await _catch_up_renames(store, order, customers, products)
     return saved
 
@@ -137,14 +147,19 @@ async def _remember_if_shown_fields_changed(
 ) -> bool:
     """Keeps a newer snapshot; True when order documents need rewriting, i.e. a field they show
     changed. A stock change (most product.updated events) rewrites nothing."""
-    previous = (await _known(store, kind, [snapshot["id"]])).get(snapshot["id"])
-    if not await run_in_threadpool(store.remember, kind, snapshot):
+    kept, previous = await run_in_threadpool(store.remember, kind, snapshot)
+    if not kept:
         return False
     if previous is None:
         # A creation (version 1) changes nothing shown: documents are built from data at least
         # that new. A later version seen first may have renamed what documents show.
-        return int(snapshot.get("version", 0)) > 1
-    return any(previous.get(field) != snapshot.get(field) for field in shown)
+        renamed = int(snapshot.get("version", 0)) > 1
+    else:
+        renamed = any(previous.get(field) != snapshot.get(field) for field in shown)
+    if renamed:
+        # Counted before the documents are rewritten: see ReadModelStore.renames_since_synced.
+        await run_in_threadpool(store.note_rename)
+    return renamed
 
 
 REQUIRED = {

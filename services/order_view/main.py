@@ -38,9 +38,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with open_sidecar(app, settings) as dapr:
             app.state.dapr = dapr
-            # Seed 000's Source service rebuilds its map on start; reads are served meanwhile.
+            # The read model rebuilds itself on start (once, whichever replica starts first);
+            # reads are served meanwhile.
             app.state.rebuilder = Rebuilder(dapr, store)
-            app.state.rebuilder.start()
+            await app.state.rebuilder.start_up()
             try:
                 yield
             finally:

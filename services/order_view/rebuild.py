@@ -1,14 +1,19 @@
 """Rebuilding every document from the orders, customers and products services, page by page,
-while the read model keeps serving (on start-up, and when an admin asks)."""
+while the read model keeps serving (on start-up, and when an admin asks), on one replica."""
 
 import asyncio
+import contextlib
 import logging
+import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
-from services.order_view.events import fetch_related
+from services.order_view.events import fetch_related, shown_versions
 from services.order_view.store import ReadModelStore
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.identity import Actor
@@ -20,73 +25,197 @@ log = logging.getLogger(__name__)
 SYSTEM = Actor(id="order-view", role="admin")
 
 
-class Rebuilder:
-    """Runs at most one rebuild at a time and reports its progress."""
+# How long a replica's claim on the rebuild lasts unless it renews it (after every page): a replica
+# killed mid-rebuild hands it over after this.
+LEASE_S = 30.0
+# How often each replica looks whether a rebuild was asked for, or lost its runner.
+WATCH_EVERY_S = 5.0
+# A start-up finding a rebuild finished this recently skips its own (replicas starting together).
+FRESH_S = 600.0
+RUNNING, DONE, FAILED = "running", "done", "failed"
 
-    def __init__(self, dapr: DaprSidecar, store: ReadModelStore, *, page_size: int = 100) -> None:
+
+class Rebuilder:
+    """Runs the rebuild on one replica at a time, and reports its progress from any replica.
+
+    The claim and the progress are one document in the read model's own database, written by
+    atomic commands only: a replica takes the claim when it is free or its lease ran out; the
+    holder renews it after every page and records its progress there. A request on any replica
+    counts itself in the document; the holder restarts from the first page when it sees a count
+    it has not served, so every request is followed by a complete pass."""
+
+    def __init__(
+        self,
+        dapr: DaprSidecar,
+        store: ReadModelStore,
+        *,
+        page_size: int = 100,
+        lease_s: float = LEASE_S,
+        watch_every_s: float = WATCH_EVERY_S,
+    ) -> None:
         self.dapr = dapr
         self.store = store
         self.page_size = page_size
-        self.progress: dict[str, Any] = {"state": "idle", "built": 0, "total": None}
+        self.lease_s = lease_s
+        self.watch_every_s = watch_every_s
+        self.replica = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
+        """Whether this replica is running the rebuild."""
         return self._task is not None and not self._task.done()
 
-    def start(self) -> bool:
-        """Starts a full rebuild in the background. One already running is restarted, so every
-        request is followed by a complete pass; returns whether one was restarted."""
-        restarted = self.running
-        if self._task is not None:
-            self._task.cancel()
-        self.progress = {
-            "state": "running",
-            "built": 0,
-            "total": None,
-            "started_at": _now(),
-            "finished_at": None,
-        }
+    def _doc(self) -> dict[str, Any]:
+        return self.store.meta.find_one({"_id": "rebuild"}) or {}
+
+    def progress(self) -> dict[str, Any]:
+        """The rebuild's state, whichever replica runs it."""
+        doc = self._doc()
+        shown = {"state": doc.get("state", "idle"), "built": doc.get("built", 0), "total": doc.get("total")}
+        for field in ("started_at", "finished_at", "error"):
+            if field in doc:
+                shown[field] = doc[field]
+        return shown
+
+    async def start_up(self) -> None:
+        """Rebuilds on start, unless another replica is at it or finished one lately."""
+        self._watch = asyncio.create_task(self._watching(), name="read-model-rebuild-watch")
+        doc = await run_in_threadpool(self._doc)
+        finished = doc.get("finished_s", 0)
+        if _held(doc):
+            return
+        if doc.get("state") == DONE and time.time() - finished < FRESH_S:
+            return
+        await self.request()
+
+    async def request(self) -> bool:
+        """Asks for a complete pass; returns whether one was already running (it restarts)."""
+        before = await run_in_threadpool(
+            self.store.meta.find_one_and_update,
+            {"_id": "rebuild"},
+            {"$inc": {"requested": 1}},
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        await self._run_if_claimed()
+        return _held(before or {})
+
+    async def _watching(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_every_s)
+            try:
+                doc = await run_in_threadpool(self._doc)
+                unserved = doc.get("requested", 0) > doc.get("served", 0)
+                if (doc.get("state") == RUNNING or unserved) and not self.running:
+                    await self._run_if_claimed()
+            except PyMongoError as exc:
+                log.warning("cannot look at the rebuild yet", extra={"error": str(exc)})
+
+    async def _run_if_claimed(self) -> None:
+        if self.running or not await run_in_threadpool(self._claim):
+            return
         self._task = asyncio.create_task(self._run(), name="read-model-rebuild")
-        return restarted
+
+    def _claim(self) -> bool:
+        """Takes the rebuild if it is free or its holder's lease ran out."""
+        now = time.time()
+        taken = self.store.meta.update_one(
+            {"_id": "rebuild", "$or": [{"lease_until": {"$lt": now}}, {"lease_until": {"$exists": False}}]},
+            {"$set": {"owner": self.replica, "lease_until": now + self.lease_s}},
+        )
+        return taken.modified_count == 1
+
+    def _renew(self, **progress: Any) -> dict[str, Any] | None:
+        """Extends this replica's lease and records progress; None when it lost the claim."""
+        return self.store.meta.find_one_and_update(
+            {"_id": "rebuild", "owner": self.replica},
+            {"$set": {"lease_until": time.time() + self.lease_s, **progress}},
+            return_document=ReturnDocument.AFTER,
+        )
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._watch, self._task):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        with contextlib.suppress(PyMongoError):  # hand it over at once rather than after the lease
+            await run_in_threadpool(
+                self.store.meta.update_one,
+                {"_id": "rebuild", "owner": self.replica},
+                {"$set": {"lease_until": 0}},
+            )
 
     async def _run(self) -> None:
+        while True:
+            doc = await run_in_threadpool(self._doc)
+            serving = doc.get("requested", 0)
+            started = await run_in_threadpool(
+                self._renew, state=RUNNING, built=0, total=None, started_at=_now(), finished_at=None
+            )
+            if started is None:
+                return
+            try:
+                outcome = await self._pass(serving)
+            except Exception as exc:
+                log.warning("read model rebuild failed", extra={"error": str(exc)})
+                await run_in_threadpool(
+                    self._renew, state=FAILED, finished_at=_now(), error=str(exc), lease_until=0
+                )
+                return
+            if outcome == "restart":
+                continue
+            if outcome == "lost":
+                return
+            await run_in_threadpool(
+                self._renew,
+                state=DONE,
+                finished_at=_now(),
+                finished_s=time.time(),
+                served=serving,
+                lease_until=0,
+            )
+            log.info("read model rebuilt", extra={"documents": outcome})
+            return
+
+    async def _pass(self, serving: int) -> int | str:
+        """One complete pass; the documents it went through, or "restart" (asked for again
+        meanwhile) or "lost" (another replica took the claim)."""
+        # The sources must be ready first: failed calls would open the circuit breakers
+        # the event handlers' lookups share.
+        for app_id in ("orders", "customers", "products"):
+            await self._with_retries(lambda app_id=app_id: self._ready(app_id))
+        for failure in await run_in_threadpool(self.store.ensure_indexes):  # it may have been dropped
+            log.warning("index not created", extra={"index": failure})
         offset = 0
-        try:
-            # The sources must be ready first: failed calls would open the circuit breakers
-            # the event handlers' lookups share.
-            for app_id in ("orders", "customers", "products"):
-                await self._with_retries(lambda app_id=app_id: self._ready(app_id))
-            for failure in await run_in_threadpool(self.store.ensure_indexes):  # it may have been dropped
-                log.warning("index not created", extra={"index": failure})
-            while True:
-                page = await self._page(offset)
-                self.progress["total"] = page["total"]
-                orders = page["items"]
-                if not orders:
-                    break
-                # Only what the view lacks or has older: a rebuild of an up-to-date view is one
-                # read per page, not a rewrite of every document.
-                stored = await run_in_threadpool(self.store.order_versions, [o["id"] for o in orders])
-                stale = [o for o in orders if stored.get(o["id"], 0) < o["version"]]
-                if stale:
-                    customers, products = await self._with_retries(
-                        lambda stale=stale: fetch_related(self.dapr, self.store, stale)
+        while True:
+            page = await self._page(offset)
+            orders = page["items"]
+            if not orders:
+                return offset
+            # Only what the view lacks or has older: a rebuild of an up-to-date view is one
+            # read per page, not a rewrite of every document.
+            stored = await run_in_threadpool(self.store.order_versions, [o["id"] for o in orders])
+            stale = [o for o in orders if stored.get(o["id"], 0) < o["version"]]
+            if stale:
+                customers, products = await self._with_retries(
+                    lambda stale=stale: fetch_related(self.dapr, self.store, stale)
+                )
+                documents = [
+                    (
+                        compose(o, customers.get(o["customer_id"]), products),
+                        shown_versions(o, customers, products),
                     )
-                    documents = [compose(o, customers.get(o["customer_id"]), products) for o in stale]
-                    await run_in_threadpool(self.store.save_orders, documents)
-                offset += len(orders)
-                self.progress["built"] = offset
-            self.progress.update(state="done", finished_at=_now())
-            log.info("read model rebuilt", extra={"documents": offset})
-        except Exception as exc:
-            self.progress.update(state="failed", finished_at=_now(), error=str(exc))
-            log.warning("read model rebuild failed", extra={"error": str(exc)})
+                    for o in stale
+                ]
+                await run_in_threadpool(self.store.save_orders, documents)
+            offset += len(orders)
+            doc = await run_in_threadpool(self._renew, built=offset, total=page["total"])
+            if doc is None:
+                return "lost"
+            if doc.get("requested", 0) > serving:
+                return "restart"
 
     async def _ready(self, app_id: str) -> None:
         response = await self.dapr.invoke(app_id, "GET", "readyz")
@@ -116,6 +245,11 @@ class Rebuilder:
                 log.info("rebuild waiting for a dependency", extra={"error": str(exc)})
                 await asyncio.sleep(min(0.5 * 2**attempt, 5))
         raise AssertionError("unreachable")
+
+
+def _held(doc: dict[str, Any]) -> bool:
+    """Whether a replica is running the rebuild (its lease still runs)."""
+    return bool(doc.get("state") == RUNNING and doc.get("lease_until", 0) > time.time())
 
 
 def _now() -> str:

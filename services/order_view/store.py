@@ -1,5 +1,13 @@
 """order-view's MongoDB collections behind a small repository. Only what both MongoDB and
-FerretDB v1 support: no transactions, no arrayFilters, no pipeline updates."""
+FerretDB v1 support: no transactions, no arrayFilters, no pipeline updates.
+
+Several replicas write the same documents at once, so every write that depends on what is
+stored is one atomic command guarded by a version in its filter (MongoDB applies a write to one
+document atomically; the FerretDB build here does too, scripts/patches/ferretdb-*-2-*), and an
+insert of a unique `_id` decides the rest. Customers' and products' snapshots are held in
+memory; a counter of renames, bumped by whichever replica applies one, tells every replica when
+what it holds may show an outdated name.
+"""
 
 import threading
 import time
@@ -8,15 +16,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-# Every version written to an order's document, in order. The version guard in save_order makes
-# a repeated version impossible within this process; one showing up means a change was applied
-# twice (two writers, a broken guard). The fault tests count them (tests/e2e/traffic.py). A few
+# Every version written to an order's document, in order. The version guard in save_orders makes
+# a repeated version impossible, whichever replica writes; one showing up means a change was
+# applied twice (a broken guard). The fault tests count them (tests/e2e/traffic.py). A few
 # integers per order: an order changes at most three times.
 APPLIED = "applied_versions"
+# The version of the customer and of each product whose names a document shows, by "customer"
+# and by product id: a rename applies only to documents built from an older snapshot, so two
+# replicas applying two renames at once leave the newer name.
+SHOWN_VERSIONS = "shown_versions"
 # When this process last wrote the document (Unix time, seconds): how far the read model trails
 # the orders service, readable after the fact (`make bench` measures propagation from it
 # instead of polling the collection while it measures).
@@ -27,7 +39,7 @@ SNAPSHOTS_RECALLED = 10_000
 # A customer's listing document holds at most this many orders; then they move, as they are, to
 # an archive document of their own ("<customer id>#<n>") and the listing starts empty again. So
 # writing an order costs the same whatever the customer's history (FerretDB v1 reads and writes
-# a document at ~18 us per array element: 4 ms per order at 200 orders, 40 at 2,000, unsplit).
+# a whole document at a cost per array element: docs/performance.md, What limits it).
 LISTING_MAX = 200
 # Customers whose listing growth the process counts (a few dozen bytes each); one it forgot
 # counts again from zero, so its listing grows to at most twice LISTING_MAX before it moves.
@@ -37,7 +49,10 @@ RENAME_SCAN_TIMEOUT_S = 60
 # MongoDB's error code for a collection that does not exist.
 NAMESPACE_NOT_FOUND = 26
 # Fields of the stored document that are not the read model's shape.
-HIDDEN = {"_id": 0, APPLIED: 0, PROJECTED: 0}
+HIDDEN = {"_id": 0, APPLIED: 0, PROJECTED: 0, SHOWN_VERSIONS: 0}
+# MongoDB's error code for a duplicate key: an upsert whose version guard did not match an
+# existing document (it is as new or newer).
+DUPLICATE_KEY = 11000
 
 
 class ReadModelStore:
@@ -48,19 +63,14 @@ class ReadModelStore:
     def __init__(self, db: Database[dict[str, Any]], *, listing_max: int = LISTING_MAX) -> None:
         self.db = db
         self.listing_max = listing_max
-        # FerretDB v1 applies an update as read-modify-write of the whole document, so two
-        # concurrent updates of one order (a product rename and a customer rename) can lose
-        # one. This process is the read model's only writer: serialising its order writes
-        # makes each atomic on FerretDB as on MongoDB.
-        self._order_writes = threading.Lock()
-        self._snapshot_writes = threading.Lock()
-        # How many customer/product snapshots this process has kept: a document built while it
-        # did not change cannot show an outdated name.
-        self.snapshots_kept = 0
-        # The snapshots read or kept lately, by kind and id: written through by remember(), the
-        # only writer of those collections, so an order's customer and products are looked up
-        # in FerretDB once, not for every order.
+        # The renames counter as this process last read it: the snapshots it holds show every
+        # rename up to there (see renames_since).
+        self.renames_synced = 0
+        # The snapshots read or kept lately, by kind and id, so an order's customer and products
+        # are looked up in FerretDB once, not for every order. Forgotten whenever another
+        # replica may have renamed one; a read begun before that is not kept (generation).
         self._recalling = threading.Lock()
+        self._generation = 0
         self._snapshots: dict[str, OrderedDict[str, dict[str, Any]]] = {
             "customer": OrderedDict(),
             "product": OrderedDict(),
@@ -70,13 +80,16 @@ class ReadModelStore:
         self.products = db["products"]
         self.processed = db["processed_events"]
         self.dead_letters = db["dead_letters"]
+        # Small documents shared by the replicas: the renames counter, the rebuild's lease.
+        self.meta = db["read_model_meta"]
         # One document per customer listing their order ids, and its archives: FerretDB v1 scans
         # a collection for any filter but `_id`, so "a customer's orders, newest first" is kept
         # addressable by _id.
         self.by_customer = db["orders_by_customer"]
-        # Entries added to each customer's listing since it last moved to an archive (or since
-        # this process started), under the order writer lock.
+        # Entries this process added to each customer's listing since it last moved to an
+        # archive (or since this process started): a lower bound, read again before a move.
         self._listing_growth: OrderedDict[str, int] = OrderedDict()
+        self._counting = threading.Lock()
 
     @classmethod
     def connect(cls, url: str, database: str, *, timeout_ms: int) -> "ReadModelStore":
@@ -125,40 +138,46 @@ class ReadModelStore:
         found = self.orders.find_one({"_id": order_id}, {"version": 1})
         return int(found["version"]) if found else 0
 
-    def save_order(self, document: dict[str, Any]) -> bool:
+    def save_order(self, document: dict[str, Any], shown_versions: dict[str, int] | None = None) -> bool:
         """Stores the document unless a newer (or the same) version is already there."""
-        return self.save_orders([document]) == 1
+        return self.save_orders([(document, shown_versions or {})]) == 1
 
-    def save_orders(self, documents: list[dict[str, Any]]) -> int:
-        """Stores each document newer than the stored one; returns how many it stored.
+    def save_orders(self, documents: list[tuple[dict[str, Any], dict[str, int]]]) -> int:
+        """Stores each document newer than the stored one, with the snapshot versions it was
+        built from; returns how many it stored.
 
-        Check and write happen under the writer lock, each by `_id` alone: FerretDB v1 answers
-        `_id` lookups from its primary key but scans the collection for any other filter. A new
-        order joins its customer's listing before its document is written, so the view never
-        holds an order its listing lacks, even if the process dies between the two writes (the
-        redelivery then writes the document; the listing skips it until then). A rebuild's page
-        writes each customer's listing once."""
-        with self._order_writes:
-            stored = {
-                document["id"]: self.orders.find_one({"_id": document["id"]}, {"version": 1, APPLIED: 1})
-                or {}
-                for document in documents
-            }
-            newer = [d for d in documents if stored[d["id"]].get("version", 0) < d["version"]]
-            new_by_customer: dict[str, list[dict[str, Any]]] = {}
-            for document in newer:
-                if not stored[document["id"]]:
-                    new_by_customer.setdefault(document["customer"]["id"], []).append(document)
-            for customer_id, listed in new_by_customer.items():
-                self._list_for_customer(customer_id, listed)
-            for document in newer:
-                applied = [*stored[document["id"]].get(APPLIED, []), document["version"]]
-                self.orders.replace_one(
-                    {"_id": document["id"]},
-                    {"_id": document["id"], **document, APPLIED: applied, PROJECTED: time.time()},
-                    upsert=True,
-                )
-        return len(newer)
+        Each by `_id` (FerretDB v1 answers `_id` lookups from its primary key but scans the
+        collection for any other filter). A new order joins its customer's listing before its
+        document is written, so the view never holds an order its listing lacks, even if the
+        process dies between the two writes (the redelivery then writes the document; the
+        listing skips it until then). The write itself is guarded by the version: of two
+        replicas writing one order at once, the older version changes nothing."""
+        stored = {
+            document["id"]: self.orders.find_one({"_id": document["id"]}, {"version": 1}) or {}
+            for document, _ in documents
+        }
+        newer = [(d, v) for d, v in documents if stored[d["id"]].get("version", 0) < d["version"]]
+        new_by_customer: dict[str, list[dict[str, Any]]] = {}
+        for document, _ in newer:
+            if not stored[document["id"]]:
+                new_by_customer.setdefault(document["customer"]["id"], []).append(document)
+        for customer_id, listed in new_by_customer.items():
+            self._list_for_customer(customer_id, listed)
+        return sum(self._write_if_newer(document, versions) for document, versions in newer)
+
+    def _write_if_newer(self, document: dict[str, Any], shown_versions: dict[str, int]) -> bool:
+        try:
+            self.orders.update_one(
+                {"_id": document["id"], "version": {"$lt": document["version"]}},
+                {
+                    "$set": {**document, SHOWN_VERSIONS: shown_versions, PROJECTED: time.time()},
+                    "$push": {APPLIED: document["version"]},
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:  # stored meanwhile, as new or newer
+            return False
+        return True
 
     def _list_for_customer(self, customer_id: str, documents: list[dict[str, Any]]) -> None:
         """Adds orders to a customer's listing in one write, without reading it: FerretDB v1
@@ -170,30 +189,46 @@ class ReadModelStore:
         listing that reached `listing_max` entries moves to an archive (read once, then)."""
         entries = [f"{d['created_at']} {d['id']}" for d in documents]
         self.by_customer.update_one(
-            {"_id": customer_id}, {"$addToSet": {"orders": {"$each": entries}}}, upsert=True
+            {"_id": customer_id},
+            {"$addToSet": {"orders": {"$each": entries}}, "$setOnInsert": {"archived": 0}},
+            upsert=True,
         )
-        growth = self._listing_growth.pop(customer_id, 0) + len(entries)
-        self._listing_growth[customer_id] = growth
-        while len(self._listing_growth) > LISTINGS_COUNTED:
-            self._listing_growth.popitem(last=False)
+        with self._counting:
+            growth = self._listing_growth.pop(customer_id, 0) + len(entries)
+            self._listing_growth[customer_id] = growth
+            while len(self._listing_growth) > LISTINGS_COUNTED:
+                self._listing_growth.popitem(last=False)
         if growth >= self.listing_max:
             self._archive_listing(customer_id)
 
     def _archive_listing(self, customer_id: str) -> None:
-        """Moves a full listing's entries to the customer's next archive and empties it. The
-        archive is written first and counted (`archived`) only with the emptying: should the
-        process die between the two, the listing still holds every entry and its next move
-        writes the same archive again, with the entries added since."""
+        """Moves a full listing's entries to the customer's next archive. Whoever inserts archive
+        n (a unique `_id`) moves those entries; the listing then drops exactly them and counts
+        the archive, only if no one counted it first. A replica that finds archive n written
+        (by another, or by one that died before the second step) finishes that move instead.
+        Entries added meanwhile stay in the listing; one in both for a moment is listed once."""
         listing = self.by_customer.find_one({"_id": customer_id}) or {}
         entries = listing.get("orders", [])
-        self._listing_growth[customer_id] = len(entries)  # what is there, not what was counted
-        if len(entries) < self.listing_max:  # emptied meanwhile (the view rebuilt): not full yet
+        with self._counting:
+            self._listing_growth[customer_id] = len(entries)  # what is there, not what was counted
+        if len(entries) < self.listing_max:  # moved meanwhile, or the view rebuilt: not full yet
             return
-        archived = int(listing.get("archived", 0))
-        archive = {"_id": archive_id(customer_id, archived), "orders": entries}
-        self.by_customer.replace_one({"_id": archive["_id"]}, archive, upsert=True)
-        self.by_customer.update_one({"_id": customer_id}, {"$set": {"orders": [], "archived": archived + 1}})
-        self._listing_growth[customer_id] = 0
+        number = int(listing.get("archived", 0))
+        try:
+            self.by_customer.insert_one({"_id": archive_id(customer_id, number), "orders": entries})
+        except DuplicateKeyError:
+            entries = (self.by_customer.find_one({"_id": archive_id(customer_id, number)}) or {}).get(
+                "orders", []
+            )
+        counted: dict[str, Any] = (
+            {"archived": number} if "archived" in listing else {"archived": {"$exists": False}}
+        )
+        self.by_customer.update_one(
+            {"_id": customer_id, **counted},
+            {"$pullAll": {"orders": entries}, "$set": {"archived": number + 1}},
+        )
+        with self._counting:
+            self._listing_growth[customer_id] = 0
 
     def _listed(self, customer_id: str) -> list[str]:
         """A customer's order ids, newest first: the listing's and every archive's, each by
@@ -224,7 +259,7 @@ class ReadModelStore:
 
     def count_orders(self) -> int:
         """From the collection's statistics, not a count of its documents: FerretDB v1 counts
-        by reading every one (2 s at 11,500 orders; this takes 55 ms, on MongoDB less)."""
+        by reading every one, which grows with the view; the statistics do not."""
         try:
             stats = list(self.orders.aggregate([{"$collStats": {"count": {}}}]))
         except OperationFailure as exc:
@@ -235,23 +270,33 @@ class ReadModelStore:
 
     # --- customers and products: newest snapshot wins ----------------------------------------
 
-    def remember(self, kind: str, snapshot: dict[str, Any]) -> bool:
-        """Keeps a customer/product snapshot if it is newer than the one known; True if it was."""
+    def remember(self, kind: str, snapshot: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+        """Keeps a customer/product snapshot if it is newer than the one stored: whether it was,
+        and the snapshot it replaced (None: the first one). One atomic write, guarded by version,
+        so two replicas keeping two versions at once leave the newer."""
+        held = self.recall(kind, [snapshot["id"]]).get(snapshot["id"])
+        if held and held["version"] >= snapshot["version"]:  # memory is never ahead of the store
+            return False, held
         collection = self.customers if kind == "customer" else self.products
         fields: dict[str, Any] = {
             k: snapshot.get(k) for k in ("name", "email", "seller_id", "version") if k in snapshot
         }
-        with self._snapshot_writes:
-            # Held in memory: as stored, since every write passes here (no read of FerretDB).
-            known = self.recall(kind, [snapshot["id"]]).get(snapshot["id"]) or collection.find_one(
-                {"_id": snapshot["id"]}, {"version": 1}
+        generation = self._generation
+        try:
+            previous = collection.find_one_and_update(
+                {"_id": snapshot["id"], "version": {"$lt": snapshot["version"]}},
+                {"$set": fields},
+                upsert=True,
+                return_document=ReturnDocument.BEFORE,
             )
-            if known and known["version"] >= snapshot["version"]:
-                return False
-            collection.replace_one({"_id": snapshot["id"]}, {"_id": snapshot["id"], **fields}, upsert=True)
-            self._recall(kind, {"_id": snapshot["id"], **fields})
-            self.snapshots_kept += 1
-        return True
+        except DuplicateKeyError:
+            return False, None
+        except OperationFailure as exc:  # some servers report the upsert's duplicate key so
+            if exc.code == DUPLICATE_KEY:
+                return False, None
+            raise
+        self._recall(kind, {"_id": snapshot["id"], **fields}, generation)
+        return True, None if previous is None else {**previous, "id": previous["_id"]}
 
     def recall(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The snapshots of some customers or products held in memory; no database call, so
@@ -266,15 +311,18 @@ class ReadModelStore:
         collection = self.customers if kind == "customer" else self.products
         found = self.recall(kind, ids)
         for entity_id in ids:
+            generation = self._generation
             if entity_id not in found and (doc := collection.find_one({"_id": entity_id})):
-                found[entity_id] = dict(self._recall(kind, doc))
+                found[entity_id] = dict(self._recall(kind, doc, generation))
         return found
 
-    def _recall(self, kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+    def _recall(self, kind: str, doc: dict[str, Any], generation: int) -> dict[str, Any]:
         """Keeps a snapshot read or written in memory, unless a newer one is there already (a
-        read that raced a newer write)."""
+        read that raced a newer write), or memory was forgotten since the read began."""
         snapshot = {**doc, "id": doc["_id"]}
         with self._recalling:
+            if generation != self._generation:
+                return snapshot
             snapshots = self._snapshots[kind]
             held = snapshots.get(doc["_id"])
             if held is not None and held.get("version", 0) > snapshot.get("version", 0):
@@ -285,44 +333,80 @@ class ReadModelStore:
                 snapshots.popitem(last=False)
         return snapshot
 
+    def note_rename(self) -> None:
+        """Counts a rename, before the documents are rewritten: every replica that reads the
+        counter after this knows its snapshots in memory may be outdated."""
+        self.meta.update_one({"_id": "renames"}, {"$inc": {"n": 1}}, upsert=True)
+
+    def renames_since_synced(self) -> bool:
+        """Whether any replica counted a rename since this one last looked; if so, forgets the
+        snapshots held in memory (they are read again from the store when next needed).
+
+        A document written and then followed by this check cannot keep an outdated name: the
+        rename's snapshot was stored before the counter moved, and its documents are rewritten
+        after. Either the check sees the counter moved (and the writer renames its document
+        from the stored snapshot), or the write came before the move, and so before the rename
+        rewrote the customer's (or product's) documents, this one among them."""
+        found = self.meta.find_one({"_id": "renames"}) or {}
+        count = int(found.get("n", 0))
+        if count == self.renames_synced:
+            return False
+        self.forget_snapshots()
+        self.renames_synced = count
+        return True
+
     def rename_customer(self, customer: dict[str, Any]) -> int:
-        """Shows a customer's current name and email in every order of theirs, found through
-        the customer's listing (by `_id`: a filter on `customer.id` scans every order on FerretDB)."""
+        """Shows a customer's current name and email in every order of theirs built from an
+        older snapshot, found through the customer's listing (by `_id`: a filter on
+        `customer.id` scans every order on FerretDB)."""
         changed = 0
-        with self._order_writes:
-            for order_id in self._listed(customer["id"]):
-                changed += self.orders.update_one(
-                    {"_id": order_id},
-                    {"$set": {"customer.name": customer["name"], "customer.email": customer["email"]}},
-                ).modified_count
+        for order_id in self._listed(customer["id"]):
+            changed += self.orders.update_one(
+                {"_id": order_id, **_older(f"{SHOWN_VERSIONS}.customer", customer["version"])},
+                {
+                    "$set": {
+                        "customer.name": customer["name"],
+                        "customer.email": customer["email"],
+                        f"{SHOWN_VERSIONS}.customer": customer["version"],
+                    }
+                },
+            ).modified_count
         return changed
 
     def rename_product(self, product: dict[str, Any]) -> int:
-        """Shows a product's current name in every order that contains it (prices stay).
+        """Shows a product's current name in every order that contains it and was built from an
+        older snapshot (prices stay).
 
         Each matching line is updated in place by its index (FerretDB v1 has neither arrayFilters
-        nor the positional operator), re-read under the writer lock so nothing is overwritten."""
+        nor the positional operator); an order's lines never change, so the indexes read hold."""
         changed = 0
-        # A scan on FerretDB v1 (about 5 s at 11,500 orders): past the client's socket timeout,
+        # A scan on FerretDB v1 (seconds on a large view): past the client's socket timeout,
         # which is for the lookups by `_id` everywhere else.
         with pymongo.timeout(RENAME_SCAN_TIMEOUT_S):
-            matches = [
-                match["_id"] for match in self.orders.find({"items.product.id": product["id"]}, {"_id": 1})
-            ]
-        for order_id in matches:
-            with self._order_writes:
-                document = self.orders.find_one({"_id": order_id}, {"items.product.id": 1})
-                if document is None:
-                    continue
-                updates = {
-                    f"items.{index}.product.{field}": product.get(field)
-                    for index, item in enumerate(document["items"])
-                    if item["product"]["id"] == product["id"]
-                    for field in ("name", "seller_id")
-                }
-                if updates:
-                    changed += self.orders.update_one({"_id": order_id}, {"$set": updates}).modified_count
+            matches = list(
+                self.orders.find({"items.product.id": product["id"]}, {"_id": 1, "items.product.id": 1})
+            )
+        version_field = f"{SHOWN_VERSIONS}.{product['id']}"
+        for document in matches:
+            updates: dict[str, Any] = {
+                f"items.{index}.product.{field}": product.get(field)
+                for index, item in enumerate(document["items"])
+                if item["product"]["id"] == product["id"]
+                for field in ("name", "seller_id")
+            }
+            if updates:
+                changed += self.orders.update_one(
+                    {"_id": document["_id"], **_older(version_field, product["version"])},
+                    {"$set": {**updates, version_field: product["version"]}},
+                ).modified_count
         return changed
+
+    def forget_snapshots(self) -> None:
+        """Memory forgotten; the next lookups read the store (tests, and the rebuild)."""
+        with self._recalling:
+            self._generation += 1
+            for held in self._snapshots.values():
+                held.clear()
 
     # --- inbox and progress --------------------------------------------------------------------
 
@@ -391,6 +475,12 @@ class ReadModelStore:
             {"_id": letter_id},
             {"$inc": {"replays": 1}, "$set": {"last_replay": {"at": datetime.now(UTC), "outcome": reason}}},
         )
+
+
+def _older(field: str, version: int) -> dict[str, Any]:
+    """A filter for documents whose `field` is below `version`, or missing (built before it was
+    kept)."""
+    return {"$or": [{field: {"$lt": version}}, {field: {"$exists": False}}]}
 
 
 def listed_ids(entries: list[str | dict[str, str]]) -> list[str]:

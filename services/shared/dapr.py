@@ -22,6 +22,11 @@ from services.shared.transport import AiohttpTransport
 
 log = logging.getLogger(__name__)
 
+# A call that reached no app is made again after these pauses: together longer than a stopped
+# replica stays listed in name resolution (the resolver's updateInterval plus its one-second
+# cache, components/config.yaml), so the call then goes to a live replica.
+UNREACHED_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 1.5)
+
 
 class ServiceUnavailable(Exception):
     """The target app (or its sidecar, or ours) could not answer in time."""
@@ -76,16 +81,29 @@ class DaprSidecar:
         """
         url = f"/v1.0/invoke/{target}/method/{path.lstrip('/')}"
         headers = {**_context_headers(), **(headers or {})}
-        try:
-            response = await self.http.request(
-                method, url, json=json, params=params, headers=headers, timeout=timeout_s or self.timeout_s
-            )
-        except httpx.TimeoutException as exc:
-            raise ServiceUnavailable(target, "timeout") from exc
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(target, f"sidecar unreachable: {type(exc).__name__}") from exc
-        if _is_dapr_error(response):
-            raise ServiceUnavailable(target, response.json().get("errorCode", "dapr error"))
+        for delay in (*UNREACHED_RETRY_DELAYS_S, None):
+            try:
+                response = await self.http.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=headers,
+                    timeout=timeout_s or self.timeout_s,
+                )
+            except httpx.TimeoutException as exc:
+                raise ServiceUnavailable(target, "timeout") from exc
+            except httpx.TransportError as exc:
+                raise ServiceUnavailable(target, f"sidecar unreachable: {type(exc).__name__}") from exc
+            if not _is_dapr_error(response):
+                break
+            error = response.json()
+            if delay is None or not _unreached(error):
+                raise ServiceUnavailable(target, error.get("errorCode", "dapr error"))
+            # The call reached no app (a replica that just stopped, still listed for a moment):
+            # nothing was done, so any call, a POST too, may go again, to another replica.
+            log.info("target replica unreachable, calling again", extra={"target": target, "retry_s": delay})
+            await asyncio.sleep(delay)
         carried = response.headers.get("x-shop-status")
         if carried and response.status_code == 200:  # a 4xx carried past Dapr's breakers (shared/app.py)
             response.status_code = int(carried)
@@ -126,6 +144,45 @@ class DaprSidecar:
         if response.status_code != 200:
             raise ServiceUnavailable(store, f"state get answered {response.status_code}")
         return response.json()
+
+    async def get_state_versioned(self, store: str, key: str) -> tuple[Any, str | None]:
+        """A value and its ETag (None, None when there is none), for a save that must not
+        overwrite a change made since (save_state_if_unchanged)."""
+        try:
+            response = await self.http.get(f"/v1.0/state/{store}/{key}")
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code == 204:
+            return None, None
+        if response.status_code != 200:
+            raise ServiceUnavailable(store, f"state get answered {response.status_code}")
+        return response.json(), response.headers.get("etag")
+
+    async def save_state_if_unchanged(self, store: str, key: str, value: Any, *, etag: str | None) -> bool:
+        """Saves a value only if the stored one still has this ETag (or, with None, if there is
+        none yet); False when another writer changed it first."""
+        item: dict[str, Any] = {"key": key, "value": value, "options": {"concurrency": "first-write"}}
+        if etag is not None:
+            item["etag"] = etag
+        try:
+            response = await self.http.post(f"/v1.0/state/{store}", json=[item])
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code == 409:
+            return False
+        if response.status_code != 204:
+            raise ServiceUnavailable(store, f"state save answered {response.status_code}")
+        return True
+
+    async def get_states(self, store: str, keys: list[str]) -> dict[str, Any]:
+        """Several values in one call (missing ones are absent)."""
+        try:
+            response = await self.http.post(f"/v1.0/state/{store}/bulk", json={"keys": keys})
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(store, type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise ServiceUnavailable(store, f"state bulk get answered {response.status_code}")
+        return {item["key"]: item["data"] for item in response.json() if item.get("data") is not None}
 
     async def save_state(self, store: str, key: str, value: Any, *, ttl_s: int | None = None) -> None:
         """Saves a value to a Dapr state store, expiring after ttl_s when given."""
@@ -171,6 +228,12 @@ def _context_headers() -> dict[str, str]:
     service a request touches, and its W3C trace context (services/shared/tracing.py)."""
     request_id = request_id_var.get()
     return {**({"x-request-id": request_id} if request_id else {}), **outgoing_headers()}
+
+
+def _unreached(error: dict[str, Any]) -> bool:
+    """Whether Dapr's error says the call never reached an app: the target's sidecar, or the
+    target app behind it, refused the connection."""
+    return "connection refused" in str(error.get("message", ""))
 
 
 def _is_dapr_error(response: httpx.Response) -> bool:

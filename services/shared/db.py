@@ -4,7 +4,7 @@ import time
 from typing import Any
 
 from pymysql.constants.SERVER_STATUS import SERVER_STATUS_IN_TRANS
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -91,3 +91,25 @@ def ping(engine: Engine) -> None:
     """Raises unless the database answers a trivial query."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+# MariaDB/MySQL named locks (GET_LOCK): server-wide, so scoped to the connection's database,
+# and every service can use the same names.
+_SCOPED = "CONCAT(DATABASE(), '.', :name)"
+
+
+def take_named_lock(conn: Connection, name: str, *, wait_s: float) -> bool:
+    """Takes a named lock for as long as `conn` holds it (until release_named_lock or the
+    connection closes); False when another connection held it for all of `wait_s`.
+
+    The server releases the lock if the holder's connection dies (a replica killed mid-batch),
+    so no lease needs expiring. SQLite (the unit tests) has one process: always granted."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return True
+    got = conn.execute(text(f"SELECT GET_LOCK({_SCOPED}, :wait)"), {"name": name, "wait": wait_s}).scalar()
+    return bool(got == 1)
+
+
+def release_named_lock(conn: Connection, name: str) -> None:
+    if conn.dialect.name in ("mysql", "mariadb"):
+        conn.execute(text(f"SELECT RELEASE_LOCK({_SCOPED})"), {"name": name})

@@ -13,9 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import URL, Engine, create_engine
 
-from services.shared.db import Timestamp
+from services.shared.db import Timestamp, release_named_lock, take_named_lock
 from services.shared.logging import configure_logging
 from services.shared.tracing import TRACEPARENT_LENGTH
+
+MIGRATION_LOCK = "migrations"
+MIGRATION_LOCK_WAIT_S = 90
 
 # Where `python -m services...` resolves from, whatever the app's working directory.
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -56,8 +59,15 @@ def upgrade(engine: Engine, migrations_dir: Path) -> None:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        # Replicas starting together take turns: the first applies the revisions, the others
+        # then find the database at head. Without it two would both create the same table.
+        if not take_named_lock(conn, MIGRATION_LOCK, wait_s=MIGRATION_LOCK_WAIT_S):
+            raise RuntimeError(f"another replica held the migration lock for {MIGRATION_LOCK_WAIT_S}s")
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        finally:
+            release_named_lock(conn, MIGRATION_LOCK)
 
 
 def run_migrations(context: Any) -> None:

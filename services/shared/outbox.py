@@ -8,6 +8,14 @@ broker (or the sidecar) is down, so an outage delays events but never loses them
 id is the row's id: a consumer that sees it twice knows it is a redelivery. Each row keeps the
 W3C traceparent of the request that wrote it, so its publish, though later and from a background
 task, joins that request's trace.
+
+Several replicas of a service each run a relay. A batch (read, publish, mark sent) is published
+under the database's named lock, so batches never overlap: a row is published by one relay, and
+rows go out in the order they were written (per entity too), as with one relay. Every replica's
+relay is woken by its own commits and takes its turn; one killed mid-batch releases the lock
+with its connection, and its unmarked rows are published again by the next (consumers
+deduplicate by event id). Claiming rows instead (SELECT ... FOR UPDATE SKIP LOCKED) would let
+two relays publish one entity's events out of order.
 """
 
 import asyncio
@@ -35,7 +43,7 @@ from sqlalchemy import (
 from starlette.concurrency import run_in_threadpool
 
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
-from services.shared.db import Timestamp
+from services.shared.db import Timestamp, release_named_lock, take_named_lock
 from services.shared.metrics import track_outbox_backlog
 from services.shared.timeutil import utcnow
 from services.shared.tracing import TRACEPARENT_LENGTH, continued, current_traceparent
@@ -45,6 +53,8 @@ log = logging.getLogger(__name__)
 
 # Set on a connection whose transaction queued an event; the commit hook takes it off.
 _QUEUED = "outbox_event_queued"
+# The named lock a relay holds while it publishes a batch (services.shared.db.take_named_lock).
+RELAY_LOCK = "outbox-relay"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -95,6 +105,7 @@ class OutboxRelay:
         batch_size: int = 100,
         idle_poll_s: float = 0.5,
         max_backoff_s: float = 10.0,
+        turn_wait_s: float = 2.0,
     ) -> None:
         self.engine = engine
         self.outbox = outbox
@@ -102,6 +113,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
         self.max_backoff_s = max_backoff_s
+        # How long a relay waits for another replica's batch to finish. Past it, it leaves its
+        # rows to that relay (or to its own next look): waiting longer only holds a connection.
+        self.turn_wait_s = turn_wait_s
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -166,7 +180,20 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
 
     async def publish_pending(self) -> int:
-        """Publishes one batch of unsent rows in order; returns how many went out."""
+        """Publishes one batch of unsent rows in order, in this relay's turn; returns how many
+        rows the batch held (0 when another replica's relay kept its turn)."""
+        holder = await run_in_threadpool(self.engine.connect)
+        try:
+            if not await run_in_threadpool(take_named_lock, holder, RELAY_LOCK, wait_s=self.turn_wait_s):
+                return 0
+            try:
+                return await self._publish_batch()
+            finally:
+                await run_in_threadpool(release_named_lock, holder, RELAY_LOCK)
+        finally:
+            await run_in_threadpool(holder.close)
+
+    async def _publish_batch(self) -> int:
         rows = await run_in_threadpool(self._fetch)
         sent: list[int] = []
         try:

@@ -1,6 +1,7 @@
 """Lifespan building block every app uses: the client for its sidecar, registering the
-readiness check for it. The database blocks live in runtime_db.py, so the apps without a MariaDB
-database (gateway, order-view) never import SQLAlchemy and Alembic (about 28 MB per process)."""
+readiness check for it, and this replica's entry in the list of running replicas. The database
+blocks live in runtime_db.py, so the apps without a MariaDB database (gateway, order-view) never
+import SQLAlchemy and Alembic (about 28 MB per process)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.shared.dapr import DaprSidecar
+from services.shared.instances import InstanceRegistry
 from services.shared.settings import ServiceSettings
 
 
@@ -25,6 +27,11 @@ async def open_sidecar(app: FastAPI, settings: ServiceSettings) -> AsyncIterator
                 raise RuntimeError("sidecar not ready")
 
         app.state.readiness_checks["sidecar"] = sidecar_ready
-        yield dapr
+        registry = InstanceRegistry(dapr, settings.app_id)
+        registry.start()
+        try:
+            yield dapr
+        finally:
+            await registry.stop()
     finally:
         await dapr.aclose()

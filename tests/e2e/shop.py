@@ -13,10 +13,15 @@ from tests.support import wait_until
 _client = httpx.Client(base_url=GATEWAY, timeout=15)
 
 
-def api(method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
+def api(
+    method: str, path: str, *, token: str | None = None, via: str | None = None, **kwargs: Any
+) -> httpx.Response:
+    """A call to the public API: through the public port, or `via` one gateway replica's URL."""
     headers = kwargs.pop("headers", {})
     if token:
         headers["authorization"] = f"Bearer {token}"
+    if via is not None:
+        return httpx.request(method, f"{via}/api{path}", headers=headers, timeout=15, **kwargs)
     return _client.request(method, f"/api{path}", headers=headers, **kwargs)
 
 

@@ -17,6 +17,8 @@ from tests.support import GiveUp, WaitTimeout, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = "http://127.0.0.1:8000"
+# Replicas of every app (make ... REPLICAS=N; scripts/replicas.py gives each its ports).
+REPLICAS = int(os.environ.get("REPLICAS", "1"))
 # Dapr HTTP ports from dapr.yaml, by app-id.
 SIDECARS = {
     "gateway": 3500,
@@ -152,9 +154,13 @@ class System:
             raise GiveUp(f"scripts/run.sh exited with {self.process.returncode}; see {self.log_path}")
         return httpx.get(f"{GATEWAY}/api/health", timeout=3).status_code == 200
 
-    def restart_app(self, app_id: str, environ: dict[str, str]) -> None:
-        """Starts an app process again with the environment `dapr run` gave it."""
-        self.restart(app_id, [".venv/bin/python", "-m", APP_MODULES[app_id]], environ, ROOT)
+    def restart_app(self, app_id: str, environs: list[dict[str, str]]) -> None:
+        """Starts an app's processes (one per replica) again, each with the environment
+        `dapr run` gave it (app_environ)."""
+        for k, environ in enumerate(environs):
+            self.restart(
+                f"{app_id}-{k}", [str(ROOT / ".venv/bin/python"), "-m", APP_MODULES[app_id]], environ, ROOT
+            )
 
     def restart(self, name: str, argv: list[str], environ: dict[str, str], cwd: Path) -> None:
         """Starts a process `dapr run` had started (an app, a sidecar) again, as it was started;
@@ -191,6 +197,26 @@ class System:
             # EOF while looking for matching `)'") and exited without stopping `dapr run`.
             print(f"[e2e] scripts/run.sh left {len(_strays())} processes running; ending them", flush=True)
             _end_strays()
+
+
+def app_ports(app_id: str, base: int) -> list[int]:
+    """The app port of each replica of an app whose dapr.yaml port is `base`: the public apps'
+    replicas all move off their public port when HAProxy holds it (scripts/replicas.py)."""
+    if REPLICAS == 1:
+        return [base]
+    if app_id in ("gateway", "notifications"):
+        return [base + 100 * (k + 1) for k in range(REPLICAS)]
+    return [base + 100 * k for k in range(REPLICAS)]
+
+
+def one_gateway() -> str:
+    """The base URL of one gateway replica (not HAProxy's): what one replica caches."""
+    return f"http://127.0.0.1:{app_ports('gateway', 8000)[0]}"
+
+
+def log_dirs() -> list[Path]:
+    """Where `dapr run` writes the apps' and sidecars' logs: replica 0's and every other's."""
+    return [ROOT / ".dapr/logs", *(ROOT / f".run/replicas/{k}/.dapr/logs" for k in range(1, REPLICAS))]
 
 
 def sidecar(app_id: str) -> str:
@@ -243,9 +269,10 @@ def stop_app(app_id: str) -> list[int]:
     return pids
 
 
-def app_environ(app_id: str) -> dict[str, str]:
-    """The environment of a running app process (what `dapr run` passed it)."""
-    return process_environ(app_pids(app_id)[0])
+def app_environ(app_id: str) -> list[dict[str, str]]:
+    """The environment of each running process of an app, one per replica (what `dapr run`
+    passed it), for restart_app."""
+    return [process_environ(pid) for pid in app_pids(app_id)]
 
 
 def process_environ(pid: int) -> dict[str, str]:

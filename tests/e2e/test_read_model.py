@@ -1,4 +1,4 @@
-"""order-view: the read model of orders joined with customers and products (seed 000's Source)."""
+"""order-view: the read model (CQRS) of orders joined with customers and products."""
 
 import time
 import uuid
@@ -45,7 +45,7 @@ def stopped(system: System, *apps: str) -> Iterator[None]:
         )
 
 
-def test_a_placed_order_appears_in_the_view_with_customer_and_product_data_within_a_second(
+def test_a_placed_order_appears_in_the_view_with_customer_and_product_data(
     system: System,
 ) -> None:
     seller, buyer = register("Seller"), register("Buyer Bea")
@@ -61,7 +61,12 @@ def test_a_placed_order_appears_in_the_view_with_customer_and_product_data_withi
     placed = time.monotonic()
 
     document = wait_until(
-        lambda: from_view(buyer, order["id"]), timeout=1.0, what="the order in the view", interval=0.02
+        # How fast is a figure of `make bench` (docs/performance.md), printed here, not asserted:
+        # on a loaded machine a timed assertion fails for the machine, not the code.
+        lambda: from_view(buyer, order["id"]),
+        timeout=10,
+        what="the order in the view",
+        interval=0.02,
     )
 
     print(f"in the view {1000 * (time.monotonic() - placed):.0f} ms after the 201")
@@ -129,8 +134,8 @@ def test_renamed_products_and_customers_show_in_existing_orders(system: System) 
         )
         return doc if ok else None
 
-    # A product rename looks for the orders showing it: a scan on FerretDB v1 (README, Known
-    # limits), about 5 s at 11,500 orders in a .run/data that many bench runs filled.
+    # A product rename looks for the orders showing it: a scan on FerretDB v1 (docs/operations.md,
+    # Known limits), seconds in a .run/data that many bench runs filled.
     documents = admin().call("GET", "/admin/read-model/status").json()["documents"]
     document = wait_until(renamed, timeout=10 + documents / 1000, what="both renames in the order's document")
     assert document["items"][0]["unit_price_cents"] == 400
@@ -231,7 +236,7 @@ def test_a_rebuild_after_dropping_the_collection_restores_every_document(system:
     )
     # How many documents there are, from order-view itself: an admin-wide listing through the
     # gateway scans the collection on FerretDB and, past ~7,000 orders in a reused .run/data,
-    # answers from the live aggregation instead (README, Known limits).
+    # answers from the live aggregation instead (docs/operations.md, Known limits).
     total = boss.call("GET", "/admin/read-model/status").json()["documents"]
     assert total >= len(orders)
 

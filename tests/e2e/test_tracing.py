@@ -9,7 +9,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.shop import User, api, create_product, place_order, register
-from tests.e2e.system import ROOT, System
+from tests.e2e.system import ROOT, System, app_ports, log_dirs
 from tests.support import WaitTimeout, wait_until
 
 ZIPKIN = "http://127.0.0.1:9411"
@@ -103,8 +103,8 @@ def log_entries(app_id: str) -> list[dict[str, Any]]:
     app an earlier test restarted logs to .run/logs/e2e-restarted-<app-id>.log)."""
     entries = []
     paths = [
-        *sorted((ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log"))[-1:],
-        *(ROOT / ".run/logs").glob(f"e2e-restarted-{app_id}.log"),
+        *(path for logs in log_dirs() for path in sorted(logs.glob(f"{app_id}_app_*.log"))[-1:]),
+        *(ROOT / ".run/logs").glob(f"e2e-restarted-{app_id}-*.log"),
     ]
     for path in paths:
         for line in path.read_text(errors="replace").splitlines():
@@ -144,14 +144,16 @@ def test_the_logs_of_one_order_share_its_trace_id_across_services(system: System
 
 
 def scrape(app_id: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """One app's /metrics, as {(sample name, labels): value}."""
-    response = httpx.get(f"http://127.0.0.1:{APP_PORTS[app_id]}/metrics", timeout=5)
-    assert response.status_code == 200
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+    """An app's /metrics, summed over its replicas, as {(sample name, labels): value}."""
+    summed: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for port in app_ports(app_id, APP_PORTS[app_id]):
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert response.status_code == 200
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                key = (sample.name, frozenset(sample.labels.items()))
+                summed[key] = summed.get(key, 0.0) + sample.value
+    return summed
 
 
 def sample(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:

@@ -10,18 +10,21 @@ are printed at the end of the pytest run (`summary_lines()`).
 """
 
 import itertools
+import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pymongo
 import pymysql
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
 
 from tests.e2e.shop import User, place_order
 from tests.e2e.system import secret
@@ -109,6 +112,82 @@ class OrderStream:
                     self.buyers[n % len(self.buyers)],
                     self.product_ids[n % len(self.product_ids)],
                 )
+
+
+class Listeners:
+    """Every buyer connected to the notifications WebSocket through the public port for the whole
+    stream, reconnecting at once when its connection drops (a replica killed or restarted):
+    which notification ids each connection heard, to compare with the inbox afterwards."""
+
+    URL = "ws://127.0.0.1:8001/ws"
+
+    def __init__(self, buyers: Sequence[User]) -> None:
+        self.buyers = buyers
+        self.heard: dict[str, list[list[str]]] = {buyer.id: [] for buyer in buyers}  # by connection
+        self.connections = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._listen, args=(b,), daemon=True) for b in buyers]
+
+    def __enter__(self) -> "Listeners":
+        for thread in self._threads:
+            thread.start()
+        wait_until(lambda: self.connections >= len(self.buyers), timeout=10, what="every listener connected")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _listen(self, buyer: User) -> None:
+        while not self._stop.is_set():
+            heard: list[str] = []
+            try:
+                with connect(self.URL, open_timeout=3) as ws:
+                    ws.send(json.dumps({"event": "authorize", "data": {"token": buyer.token}}))
+                    if json.loads(ws.recv(timeout=5)) != {"event": "authorized"}:
+                        continue
+                    with self._lock:
+                        self.heard[buyer.id].append(heard)
+                        self.connections += 1
+                    while not self._stop.is_set():
+                        try:
+                            message = json.loads(ws.recv(timeout=0.5))
+                        except TimeoutError:
+                            continue
+                        if message.get("event") == "notification":
+                            with self._lock:
+                                heard.append(message["data"]["id"])
+            except (OSError, WebSocketException, TimeoutError):
+                self._stop.wait(0.2)  # the replica went away: connect again, to another
+
+    def all_heard(self) -> set[str]:
+        with self._lock:
+            return {n for connections in self.heard.values() for heard in connections for n in heard}
+
+    def twice_on_one_connection(self) -> int:
+        with self._lock:
+            return sum(len(h) - len(set(h)) for connections in self.heard.values() for h in connections)
+
+
+def inbox_ids(user_ids: Sequence[str]) -> set[str]:
+    """The ids of every notification stored for these users (the notifications database)."""
+    conn = pymysql.connect(
+        host="127.0.0.1",
+        port=3306,
+        user="notifications",
+        password=secret("notifications-db-password"),
+        database="notifications",
+        connect_timeout=3,
+        read_timeout=10,
+    )
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM notifications WHERE user_id IN ({_in(user_ids)})", list(user_ids))
+            return {row[0] for row in cursor.fetchall()}
+    finally:
+        conn.close()
 
 
 # --- the three records ------------------------------------------------------------------------
@@ -221,6 +300,10 @@ class Reconciliation:
     received: int  # ... of which order-view recorded as applied
     down_s: float | None = None
     recover_s: float | None = None
+    # With WebSocket listeners: inbox notifications no connection heard, and ones a connection
+    # heard twice.
+    ws_missed: int | None = None
+    ws_twice: int | None = None
     # A few order ids behind the non-zero counts, to look up in the logs.
     examples: list[str] = field(default_factory=list)
 
@@ -231,6 +314,8 @@ class Reconciliation:
             "stuck pending": self.stuck,
             "duplicated": self.duplicates,
             "events not received": self.events - self.received,
+            "notifications no listener heard": self.ws_missed or 0,
+            "notifications heard twice on one connection": self.ws_twice or 0,
             # A fault may refuse an order (503, or no answer in time), never fail on it.
             "server errors other than 503": sum(
                 count for answer, count in self.refused.items() if answer.startswith("5") and answer != "503"
@@ -248,14 +333,20 @@ class Reconciliation:
         return (
             f"{self.name:<24} {self.sent:>5} {self.acked:>5} {self.in_view:>7} {self.lost:>4}"
             f" {self.mismatched:>7} {self.stuck:>5} {self.duplicates:>4} {self.received:>5}/{self.events:<5}"
-            f" {_seconds(self.down_s):>6} {_seconds(self.recover_s):>8}   {refused}"
+            f" {_seconds(self.down_s):>6} {_seconds(self.recover_s):>8}"
+            f" {_count_or_dash(self.ws_missed):>6} {_count_or_dash(self.ws_twice):>5}   {refused}"
         )
 
 
 HEADER = (
     f"{'fault':<24} {'sent':>5} {'acked':>5} {'in view':>7} {'lost':>4} {'status≠':>7} {'stuck':>5}"
-    f" {'dup':>4} {'events recv/pub':<11} {'down':>6} {'recover':>8}   refused (not acknowledged)"
+    f" {'dup':>4} {'events recv/pub':<11} {'down':>6} {'recover':>8} {'ws mis':>6} {'ws 2x':>5}"
+    "   refused (not acknowledged)"
 )
+
+
+def _count_or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def _seconds(value: float | None) -> str:
@@ -263,10 +354,16 @@ def _seconds(value: float | None) -> str:
 
 
 def reconcile(
-    name: str, ledger: Ledger, *, drain_timeout: float = 90, **figures: float | None
+    name: str,
+    ledger: Ledger,
+    *,
+    drain_timeout: float = 90,
+    listeners: Listeners | None = None,
+    **figures: float | None,
 ) -> Reconciliation:
     """Waits (up to `drain_timeout`) until the view agrees with the orders database, then counts
-    what still differs. `figures` (down_s, recover_s) are carried into the result."""
+    what still differs; with listeners, until they heard every notification in the buyers'
+    inboxes. `figures` (down_s, recover_s) are carried into the result."""
     view = ReadModel()
     shown: dict[str, dict[str, Any]] = {}  # documents already agreeing with the database
 
@@ -293,9 +390,19 @@ def reconcile(
     except WaitTimeout:
         pass  # count what differs: the counts say what went wrong
     try:
-        return _count(name, ledger, view, figures)
+        result = _count(name, ledger, view, figures)
     finally:
         view.close()
+    if listeners is not None:
+        with suppress(WaitTimeout):
+            wait_until(
+                lambda: inbox_ids(ledger.customer_ids) <= listeners.all_heard(),
+                timeout=15,
+                what="every stored notification heard by a listener",
+            )
+        result.ws_missed = len(inbox_ids(ledger.customer_ids) - listeners.all_heard())
+        result.ws_twice = listeners.twice_on_one_connection()
+    return result
 
 
 def _count(name: str, ledger: Ledger, view: ReadModel, figures: dict[str, float | None]) -> Reconciliation:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.system import ROOT, System, app_environ, process_environ, stop_app
+from tests.e2e.system import ROOT, System, app_environ, app_pids, process_environ, stop_app
 from tests.support import wait_until
 
 Restart = Callable[[], None]
@@ -47,7 +47,7 @@ def kill_rabbitmq(system: System) -> Restart:
 
 
 def kill_order_view(system: System) -> Restart:
-    """kill -9 of the order-view app; its sidecar keeps running."""
+    """kill -9 of the order-view app (every replica of it); its sidecar keeps running."""
     environ = app_environ("order-view")
     killed = stop_app("order-view")
     wait_until(lambda: not any(alive(pid) for pid in killed), timeout=10, what="order-view to die")
@@ -84,9 +84,63 @@ def restart_mariadb(system: System) -> Restart:
     return lambda: infra("start", "mariadb")
 
 
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
+
+
+def last_replica(app_id: str) -> tuple[int, int]:
+    """The app process and the daprd of an app's last replica (the highest app port)."""
+    sidecars = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = _cmdline(int(entry.name))
+        except OSError:
+            continue
+        if argv[0].endswith("/daprd") and "--app-id" in argv and argv[argv.index("--app-id") + 1] == app_id:
+            sidecars[int(argv[argv.index("--app-port") + 1])] = int(entry.name)
+    assert len(sidecars) > 1, f"{app_id} runs {len(sidecars)} replica(s): run with REPLICAS=2"
+    port = max(sidecars)
+    apps = [pid for pid in app_pids(app_id) if process_environ(pid).get("APP_PORT") == str(port)]
+    assert len(apps) == 1, f"no single app process of {app_id} on port {port}: {apps}"
+    return apps[0], sidecars[port]
+
+
+def kill_replica(app_id: str) -> Callable[[System], Restart]:
+    """kill -9 of one replica of an app, its daprd with it (a pod lost); the other replicas go
+    on. Both are started again as they were, read from /proc before the kill."""
+
+    def inject(system: System) -> Restart:
+        app, sidecar = last_replica(app_id)
+        started = [
+            (name, _cmdline(pid), process_environ(pid), Path(os.readlink(f"/proc/{pid}/cwd")))
+            for name, pid in ((f"{app_id}-daprd", sidecar), (app_id, app))
+        ]
+        for pid in (app, sidecar):
+            os.kill(pid, signal.SIGKILL)
+        wait_until(
+            lambda: not alive(app) and not alive(sidecar), timeout=10, what=f"a {app_id} replica to die"
+        )
+
+        def restart() -> None:
+            for name, argv, environ, cwd in started:
+                system.restart(f"{name}-replica", argv, environ, cwd)
+
+        return restart
+
+    return inject
+
+
 FAULTS = [
     Fault("RabbitMQ kill -9", kill_rabbitmq),
     Fault("order-view app kill -9", kill_order_view),
     Fault("order-view daprd kill -9", kill_order_view_sidecar),
     Fault("MariaDB restart", restart_mariadb),
 ]
+# With several replicas (REPLICAS=2), one replica of each of these is lost under the stream too.
+if int(os.environ.get("REPLICAS", "1")) > 1:
+    FAULTS += [
+        Fault(f"one {app} replica kill -9", kill_replica(app))
+        for app in ("orders", "order-view", "notifications")
+    ]

@@ -34,6 +34,39 @@ def test_an_error_raised_by_dapr_itself_means_the_target_is_unavailable() -> Non
     assert raised.value.reason == "ERR_DIRECT_INVOKE"
 
 
+REFUSED = (
+    "failed to invoke, id: orders, err: rpc error: code = Unavailable desc = connection error: desc ="
+    ' "transport: Error while dialing: dial tcp 127.0.0.1:6640: connect: connection refused"'
+)
+
+
+def test_a_call_that_reached_no_replica_goes_again_a_post_too() -> None:
+    """A stopped replica stays listed in name resolution for a moment: the call goes again."""
+    calls = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            return httpx.Response(500, json={"errorCode": "ERR_DIRECT_INVOKE", "message": REFUSED})
+        return httpx.Response(201, json={"id": "o1"})
+
+    response = asyncio.run(sidecar(httpx.MockTransport(answer)).invoke("orders", "POST", "orders"))
+
+    assert (response.status_code, calls) == (201, ["POST", "POST"])
+
+
+def test_a_call_still_refused_after_the_retries_is_unavailable() -> None:
+    calls = []
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500, json={"errorCode": "ERR_DIRECT_INVOKE", "message": REFUSED})
+
+    with pytest.raises(ServiceUnavailable):
+        asyncio.run(sidecar(httpx.MockTransport(answer)).invoke("orders", "GET", "orders"))
+    assert len(calls) == 5  # the first call and four more
+
+
 def test_a_5xx_from_the_app_itself_is_returned_not_hidden() -> None:
     def answer(_: httpx.Request) -> httpx.Response:
         return httpx.Response(500, json={"detail": "internal error", "code": "internal_error"})

@@ -23,7 +23,7 @@ class FakeStore:
         self.orders: dict[str, dict[str, Any]] = {}
         self.snapshots: dict[str, dict[str, dict[str, Any]]] = {"customer": {}, "product": {}}
         self.events: set[str] = set()
-        self.snapshots_kept = 0
+        self.renames = self.renames_synced = 0
         self.writes = 0  # order documents written
 
     def _check(self) -> None:
@@ -39,7 +39,7 @@ class FakeStore:
     def order_version(self, order_id: str) -> int:
         return self.orders.get(order_id, {}).get("version", 0)
 
-    def save_order(self, document: dict[str, Any]) -> bool:
+    def save_order(self, document: dict[str, Any], shown_versions: dict[str, int] | None = None) -> bool:
         self._check()
         if self.order_version(document["id"]) >= document["version"]:
             return False
@@ -53,13 +53,19 @@ class FakeStore:
     def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: self.snapshots[kind][i] for i in ids if i in self.snapshots[kind]}
 
-    def remember(self, kind: str, snapshot: dict[str, Any]) -> bool:
+    def remember(self, kind: str, snapshot: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
         known = self.snapshots[kind].get(snapshot["id"])
         if known and known["version"] >= snapshot["version"]:
-            return False
+            return False, known
         self.snapshots[kind][snapshot["id"]] = snapshot
-        self.snapshots_kept += 1
-        return True
+        return True, known
+
+    def note_rename(self) -> None:
+        self.renames += 1
+
+    def renames_since_synced(self) -> bool:
+        moved, self.renames_synced = self.renames != self.renames_synced, self.renames
+        return moved
 
     def rename_customer(self, customer: dict[str, Any]) -> int:
         for doc in self.orders.values():
@@ -232,8 +238,10 @@ def test_a_rename_applied_while_an_order_is_built_still_shows_in_its_document() 
     def renamed_meanwhile(kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         found = built_from(kind, ids)
         if kind == "product" and found["p1"]["version"] == 1:
-            # The rename's event is applied between this lookup and the document's save.
+            # The rename's event is applied (by this replica or another) between this lookup
+            # and the document's save: its snapshot is kept, then the rename counted.
             store.remember("product", {**PRODUCT, "name": "Desk lamp", "version": 2})
+            store.note_rename()
         return found
 
     store.known = renamed_meanwhile  # type: ignore[method-assign]

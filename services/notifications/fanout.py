@@ -1,0 +1,64 @@
+"""Fan-out between replicas: a WebSocket lives on one replica, while the event that notifies its
+user may be consumed by another. Every replica follows the inbox for the users connected to it.
+
+The replica that consumes an event stores the notifications, then pushes them to its own
+connections at once. Every replica also looks, a few times a second, for notifications stored
+lately for the users connected to it, and offers them to their connections (which take an id
+once, hub.Connection). The inbox is the backplane: the same database that makes a notification
+durable tells the other replicas about it, with no broker-specific per-replica queues (the
+broker stays a component swap), and a replica that dies after storing loses no push.
+
+A look covers `lookback_s`, not just the time since the previous one: a row is dated when its
+transaction writes it but seen only once that commits, so a look from "last look" would miss
+rows committed late. A look costs one indexed query, and none when nobody is connected here.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from services.notifications.hub import Hub
+from services.notifications.store import NotificationStore
+from services.shared.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class InboxFollower:
+    """Offers what any replica stored lately to this replica's connections."""
+
+    def __init__(self, store: NotificationStore, hub: Hub, *, every_s: float, lookback_s: float) -> None:
+        self.store = store
+        self.hub = hub
+        self.every_s = every_s
+        self.lookback = timedelta(seconds=lookback_s)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="inbox-follower")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                await self.look()
+            except SQLAlchemyError as exc:  # the database restarting: the next look catches up
+                log.warning("inbox follower cannot look yet", extra={"error": str(exc)})
+
+    async def look(self) -> int:
+        """Offers the notifications stored within the look-back window; returns how many."""
+        users = self.hub.users()
+        if not users:
+            return 0
+        found = await run_in_threadpool(self.store.stored_since, users, utcnow() - self.lookback)
+        for user_id, notification in found:
+            self.hub.push(user_id, notification)
+        return len(found)
