@@ -29,20 +29,31 @@ class FakeSidecar:
             return httpx.Response(503)
         return httpx.Response(200, json={"status": "ok"})
 
+    async def get_states(self, store: str, keys: list[str]) -> dict[str, Any]:
+        """One live replica of each app (services/shared/instances.py)."""
+        return {key: {"replica-1": time.time() + 60} for key in keys}
+
 
 def run(behaviour: dict[str, str], timeout_s: float = 0.2) -> dict[str, object]:
     return asyncio.run(system_health(FakeSidecar(behaviour), APPS, timeout_s=timeout_s))  # type: ignore[arg-type]
 
 
 def test_all_apps_answering_is_ok() -> None:
-    assert run(dict.fromkeys(APPS, "up")) == {"status": "ok", "services": dict.fromkeys(APPS, "up")}
+    assert run(dict.fromkeys(APPS, "up")) == {
+        "status": "ok",
+        "services": dict.fromkeys(APPS, "up"),
+        "replicas": dict.fromkeys(("gateway", *APPS), 1),
+    }
 
 
 @pytest.mark.parametrize("failure", ["down", "sick", "hang"])
 def test_one_failing_app_degrades_the_report_and_only_that_app_is_down(failure: str) -> None:
     report = run({"auth": "up", "customers": failure, "products": "up"})
 
-    assert report == {"status": "degraded", "services": {"auth": "up", "customers": "down", "products": "up"}}
+    assert {k: report[k] for k in ("status", "services")} == {
+        "status": "degraded",
+        "services": {"auth": "up", "customers": "down", "products": "up"},
+    }
 
 
 def test_hanging_apps_cost_one_timeout_in_total_not_one_each() -> None:
