@@ -47,6 +47,9 @@ def test_the_catalogue_loads_under_200_kb_and_its_time_to_interactive_is_printed
     people: People, system: System
 ) -> None:
     seller = register_by_api("Showcase")
+    # More than a page of products (12), the showcase newest: it opens the catalogue.
+    for n in range(9):
+        create_product(seller, name=unique(f"Spare part {n}"), price_cents=500 + n)
     for name, cents, stock in SHOWCASE:
         create_product(seller, name=name, price_cents=cents, stock=stock)
     # Three first visits, each in a new context (nothing cached): the first also wakes the browser.
@@ -76,6 +79,11 @@ def test_the_catalogue_loads_under_200_kb_and_its_time_to_interactive_is_printed
         expect(products.get_by_role("link", name=name).first).to_be_visible()
     if SCREENSHOTS:
         visitor.screenshot(path=SCREENSHOTS / "catalogue.png")
+
+    visitor.get_by_role("link", name="Next page").click()
+    expect(visitor.get_by_text(re.compile(r"; page 2 of \d+\."))).to_be_visible()
+    visitor.get_by_role("link", name="Previous page").click()
+    expect(visitor.get_by_text(re.compile(r"; page 1 of \d+\."))).to_be_visible()
 
 
 def test_a_product_named_like_html_shows_as_text_everywhere(people: People, system: System) -> None:

@@ -94,6 +94,7 @@ function navigation() {
 
 function logOut() {
   session.logOut();
+  cart.clear(); // the next person at this browser starts with an empty cart
   flash("You are logged out.", { on: "/" });
   go("/");
 }
