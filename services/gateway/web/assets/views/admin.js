@@ -38,7 +38,10 @@ export async function show(main) {
     render(
       health,
       report
-        ? Object.entries(report.services).map(([name, state]) => h("li", {}, `${name}: `, h("strong", { class: `status ${state}` }, state)))
+        ? Object.entries(report.services).map(([name, state]) => {
+            const replicas = report.replicas?.[name];
+            return h("li", {}, `${name}: `, h("strong", { class: `status ${state}` }, state), replicas > 1 ? ` (${replicas} replicas)` : "");
+          })
         : h("li", {}, "The gateway did not answer."),
     );
     try {
