@@ -9,7 +9,7 @@ from playwright.sync_api import Page, Route, expect
 from tests.browser.conftest import SCREENSHOTS, People
 from tests.browser.store import find_and_add_to_cart, order_id_in_url, register, sell, token, unique
 from tests.e2e.shop import api
-from tests.e2e.system import ROOT, System
+from tests.e2e.system import System, log_dirs
 from tests.support import wait_until
 
 
@@ -19,8 +19,8 @@ def orders_of(page: Page) -> list[dict]:  # type: ignore[type-arg]
 
 
 def logged_since(started: float) -> str:
-    """What every app and sidecar logged since `started` (.dapr/logs, one file per process)."""
-    files = [path for path in (ROOT / ".dapr/logs").glob("*.log") if path.stat().st_mtime >= started]
+    """What every app and sidecar (of every replica) logged since `started`, one file a process."""
+    files = [path for d in log_dirs() for path in d.glob("*.log") if path.stat().st_mtime >= started]
     assert files, "no log written during the test"
     return "".join(path.read_text(errors="replace") for path in files)
 
