@@ -137,7 +137,15 @@ def test_a_product_gone_from_sale_and_a_busy_shop_are_each_explained(people: Peo
     register(buyer, "Ugo")
     find_and_add_to_cart(buyer, gone.split()[-1], gone)
     find_and_add_to_cart(buyer, kept.split()[-1], kept)
-    assert api("DELETE", f"/products/{gone_id}", token=token(seller)).status_code == 204
+    # On "Sell", the seller takes one off sale and changes the other's price and stock.
+    seller.get_by_role("button", name=f"Delete {gone}").click()
+    mine = seller.get_by_role("list", name="My products")
+    expect(mine.get_by_role("link", name=gone)).to_have_count(0)
+    seller.get_by_label(f"Price of {kept}").fill("12.50")
+    seller.get_by_label(f"Stock of {kept}").fill("7")
+    seller.get_by_role("button", name=f"Save {kept}").click()
+    expect(mine).to_contain_text("12.50 · 7 in stock")
+    assert api("GET", f"/products/{gone_id}").status_code == 404
     buyer.get_by_role("link", name="Cart, 2 items").click()
     people.allow(r"status of (422|503)")
 
@@ -160,3 +168,4 @@ def test_a_product_gone_from_sale_and_a_busy_shop_are_each_explained(people: Peo
     )
     buyer.get_by_role("button", name="Place order").click()
     expect(buyer.get_by_text("Status: confirmed")).to_be_visible()
+    expect(buyer.get_by_text("Total: 12.50")).to_be_visible()  # the shop's price, not the cart's
