@@ -16,6 +16,7 @@ class Live extends EventTarget {
   #socket = null;
   #retryMs = 500;
   #timer = null;
+  #refreshTimer = null;
 
   start() {
     this.stop();
@@ -26,6 +27,7 @@ class Live extends EventTarget {
 
   stop() {
     clearTimeout(this.#timer);
+    clearTimeout(this.#refreshTimer);
     if (this.#socket) {
       this.#socket.onclose = null;
       this.#socket.close();
@@ -44,7 +46,10 @@ class Live extends EventTarget {
       this.unread = page.unread;
       this.#changed();
     } catch {
-      // Offline for now: the socket's reconnection reads it again.
+      // Not reachable yet (say, the service is starting again): once more shortly, while the
+      // socket is up; when it is down, its reconnection reads the inbox again.
+      clearTimeout(this.#refreshTimer);
+      if (this.connected) this.#refreshTimer = setTimeout(() => this.refresh(), 1000);
     }
   }
 
