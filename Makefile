@@ -12,10 +12,10 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench k8s-tools test-k8s setup-containers test-compose
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
-setup: packages python-env dapr ferretdb zipkin kafka hey secrets
+setup: packages python-env dapr ferretdb zipkin kafka hey k8s-tools secrets
 
 packages:
 	@scripts/install-packages.sh
@@ -40,6 +40,10 @@ kafka:
 
 hey:
 	@scripts/install-hey.sh
+
+# helm, kubeconform and the offline schemas the chart's unit tests use (scripts/build-k8s.sh).
+k8s-tools: python-env
+	@PYTHON=$(PY) scripts/build-k8s.sh tools
 
 secrets: python-env
 	@$(PY) scripts/gen_secrets.py .run/secrets.json
@@ -81,10 +85,28 @@ BROKERS ?= redis mqtt nats kafka
 test-brokers: setup
 	@scripts/test-brokers.sh $(BROKERS)
 
+## test-k8s: the Helm chart on a real Kubernetes control plane on this machine (etcd, kube-apiserver,
+## controller-manager, scheduler, KWOK nodes, Dapr's injector and Sentry), no containers run. Its
+## first run builds the control plane (~15 min on 2 cores, cached). Uses only its own ports: no lock.
+test-k8s: setup
+	@PYTHON=$(PY) scripts/build-k8s.sh cluster
+	$(PY) -m pytest tests/k8s -v
+
 ## test-faults: kill -9 RabbitMQ, order-view, its daprd, restart MariaDB under a stream of orders;
 ## prints one reconciliation row per fault (lost, duplicated, time to recover)
 test-faults: setup
 	$(PY) -m pytest tests/faults -v
+
+## setup-containers: podman (config and storage under ~/.cache/dapr-shop/containers), the real
+## `docker compose` built from its Go module, and a Debian base image (debootstrap); cached
+setup-containers:
+	@scripts/setup-containers.sh
+
+## test-compose: docker-compose.yml, unchanged, through podman: builds the images (the apps', the
+## patched daprd's, stand-ins for the upstream ones), up, tests/compose, down -v. Publishes the
+## shop's ports: nothing else may run them meanwhile (stop `make run` first)
+test-compose: setup setup-containers
+	@scripts/test-compose.sh
 
 ## fanout: the notifications fan-out check against a running system (make run in another terminal)
 fanout:

@@ -103,8 +103,9 @@ progress() {
     END { printf "[build-dapr] %s: %d packages compiled\n", what, n }'
 }
 
+# DAPR_BINARIES and DAPR_SKIP_CLI=1 narrow the build (Dockerfile.daprd: daprd only, no CLI).
 runtime_missing=()
-for b in daprd placement scheduler; do
+for b in ${DAPR_BINARIES:-daprd placement scheduler}; do
   [ -x "$bin/$b" ] || runtime_missing+=("$b")
 done
 if [ ${#runtime_missing[@]} -gt 0 ]; then
@@ -130,7 +131,7 @@ if [ ${#runtime_missing[@]} -gt 0 ]; then
   done
 fi
 
-if [ ! -x "$DAPR_CLI" ]; then
+if [ "${DAPR_SKIP_CLI:-0}" != 1 ] && [ ! -x "$DAPR_CLI" ]; then
   # Built from a copy too: `go install ...@version` asks the proxy for the module's version
   # list, which it refuses for dapr/cli.
   log "building the Dapr CLI $DAPR_CLI_VERSION (cold: about 2.5 min on 2 cores, longer when they are busy)"
@@ -149,4 +150,4 @@ if [ ! -x "$DAPR_CLI" ]; then
   mv "$DAPR_CLI.tmp.$$" "$DAPR_CLI"
 fi
 
-log "daprd: $("$bin/daprd" --version)  CLI: $("$DAPR_CLI" version --runtime-path "$DAPR_RUNTIME_PATH" 2>/dev/null | head -1)"
+log "daprd: $("$bin/daprd" --version)  CLI: $("$DAPR_CLI" version --runtime-path "$DAPR_RUNTIME_PATH" 2>/dev/null | head -1 || echo "not built")"

@@ -14,14 +14,16 @@ SERVICES = ("auth", "customers", "products", "orders", "notifications")
 
 def statements(secrets: dict[str, str], user_host: str) -> list[tuple[str, tuple[str, ...]]]:
     """The SQL that gives every service its database and a user limited to it."""
+    # The user and host are parameters too: docker-compose's host is `%`, which the driver's
+    # %-formatting would misread inside the statement.
     sql: list[tuple[str, tuple[str, ...]]] = []
     for svc in SERVICES:
         password = secrets[f"{svc}-db-password"]
         sql += [
             (f"CREATE DATABASE IF NOT EXISTS `{svc}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", ()),
-            (f"CREATE USER IF NOT EXISTS '{svc}'@'{user_host}' IDENTIFIED BY %s", (password,)),
-            (f"ALTER USER '{svc}'@'{user_host}' IDENTIFIED BY %s", (password,)),
-            (f"GRANT ALL PRIVILEGES ON `{svc}`.* TO '{svc}'@'{user_host}'", ()),
+            ("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (svc, user_host, password)),
+            ("ALTER USER %s@%s IDENTIFIED BY %s", (svc, user_host, password)),
+            (f"GRANT ALL PRIVILEGES ON `{svc}`.* TO %s@%s", (svc, user_host)),
         ]
     return sql
 

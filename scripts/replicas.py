@@ -13,6 +13,7 @@ their own (the CLI names log files by app-id and second).
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,9 @@ def instances(app: dict[str, Any], replicas: int) -> list[dict[str, Any]]:
 def run_file(replicas: int) -> dict[str, Any]:
     spec = yaml.safe_load((ROOT / "dapr.yaml").read_text())
     common = dict(spec["common"])
-    common["resourcesPaths"] = [str((ROOT / p).resolve()) for p in common["resourcesPaths"]]
-    common["configFilePath"] = str((ROOT / common["configFilePath"]).resolve())
+    # Absolute, without following links: .run/broker is a link that run.sh points at BROKER.
+    common["resourcesPaths"] = [os.path.normpath(ROOT / p) for p in common["resourcesPaths"]]
+    common["configFilePath"] = os.path.normpath(ROOT / common["configFilePath"])
     apps = [entry for app in spec["apps"] for entry in instances(app, replicas)]
     return {"version": spec["version"], "common": common, "apps": apps}
 

@@ -94,7 +94,14 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 
 start=$SECONDS next=0
-until body=$(curl -s --max-time 3 -w '\n%{http_code}' http://127.0.0.1:8000/api/health) && [ "${body##*$'\n'}" = 200 ]; do
+# Up: /api/health answers 200 (every app has a ready replica) and counts REPLICAS of each.
+ready() {
+  body=$(curl -s --max-time 3 -w '\n%{http_code}' http://127.0.0.1:8000/api/health) && [ "${body##*$'\n'}" = 200 ] || return 1
+  [ "$REPLICAS" -eq 1 ] || printf '%s' "${body%$'\n'*}" | .venv/bin/python -c 'import json,sys
+counts = json.load(sys.stdin).get("replicas") or {}
+sys.exit(0 if counts and set(counts.values()) == {int(sys.argv[1])} else 1)' "$REPLICAS"
+}
+until ready; do
   if ! kill -0 "$cli" 2>/dev/null; then log "dapr run exited; see .run/logs/dapr-run.log and .dapr/logs/"; exit 1; fi
   if (( SECONDS - start >= READY_TIMEOUT )); then
     log "not all services up after ${READY_TIMEOUT}s: ${body%$'\n'*}"
@@ -103,8 +110,12 @@ until body=$(curl -s --max-time 3 -w '\n%{http_code}' http://127.0.0.1:8000/api/
   fi
   if (( SECONDS - start >= next )); then
     down=$(printf '%s' "${body%$'\n'*}" | .venv/bin/python -c 'import json,sys
-try: print(", ".join(k for k, v in json.load(sys.stdin)["services"].items() if v != "up") or "gateway")
-except Exception: print("gateway")' 2>/dev/null || echo gateway)
+try:
+    report = json.load(sys.stdin)
+    down = [k for k, v in report["services"].items() if v != "up"]
+    short = [f"{k} replicas ({n}/{sys.argv[1]})" for k, n in (report.get("replicas") or {}).items() if n < int(sys.argv[1])]
+    print(", ".join(down + short) or "gateway")
+except Exception: print("gateway")' "$REPLICAS" 2>/dev/null || echo gateway)
     log "  waiting for: $down ($((SECONDS - start))s)"
     next=$((next + 5))
   fi

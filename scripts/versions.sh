@@ -33,3 +33,18 @@ export HEY_VERSION HEY_BIN
 # 200 lets a sidecar's heap grow to 3x its live data (a few MB).
 DAPR_SIDECAR_GOGC=200
 export DAPR_SIDECAR_GOGC
+# Kubernetes tools for the Helm chart in deploy/helm (scripts/build-k8s.sh): helm and kubeconform
+# for `make test`'s offline chart checks; a control plane (etcd, kube-apiserver, controller-manager,
+# scheduler, kubectl, KWOK's simulated nodes) for `make test-k8s`. Dapr's own control plane
+# (injector, Sentry, operator) comes from the dapr module above.
+K8S_VERSION=1.34.2
+ETCD_VERSION=3.6.4
+KWOK_VERSION=0.8.0
+HELM_VERSION=4.3.2
+KUBECONFORM_VERSION=0.8.0
+# 2.21 needs Go 1.27 (only its CRDs are used).
+KEDA_VERSION=2.20.2
+K8S_TOOLS=$DAPR_CACHE/k8s-tools-helm$HELM_VERSION-kubeconform$KUBECONFORM_VERSION
+K8S_SCHEMAS=$DAPR_CACHE/k8s-schemas-$K8S_VERSION-dapr$DAPR_VERSION-keda$KEDA_VERSION
+K8S_BIN=$DAPR_CACHE/k8s-$K8S_VERSION-etcd$ETCD_VERSION-kwok$KWOK_VERSION/bin
+export K8S_VERSION ETCD_VERSION KWOK_VERSION HELM_VERSION KUBECONFORM_VERSION KEDA_VERSION K8S_TOOLS K8S_SCHEMAS K8S_BIN

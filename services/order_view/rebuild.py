@@ -75,7 +75,7 @@ class Rebuilder:
         doc = self._doc()
         shown = {"state": doc.get("state", "idle"), "built": doc.get("built", 0), "total": doc.get("total")}
         for field in ("started_at", "finished_at", "error"):
-            if field in doc:
+            if doc.get(field) is not None:
                 shown[field] = doc[field]
         return shown
 
@@ -119,11 +119,12 @@ class Rebuilder:
         self._task = asyncio.create_task(self._run(), name="read-model-rebuild")
 
     def _claim(self) -> bool:
-        """Takes the rebuild if it is free or its holder's lease ran out."""
+        """Takes the rebuild if it is free or its holder's lease ran out, and shows it running
+        (in the same write, so no replica reports the last pass's "done" meanwhile)."""
         now = time.time()
         taken = self.store.meta.update_one(
             {"_id": "rebuild", "$or": [{"lease_until": {"$lt": now}}, {"lease_until": {"$exists": False}}]},
-            {"$set": {"owner": self.replica, "lease_until": now + self.lease_s}},
+            {"$set": {"owner": self.replica, "lease_until": now + self.lease_s, **_starting()}},
         )
         return taken.modified_count == 1
 
@@ -151,10 +152,7 @@ class Rebuilder:
         while True:
             doc = await run_in_threadpool(self._doc)
             serving = doc.get("requested", 0)
-            started = await run_in_threadpool(
-                self._renew, state=RUNNING, built=0, total=None, started_at=_now(), finished_at=None
-            )
-            if started is None:
+            if await run_in_threadpool(self._renew, **_starting()) is None:
                 return
             try:
                 outcome = await self._pass(serving)
@@ -245,6 +243,18 @@ class Rebuilder:
                 log.info("rebuild waiting for a dependency", extra={"error": str(exc)})
                 await asyncio.sleep(min(0.5 * 2**attempt, 5))
         raise AssertionError("unreachable")
+
+
+def _starting() -> dict[str, Any]:
+    """The progress of a pass about to begin."""
+    return {
+        "state": RUNNING,
+        "built": 0,
+        "total": None,
+        "started_at": _now(),
+        "finished_at": None,
+        "error": None,
+    }
 
 
 def _held(doc: dict[str, Any]) -> bool:

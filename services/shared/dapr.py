@@ -135,15 +135,8 @@ class DaprSidecar:
 
     async def get_state(self, store: str, key: str) -> Any:
         """A value from a Dapr state store, or None when the key is absent (or expired)."""
-        try:
-            response = await self.http.get(f"/v1.0/state/{store}/{key}")
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(store, type(exc).__name__) from exc
-        if response.status_code == 204:
-            return None
-        if response.status_code != 200:
-            raise ServiceUnavailable(store, f"state get answered {response.status_code}")
-        return response.json()
+        value, _ = await self.get_state_versioned(store, key)
+        return value
 
     async def get_state_versioned(self, store: str, key: str) -> tuple[Any, str | None]:
         """A value and its ETag (None, None when there is none), for a save that must not

@@ -152,15 +152,29 @@ class System:
         assert self.process is not None
         if self.process.poll() is not None:
             raise GiveUp(f"scripts/run.sh exited with {self.process.returncode}; see {self.log_path}")
-        return httpx.get(f"{GATEWAY}/api/health", timeout=3).status_code == 200
+        response = httpx.get(f"{GATEWAY}/api/health", timeout=3)
+        if response.status_code != 200:
+            return False
+        # Every replica of every app up, not only one of each.
+        return REPLICAS == 1 or set((response.json().get("replicas") or {"?": 0}).values()) == {REPLICAS}
 
     def restart_app(self, app_id: str, environs: list[dict[str, str]]) -> None:
         """Starts an app's processes (one per replica) again, each with the environment
         `dapr run` gave it (app_environ)."""
+        argv = [str(ROOT / ".venv/bin/python"), "-m", APP_MODULES[app_id]]
         for k, environ in enumerate(environs):
-            self.restart(
-                f"{app_id}-{k}", [str(ROOT / ".venv/bin/python"), "-m", APP_MODULES[app_id]], environ, ROOT
-            )
+            self.restart(f"{app_id}-{k}", argv, environ, ROOT)
+
+    def restart_app_and_wait(self, app_id: str, environs: list[dict[str, str]]) -> None:
+        """restart_app, then waits until every replica of the app is ready, and the health
+        report is ok again."""
+        self.restart_app(app_id, environs)
+        wait_until(lambda: replicas_ready(app_id), timeout=60, what=f"every {app_id} replica ready")
+        wait_until(
+            lambda: httpx.get(f"{GATEWAY}/api/health", timeout=5).status_code == 200,
+            timeout=30,
+            what="the health report ok again",
+        )
 
     def restart(self, name: str, argv: list[str], environ: dict[str, str], cwd: Path) -> None:
         """Starts a process `dapr run` had started (an app, a sidecar) again, as it was started;
@@ -207,6 +221,30 @@ def app_ports(app_id: str, base: int) -> list[int]:
     if app_id in ("gateway", "notifications"):
         return [base + 100 * (k + 1) for k in range(REPLICAS)]
     return [base + 100 * k for k in range(REPLICAS)]
+
+
+# App ports from dapr.yaml, by app-id (replica 0's, HAProxy's for the public apps).
+APP_PORTS = {
+    "gateway": 8000,
+    "notifications": 8001,
+    "auth": 8010,
+    "customers": 8020,
+    "products": 8030,
+    "orders": 8040,
+    "order-view": 8050,
+}
+
+
+def replicas_ready(app_id: str) -> bool:
+    """Whether every replica of an app answers its readiness probe (a restarted one is not
+    ready at once, and the health report needs only one replica of each app)."""
+    for port in app_ports(app_id, APP_PORTS[app_id]):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code != 200:
+                return False
+        except httpx.HTTPError:
+            return False
+    return True
 
 
 def one_gateway() -> str:

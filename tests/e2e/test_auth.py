@@ -1,12 +1,14 @@
 """Registration, login and the caller's profile, through the gateway."""
 
+import hashlib
 import json
 import time
 
 import jwt
 
+from services.auth.service import customer_id_for
 from tests.e2e.shop import admin, api, register, unique_email, view_knows
-from tests.e2e.system import ROOT, System
+from tests.e2e.system import ROOT, System, invoke, secret
 from tests.support import wait_until
 
 
@@ -128,3 +130,30 @@ def test_a_customer_token_on_an_admin_action_is_403(system: System) -> None:
 def test_the_admin_account_comes_from_the_secret_store(system: System) -> None:
     me = admin().call("GET", "/me").json()
     assert me["role"] == "admin"
+
+
+def test_a_registration_cut_off_after_the_profile_was_made_completes_when_tried_again(system: System) -> None:
+    """auth creates the customer, then stores the credentials; if it stops in between (or the
+    answer from customers is lost), the email must not be stuck: the customer id comes from the
+    email, so the retry finds the profile it made and stores the credentials."""
+    email = unique_email("cut")
+    key = hashlib.sha256(b"customer-id:" + secret("jwt-signing-key").encode()).digest()
+    customer_id = customer_id_for(email, key=key)
+    # The first attempt's first step, as auth makes it, and nothing after it.
+    status, _ = invoke(
+        "customers", "POST", "customers", json={"id": customer_id, "email": email, "name": "Cut"}
+    )
+    assert status == 201
+
+    retried = api(
+        "POST", "/auth/register", json={"email": email, "password": "a-good-password", "name": "Cut"}
+    )
+
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["id"] == customer_id
+    token = api("POST", "/auth/login", json={"email": email, "password": "a-good-password"})
+    assert token.status_code == 200
+    again = api(
+        "POST", "/auth/register", json={"email": email, "password": "another-password", "name": "Cut"}
+    )
+    assert again.status_code == 409

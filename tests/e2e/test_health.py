@@ -16,9 +16,9 @@ def health() -> httpx.Response:
 
 
 def test_health_reports_all_seven_services_up(system: System) -> None:
-    response = health()
+    # Polled: on a loaded machine one probe of the report can miss its 1.5 s deadline.
+    response = wait_until(lambda: (r := health()).status_code == 200 and r, timeout=15, what="health 200")
 
-    assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert set(body["services"]) == ALL_APPS
@@ -64,7 +64,7 @@ def test_a_stopped_app_is_reported_down_while_the_others_stay_up(system: System)
 
         wait_until(others_up, timeout=15, what="every other app reported up while customers is down")
     finally:
-        system.restart_app("customers", environ)
+        system.restart_app_and_wait("customers", environ)
         wait_until(lambda: health().status_code == 200, timeout=60, what="customers back up")
 
 

@@ -39,7 +39,7 @@ def stopped(system: System, *apps: str) -> Iterator[None]:
         yield
     finally:
         for app, environ in environs.items():
-            system.restart_app(app, environ)
+            system.restart_app_and_wait(app, environ)
         wait_until(
             lambda: api("GET", "/health").status_code == 200, timeout=60, what=f"{', '.join(apps)} back up"
         )

@@ -1,7 +1,7 @@
 """Fail fast, recover by itself: Dapr's resiliency policies (components/resiliency.yaml) at work.
 
 A hanging app costs its callers the 3 s timeout only until Dapr knows better: the circuit breaker
-(3 consecutive failures) or the target sidecar's app health check (2 failed probes, 2 s apart),
+(10 consecutive failures) or the target sidecar's app health check (2 failed probes, 2 s apart),
 whichever comes first, turns further calls into immediate 503s."""
 
 import os

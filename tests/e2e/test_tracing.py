@@ -9,7 +9,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.shop import User, api, create_product, place_order, register
-from tests.e2e.system import ROOT, System, app_ports, log_dirs
+from tests.e2e.system import APP_PORTS, ROOT, System, app_ports, log_dirs
 from tests.support import WaitTimeout, wait_until
 
 ZIPKIN = "http://127.0.0.1:9411"
@@ -24,7 +24,6 @@ ORDER_SPANS = {
     ("order-view", "pubsub/orders"),
     ("notifications", "pubsub/orders"),
 }
-APP_PORTS = {"gateway": 8000, "products": 8030, "orders": 8040, "order-view": 8050}
 
 
 def new_traceparent() -> tuple[str, str]:

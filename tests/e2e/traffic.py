@@ -173,35 +173,23 @@ class Listeners:
 
 def inbox_ids(user_ids: Sequence[str]) -> set[str]:
     """The ids of every notification stored for these users (the notifications database)."""
-    conn = pymysql.connect(
-        host="127.0.0.1",
-        port=3306,
-        user="notifications",
-        password=secret("notifications-db-password"),
-        database="notifications",
-        connect_timeout=3,
-        read_timeout=10,
-    )
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM notifications WHERE user_id IN ({_in(user_ids)})", list(user_ids))
-            return {row[0] for row in cursor.fetchall()}
-    finally:
-        conn.close()
+    with service_db("notifications") as cursor:
+        cursor.execute(f"SELECT id FROM notifications WHERE user_id IN ({_in(user_ids)})", list(user_ids))
+        return {row[0] for row in cursor.fetchall()}
 
 
 # --- the three records ------------------------------------------------------------------------
 
 
 @contextmanager
-def orders_db() -> Iterator[Any]:
-    """The orders service's own database, with the credentials it gets from the secret store."""
+def service_db(service: str) -> Iterator[Any]:
+    """A service's own database, with the credentials it gets from the secret store."""
     conn = pymysql.connect(
         host="127.0.0.1",
         port=3306,
-        user="orders",
-        password=secret("orders-db-password"),
-        database="orders",
+        user=service,
+        password=secret(f"{service}-db-password"),
+        database=service,
         connect_timeout=3,
         read_timeout=10,
     )
@@ -217,7 +205,7 @@ def _in(values: Sequence[str]) -> str:
 
 def source_orders(customer_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
     """Every order of these customers in the orders database: id -> (status, version)."""
-    with orders_db() as cursor:
+    with service_db("orders") as cursor:
         cursor.execute(
             f"SELECT id, status, version FROM orders WHERE customer_id IN ({_in(customer_ids)})",
             list(customer_ids),
@@ -227,7 +215,7 @@ def source_orders(customer_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
 
 def published_events(customer_ids: Sequence[str]) -> dict[str, bool]:
     """The order events of these customers in the outbox: event id -> published yet."""
-    with orders_db() as cursor:
+    with service_db("orders") as cursor:
         cursor.execute(
             "SELECT event_id, sent_at IS NOT NULL FROM outbox WHERE topic = 'orders'"
             f" AND JSON_VALUE(payload, '$.customer_id') IN ({_in(customer_ids)})",
