@@ -12,7 +12,7 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-brokers test-faults lint fanout load bench k8s-tools test-k8s setup-containers test-compose
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench k8s-tools test-k8s setup-containers test-compose
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey k8s-tools secrets
@@ -61,10 +61,10 @@ infra-down:
 infra-status:
 	@scripts/infra.sh status
 
-## test: unit tests, integration tests (one component against its real database), then the
-## end-to-end suite against the real system
+## test: unit tests, integration tests (one component against its real database), the
+## end-to-end suite against the real system, then the storefront in Chromium
 test: setup
-	@$(MAKE) --no-print-directory test-unit test-integration test-e2e
+	@$(MAKE) --no-print-directory test-unit test-integration test-e2e test-browser
 
 test-unit:
 	$(PY) -m pytest tests/unit -q
@@ -74,6 +74,11 @@ test-integration:
 
 test-e2e:
 	$(PY) -m pytest tests/e2e -v
+
+## test-browser: people using the storefront in headless Chromium against the real system
+## (UPDATE_SCREENSHOTS=1 also retakes the README's pictures in docs/img)
+test-browser:
+	$(PY) -m pytest tests/browser -v
 
 ## test-brokers: the whole e2e suite again on every other broker (component files only)
 BROKERS ?= redis mqtt nats kafka

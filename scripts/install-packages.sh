@@ -14,11 +14,13 @@ command -v nats-server >/dev/null || missing+=(nats-server)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl)
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright: no browser download.
+command -v chromium >/dev/null || missing+=(chromium)
 command -v patch >/dev/null || missing+=(patch)
 # HAProxy keeps the public ports in front of the replicas when REPLICAS > 1 (scripts/replicas.py).
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -eq 0 ]; then
-  log "rabbitmq, mariadb, redis, mosquitto, nats-server, java, maven and haproxy are installed"
+  log "rabbitmq, mariadb, redis, mosquitto, nats-server, java, maven, haproxy and chromium are installed"
   exit 0
 fi
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -122,6 +122,7 @@ except Exception: print("gateway")' "$REPLICAS" 2>/dev/null || echo gateway)
   sleep 1
 done
 log "all services up after $((SECONDS - start))s"
+log "the shop in a browser: http://127.0.0.1:8000/"
 log "gateway: http://127.0.0.1:8000  (health: /api/health, API docs: /docs)  notifications: ws://127.0.0.1:8001/ws"
 if [ "${TRACING:-0}" = 1 ]; then log "traces: http://127.0.0.1:9411 (Zipkin)"; else log "traces: off (TRACING=1 make run starts Zipkin)"; fi
 log "press Ctrl-C to stop"

@@ -56,11 +56,28 @@ def known_id(value: str, what: str) -> str:
 
 
 @router.get("/products", tags=["products"])
-async def list_products(request: Request, limit: Limit = 20, offset: Offset = 0) -> Response:
-    """Products for sale, newest first (public)."""
-    return await service.forward(
-        dapr(request), "products", "GET", "products", params={"limit": limit, "offset": offset}
-    )
+async def list_products(
+    request: Request,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Search by name: products whose name has a word starting with each word "
+            "of `q` (at least one of 3 letters or more; 422 `search_too_short` otherwise).",
+        ),
+    ] = None,
+    seller_id: Annotated[str | None, Query(max_length=36, description="One seller's products.")] = None,
+) -> Response:
+    """Products for sale, newest first (public); `q` searches their names."""
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if q is not None:
+        params["q"] = q
+    if seller_id is not None:
+        params["seller_id"] = seller_id
+    return await service.forward(dapr(request), "products", "GET", "products", params=params)
 
 
 @router.get("/products/{product_id}", tags=["products"])

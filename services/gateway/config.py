@@ -33,6 +33,11 @@ class Settings(ServiceSettings):
     product_cache_ttl_s: float = Field(default=1.0, ge=0, le=60)
     # Products kept at most (least recently read dropped first): ~0.5 KB each.
     product_cache_max_entries: int = Field(default=10_000, ge=1)
+    # The storefront (storefront.py) connects the browser to the notifications WebSocket: by
+    # default on this port of the host the page was loaded from, or at this URL when set
+    # (e.g. wss://shop.example.com/ws behind a proxy).
+    notifications_public_port: int = Field(default=8001, ge=1, le=65535)
+    storefront_notifications_url: str | None = Field(default=None, pattern=r"^wss?://[^\s;,']+$")
 
 
 @lru_cache

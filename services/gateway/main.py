@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.gateway import storefront
 from services.gateway.api import router
 from services.gateway.cache import ReadThroughCache
 from services.gateway.config import get_settings
@@ -41,6 +42,7 @@ app = create_app(
     "`Authorization: Bearer <token>`.",
     lifespan=lifespan,
     routers=[router],
-    # The public API: clients call the gateway directly, not through a sidecar.
-    public_paths=("/api", "/docs", "/openapi.json"),
+    # The public API and the storefront: browsers call the gateway directly, not through a sidecar.
+    public_paths=("/api", "/docs", "/openapi.json", "/", storefront.ASSETS),
 )
+storefront.install(app)

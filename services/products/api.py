@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine
 
 from services.products import service
@@ -27,8 +27,12 @@ def list_products(
     limit: Limit = 20,
     offset: Offset = 0,
     include_deleted: bool = False,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    seller_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, Any]:
-    return service.page(db, limit=limit, offset=offset, include_deleted=include_deleted)
+    return service.page(
+        db, limit=limit, offset=offset, include_deleted=include_deleted, q=q, seller_id=seller_id
+    )
 
 
 @router.post("/products", status_code=201, tags=["products"])

@@ -2,11 +2,12 @@
 all-or-nothing and keyed by order so a retry never reserves twice. A seller's change is a
 product event; stock an order takes or gives back is told by the order's events."""
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.products.models import (
@@ -80,9 +81,23 @@ def get(engine: Engine, *, product_id: str) -> dict[str, Any]:
         return snapshot(_load(conn, product_id))
 
 
-def page(engine: Engine, *, limit: int, offset: int, include_deleted: bool = False) -> dict[str, Any]:
-    """Products for sale, newest first (with deleted ones too, for rebuilding read models)."""
-    where = [] if include_deleted else [products.c.deleted_at.is_(None)]
+def page(
+    engine: Engine,
+    *,
+    limit: int,
+    offset: int,
+    include_deleted: bool = False,
+    q: str | None = None,
+    seller_id: str | None = None,
+) -> dict[str, Any]:
+    """Products for sale, newest first (with deleted ones too, for rebuilding read models);
+    with `q`, only those whose name has every word of it (see name_search); with `seller_id`,
+    one seller's."""
+    where: list[ColumnElement[bool]] = [] if include_deleted else [products.c.deleted_at.is_(None)]
+    if q is not None:
+        where.extend(name_search(q))
+    if seller_id is not None:
+        where.append(products.c.seller_id == seller_id)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(products).where(*where)).scalar_one()
         rows = conn.execute(
@@ -93,6 +108,28 @@ def page(engine: Engine, *, limit: int, offset: int, include_deleted: bool = Fal
             .offset(offset)
         ).all()
     return {"items": [snapshot(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+
+# InnoDB's FULLTEXT index holds words of 3 characters or more (innodb_ft_min_token_size).
+MIN_INDEXED_WORD = 3
+MAX_SEARCH_WORDS = 8
+
+
+def name_search(q: str) -> list[ColumnElement[bool]]:
+    """Conditions finding the names that contain a word starting with each word of `q`, through
+    the FULLTEXT index on names (migration 0003). Words shorter than the index holds narrow down
+    what the longer ones found; a search made of short words only is refused, since it could
+    only be answered by reading every product. Letters and digits only reach the query, so no
+    search operator can be smuggled in."""
+    words = re.findall(r"[^\W_]+", q.lower())[:MAX_SEARCH_WORDS]
+    indexed = [word for word in words if len(word) >= MIN_INDEXED_WORD]
+    if not indexed:
+        raise ApiError(
+            422, "search_too_short", f"search for at least one word of {MIN_INDEXED_WORD} letters or more"
+        )
+    conditions = [products.c.name.match(" ".join(f"+{word}*" for word in indexed))]
+    conditions.extend(products.c.name.contains(word) for word in words if len(word) < MIN_INDEXED_WORD)
+    return conditions
 
 
 def batch(engine: Engine, *, ids: list[str]) -> list[dict[str, Any]]:

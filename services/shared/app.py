@@ -135,8 +135,11 @@ class AppTokenMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     def _open(self, path: str) -> bool:
+        # A prefix is a path segment: "/api" opens /api/... but not /apix. "/" opens the root
+        # page alone (as a prefix it would open every path).
         return path in _UNGUARDED_PATHS or any(
-            path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in self.public_paths
+            path == prefix or (prefix != "/" and path.startswith(prefix.rstrip("/") + "/"))
+            for prefix in self.public_paths
         )
 
 

@@ -58,6 +58,16 @@ def test_public_paths_and_health_probes_need_no_token(monkeypatch: pytest.Monkey
         assert client.get("/apix").status_code == 401
 
 
+def test_the_root_as_a_public_path_opens_the_root_page_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_API_TOKEN", "sidecar-secret")
+    app = create_app(
+        title="test", lifespan=make_app().router.lifespan_context, routers=[router], public_paths=("/",)
+    )
+    with TestClient(app) as client:
+        assert client.get("/").status_code == 404  # through the guard, to a page this app lacks
+        assert client.get("/internal/things").status_code == 401
+
+
 def test_without_a_configured_token_the_check_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("APP_API_TOKEN", raising=False)
     app = create_app(title="test", lifespan=make_app().router.lifespan_context, routers=[router])

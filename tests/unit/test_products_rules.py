@@ -133,3 +133,28 @@ def test_changes_must_name_something_to_change() -> None:
         ProductChanges()
     with pytest.raises(ValueError):
         ProductChanges(name=None)
+
+
+def test_a_sellers_listing_holds_their_products_alone(db) -> None:  # type: ignore[no-untyped-def]
+    mine = listed(db, stock=1)
+    service.create(db, seller=OTHER, new=NewProduct(name="theirs", price_cents=100, stock=1))
+
+    page = service.page(db, limit=20, offset=0, seller_id=SELLER.id)
+
+    assert [item["id"] for item in page["items"]] == [mine]
+    assert page["total"] == 1
+
+
+@pytest.mark.parametrize("q", ["tv", "a b c", "__", "!!"])
+def test_a_search_without_a_word_the_index_holds_is_refused(q: str) -> None:
+    with pytest.raises(ApiError) as refused:
+        service.name_search(q)
+
+    assert (refused.value.status, refused.value.code) == (422, "search_too_short")
+
+
+def test_a_search_passes_words_alone_to_the_index_never_its_operators() -> None:
+    match, *short = service.name_search('Brass -lamp* "tv" @+x')
+
+    assert match.right.value == "+brass* +lamp*"  # type: ignore[attr-defined]
+    assert len(short) == 2  # "tv" and "x" narrow down what the index found
