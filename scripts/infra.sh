@@ -46,9 +46,21 @@ spawn() {
 
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ] || die "$1 is missing: run 'make setup' first"; }
 
+# The holder of a local port, for an error message: "name (pid N)".
+holder() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'users:(("[^"]*",pid=[0-9]*' | head -1 | sed 's/users:(("//; s/",pid=/ (pid /; s/$/)/'; }
+
+# RabbitMQ's Erlang port mapper, on a port of its own (EPMD_PORT), started and stopped here by
+# its pid: the machine's default epmd (4369) may serve another Erlang node, not ours to stop.
+EPMD_PORT=${SHOP_EPMD_PORT:-4371}
+
 start_rabbitmq() {
   running rabbitmq && port_open 5672 && { log "rabbitmq already running"; return; }
   need /usr/lib/rabbitmq/bin/rabbitmq-server
+  port_open 5672 && die "port 5672 is taken by $(holder 5672): stop it (another checkout's 'make infra-down'?) and try again"
+  if ! running epmd; then
+    spawn epmd epmd -address 127.0.0.1 -port "$EPMD_PORT"
+    wait_for epmd 10 port_open "$EPMD_PORT"
+  fi
   mkdir -p "$data/rabbitmq"
   cat > "$run/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:5672
@@ -59,7 +71,7 @@ CONF
   # Erlang process limit 65536 instead of RabbitMQ's 1M: the table is allocated up front (12 MB
   # resident); this system runs a few hundred processes (one per queue, a handful per connection).
   RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672 \
-  ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_MNESIA_BASE="$data/rabbitmq" RABBITMQ_LOG_BASE="$logs" \
+  ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$EPMD_PORT" RABBITMQ_MNESIA_BASE="$data/rabbitmq" RABBITMQ_LOG_BASE="$logs" \
   RABBITMQ_CONFIG_FILE="$run/rabbitmq" RABBITMQ_ENABLED_PLUGINS_FILE="$run/rabbitmq-plugins" \
   RABBITMQ_PID_FILE="$run/rabbitmq.erlpid" HOME="$HOME" \
   RABBITMQ_MAX_NUMBER_OF_PROCESSES=65536 \
@@ -280,9 +292,8 @@ stop_one() {
 }
 
 down() {
-  for name in zipkin scheduler placement kafka nats mosquitto ferretdb redis mariadb rabbitmq; do stop_one "$name"; done
-  # RabbitMQ's Erlang port mapper outlives the node; stop it too so nothing stays behind.
-  pkill -f "epmd.*-daemon" 2>/dev/null || true
+  # RabbitMQ's port mapper last: it outlives the node.
+  for name in zipkin scheduler placement kafka nats mosquitto ferretdb redis mariadb rabbitmq epmd; do stop_one "$name"; done
 }
 
 status() {
