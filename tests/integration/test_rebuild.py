@@ -10,6 +10,7 @@ from pymongo.database import Database
 from services.order_view.rebuild import Rebuilder
 from services.order_view.store import ReadModelStore
 from tests.integration.test_read_model_store import replica
+from tests.support import wait_until
 
 CUSTOMER = {"id": "c1", "name": "Ann", "email": "ann@example.com", "version": 1}
 PRODUCT = {"id": "p1", "name": "Lamp", "seller_id": "s1", "version": 1}
@@ -51,12 +52,15 @@ class Sources:
 
 
 async def done(rebuilder: Rebuilder) -> dict[str, Any]:
-    for _ in range(200):
-        progress = await asyncio.to_thread(rebuilder.progress)
-        if progress["state"] == "done" and not any(r.running for r in (rebuilder,)):
-            return progress
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the rebuild did not finish: {progress}")
+    """The progress once this replica's pass is over and the shared progress says done."""
+
+    def finished() -> dict[str, Any] | None:
+        progress = rebuilder.progress()
+        return progress if progress["state"] == "done" and not rebuilder.running else None
+
+    return await asyncio.to_thread(
+        wait_until, finished, timeout=10, what="the rebuild to finish", interval=0.05
+    )
 
 
 def test_two_replicas_starting_rebuild_once_and_a_request_on_either_gets_a_complete_pass(
