@@ -179,6 +179,15 @@ class System:
             timeout=30,
             what="the health report ok again",
         )
+        # Each replica's sidecar takes its app back on its next health probe (2 s apart), and
+        # until then refuses calls for it: ten calls in a row through Dapr, spread over the
+        # replicas by name resolution, all answered.
+        for app_id in environs:
+            wait_until(
+                lambda app_id=app_id: all(invoke(app_id, "GET", "readyz")[0] == 200 for _ in range(10)),
+                timeout=30,
+                what=f"every {app_id} replica taking calls through Dapr",
+            )
 
     def restart(self, name: str, argv: list[str], environ: dict[str, str], cwd: Path) -> None:
         """Starts a process `dapr run` had started (an app, a sidecar) again, as it was started;
