@@ -13,8 +13,6 @@ transaction writes it but seen only once that commits, so a look from "last look
 rows committed late. A look costs one indexed query, and none when nobody is connected here.
 """
 
-import asyncio
-import logging
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,9 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
+from services.shared.periodic import Periodic
 from services.shared.timeutil import utcnow
-
-log = logging.getLogger(__name__)
 
 
 class InboxFollower:
@@ -33,25 +30,15 @@ class InboxFollower:
     def __init__(self, store: NotificationStore, hub: Hub, *, every_s: float, lookback_s: float) -> None:
         self.store = store
         self.hub = hub
-        self.every_s = every_s
         self.lookback = timedelta(seconds=lookback_s)
-        self._task: asyncio.Task[None] | None = None
+        # A database restarting fails a look; the next one catches up (it looks back).
+        self._loop = Periodic("inbox follower", self.look, every_s=every_s, transient=(SQLAlchemyError,))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="inbox-follower")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.every_s)
-            try:
-                await self.look()
-            except SQLAlchemyError as exc:  # the database restarting: the next look catches up
-                log.warning("inbox follower cannot look yet", extra={"error": str(exc)})
+        await self._loop.stop()
 
     async def look(self) -> int:
         """Offers the notifications stored within the look-back window; returns how many."""

@@ -7,15 +7,12 @@ is a replica that stopped without leaving (kill -9): no longer counted, and drop
 renewal of any replica.
 """
 
-import asyncio
 import contextlib
-import logging
 import time
 import uuid
 
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
-
-log = logging.getLogger(__name__)
+from services.shared.periodic import Periodic
 
 STORE = "instances"  # components/instances.yaml
 RENEW_EVERY_S = 5.0
@@ -34,25 +31,20 @@ class InstanceRegistry:
         self.dapr = dapr
         self.app_id = app_id
         self.instance = uuid.uuid4().hex[:12]
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "replica registry", self._renew, every_s=RENEW_EVERY_S, transient=(ServiceUnavailable,)
+        )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="instance-registry")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
         with contextlib.suppress(Exception):  # best effort: expiry unlists it anyway
             await self._update(leaving=True)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._update(leaving=False)
-            except ServiceUnavailable as exc:
-                log.warning("cannot renew this replica's entry yet", extra={"error": str(exc)})
-            await asyncio.sleep(RENEW_EVERY_S)
+    async def _renew(self) -> None:
+        await self._update(leaving=False)
 
     async def _update(self, *, leaving: bool) -> None:
         for _ in range(5):
