@@ -102,7 +102,11 @@ counts = json.load(sys.stdin).get("replicas") or {}
 sys.exit(0 if counts and set(counts.values()) == {int(sys.argv[1])} else 1)' "$REPLICAS"
 }
 until ready; do
-  if ! kill -0 "$cli" 2>/dev/null; then log "dapr run exited; see .run/logs/dapr-run.log and .dapr/logs/"; exit 1; fi
+  if ! kill -0 "$cli" 2>/dev/null; then
+    log "dapr run exited; its last words (all in .run/logs/dapr-run.log, and .dapr/logs/):"
+    tail -n 15 .run/logs/dapr-run.log | sed 's/^/    /'
+    exit 1
+  fi
   if (( SECONDS - start >= READY_TIMEOUT )); then
     log "not all services up after ${READY_TIMEOUT}s: ${body%$'\n'*}"
     log "see .dapr/logs/ (one app and one daprd log per app-id) and .run/logs/dapr-run.log"

@@ -125,6 +125,7 @@ class System:
     log_path: Path = field(default_factory=lambda: ROOT / ".run/logs/e2e-run.log")
     # Apps a test restarted by hand: not children of `dapr run`, so stop() ends them itself.
     restarted: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _log_from: int = 0
 
     def start(self, timeout: float = 240) -> None:
         # Always with Zipkin: the tracing tests read the sidecars' spans from it.
@@ -132,6 +133,7 @@ class System:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         for earlier in self.log_path.parent.glob("e2e-restarted-*.log"):  # an earlier run's
             earlier.unlink()
+        self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             ["scripts/run.sh"],
@@ -151,7 +153,14 @@ class System:
     def _healthy(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise GiveUp(f"scripts/run.sh exited with {self.process.returncode}; see {self.log_path}")
+            # This start's own lines: a CI run keeps only what the test printed.
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_from)
+                said = log.read().decode(errors="replace").splitlines()[-25:]
+            raise GiveUp(
+                f"scripts/run.sh exited with {self.process.returncode}; see {self.log_path}; it said:\n"
+                + "\n".join(said)
+            )
         response = httpx.get(f"{GATEWAY}/api/health", timeout=3)
         if response.status_code != 200:
             return False
