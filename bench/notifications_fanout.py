@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import connect
 
+from bench.stats import percentile
+
 GATEWAY = "http://127.0.0.1:8000/api"
 WS = "ws://127.0.0.1:8001/ws"
 CLIENTS = int(os.environ.get("FANOUT_CLIENTS", "200"))
@@ -36,11 +38,6 @@ async def account(http: httpx.AsyncClient, name: str) -> tuple[str, str]:
     r = await http.post("/auth/login", json={"email": email, "password": "fanout-password"})
     r.raise_for_status()
     return r.json()["access_token"], email
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def main() -> int:

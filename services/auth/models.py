@@ -1,8 +1,9 @@
 """The auth service's table and the shapes of its internal API."""
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import EmailStr, Field
 from sqlalchemy import Column, MetaData, String, Table
 
+from services.shared.contracts import Strict
 from services.shared.db import Timestamp
 
 metadata = MetaData()
@@ -16,10 +17,6 @@ credentials = Table(
     Column("role", String(16), nullable=False),
     Column("created_at", Timestamp, nullable=False),
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Registration(Strict):

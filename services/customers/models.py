@@ -1,8 +1,9 @@
 """The customers service's tables and the shapes of its internal API."""
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import EmailStr, Field
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
+from services.shared.contracts import Strict
 from services.shared.db import Timestamp
 from services.shared.outbox import outbox_table
 
@@ -19,10 +20,6 @@ customers = Table(
     Column("version", Integer, nullable=False),
 )
 outbox = outbox_table(metadata)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class NewCustomer(Strict):

@@ -20,7 +20,7 @@ from typing import Literal
 
 from services.shared.metrics import CACHE_LOOKUPS
 
-Outcome = Literal["hit", "miss", "bypass"]
+CacheOutcome = Literal["hit", "miss", "bypass"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class ReadThroughCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: str, load: Loader) -> tuple[Answer, Outcome]:
+    async def get(self, key: str, load: Loader) -> tuple[Answer, CacheOutcome]:
         """The cached answer when fresh, else `load()`'s (shared with concurrent callers)."""
         if self.ttl_s <= 0:
             return await self._count(load(), "bypass"), "bypass"
@@ -99,6 +99,6 @@ class ReadThroughCache:
                 self._entries.popitem(last=False)
         return answer
 
-    async def _count(self, answer: Awaitable[Answer], outcome: Outcome) -> Answer:
+    async def _count(self, answer: Awaitable[Answer], outcome: CacheOutcome) -> Answer:
         CACHE_LOOKUPS.labels(self.name, outcome).inc()
         return await answer

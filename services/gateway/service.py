@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.cache import Answer
 from services.shared import instances
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, batch_lookup
 from services.shared.identity import Actor
 from services.shared.order_document import compose
 
@@ -202,17 +202,14 @@ async def _related(
     customer_ids = sorted({o["customer_id"] for o in orders})
     product_ids = sorted({line["product_id"] for o in orders for line in o["items"]})
     customers, products = await asyncio.gather(
-        _batch(dapr, "customers", "customers/batch", customer_ids),
-        _batch(dapr, "products", "products/batch", product_ids),
+        _names(dapr, "customers", customer_ids),
+        _names(dapr, "products", product_ids),
     )
     return customers, products
 
 
-async def _batch(dapr: DaprSidecar, app_id: str, path: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
+async def _names(dapr: DaprSidecar, app_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     try:
-        status, body = await call(dapr, app_id, "POST", path, json={"ids": ids})
+        return await batch_lookup(dapr, app_id, ids)
     except ServiceUnavailable:
         return {}
-    return {item["id"]: item for item in body["items"]} if status == 200 and body else {}

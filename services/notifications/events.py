@@ -7,19 +7,19 @@ an inbox read oldest first must follow what happened."""
 import logging
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, batch_lookup
+from services.shared.events import Outcome
 from services.shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["SUCCESS", "RETRY", "DROP"]
 NAMESPACE = uuid.UUID("0b7c6a0e-6a55-4d0e-9f6f-3f0e5c1d2a77")
 HANDLED = ("order.confirmed", "order.cancelled")
 
@@ -126,9 +126,4 @@ async def _products(dapr: DaprSidecar, lines: list[dict[str, Any]]) -> dict[str,
         if line.get("product_name") and line.get("seller_id")
     }
     unknown = sorted({line["product_id"] for line in lines} - set(products))
-    if not unknown:
-        return products
-    response = await dapr.invoke("products", "POST", "products/batch", json={"ids": unknown})
-    if response.status_code != 200:
-        raise ServiceUnavailable("products", f"batch lookup answered {response.status_code}")
-    return products | {item["id"]: item for item in response.json()["items"]}
+    return products | await batch_lookup(dapr, "products", unknown)

@@ -7,18 +7,18 @@ answers DROP, which Dapr forwards to the dead-letter topic; every DROP is logged
 """
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
 from services.order_view.store import ReadModelStore
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, batch_lookup
+from services.shared.events import Outcome
 from services.shared.order_document import compose
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["SUCCESS", "RETRY", "DROP"]
 # The fields of a customer or product that order documents show (services/shared/order_document.py).
 SHOWN = {"customer": ("name", "email"), "product": ("name", "seller_id")}
 
@@ -40,12 +40,8 @@ async def fetch_related(
     product_ids = sorted({line["product_id"] for order in orders for line in order["items"]})
     known_customers = await _known(store, "customer", customer_ids)
     known_products = await _known(store, "product", product_ids)
-    customers = await _batch(
-        dapr, "customers", "customers/batch", [i for i in customer_ids if i not in known_customers]
-    )
-    products = await _batch(
-        dapr, "products", "products/batch", [i for i in product_ids if i not in known_products]
-    )
+    customers = await batch_lookup(dapr, "customers", [i for i in customer_ids if i not in known_customers])
+    products = await batch_lookup(dapr, "products", [i for i in product_ids if i not in known_products])
     return _newest(customers, known_customers), _newest(products, known_products)
 
 
@@ -56,15 +52,6 @@ async def _known(store: ReadModelStore, kind: str, ids: list[str]) -> dict[str, 
     if missing := [entity_id for entity_id in ids if entity_id not in found]:
         found.update(await run_in_threadpool(store.known, kind, missing))
     return found
-
-
-async def _batch(dapr: DaprSidecar, app_id: str, path: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    response = await dapr.invoke(app_id, "POST", path, json={"ids": ids})
-    if response.status_code != 200:
-        raise ServiceUnavailable(app_id, f"batch lookup answered {response.status_code}")
-    return {item["id"]: item for item in response.json()["items"]}
 
 
 def _newest(

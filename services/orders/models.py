@@ -1,8 +1,9 @@
 """The orders service's tables and the shapes of its internal API."""
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table
 
+from services.shared.contracts import Strict
 from services.shared.db import Timestamp
 from services.shared.outbox import outbox_table
 
@@ -34,10 +35,6 @@ order_lines = Table(
     Column("seller_id", String(36), nullable=True),
 )
 outbox = outbox_table(metadata)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class OrderLine(Strict):

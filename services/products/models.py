@@ -1,8 +1,9 @@
 """The products service's tables and the shapes of its internal API."""
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table
 
+from services.shared.contracts import Strict
 from services.shared.db import Timestamp
 from services.shared.outbox import outbox_table
 
@@ -43,10 +44,6 @@ outbox = outbox_table(metadata)
 
 MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00
 MAX_STOCK = 1_000_000
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class NewProduct(Strict):

@@ -238,3 +238,15 @@ def _is_dapr_error(response: httpx.Response) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and str(body.get("errorCode", "")).startswith("ERR_")
+
+
+async def batch_lookup(dapr: DaprSidecar, app_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Entities of another app by id, in one call to its `POST <app>/batch` (customers and
+    products both serve one): id -> entity, unknown ids absent. Raises ServiceUnavailable when
+    the app cannot answer, so the caller decides whether names may stay empty."""
+    if not ids:
+        return {}
+    response = await dapr.invoke(app_id, "POST", f"{app_id}/batch", json={"ids": ids})
+    if response.status_code != 200:
+        raise ServiceUnavailable(app_id, f"batch lookup answered {response.status_code}")
+    return {item["id"]: item for item in response.json()["items"]}

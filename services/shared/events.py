@@ -1,8 +1,12 @@
 """Receiving CloudEvents from Dapr pub/sub: the part every subscriber shares."""
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
+
+# What a subscriber answers Dapr for one delivery: done, deliver again later, or never
+# (Dapr then dead-letters it).
+Outcome = Literal["SUCCESS", "RETRY", "DROP"]
 
 
 async def read_envelope(request: Request) -> dict[str, Any] | None:
