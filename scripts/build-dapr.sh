@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real Dapr runtime (daprd with the components this project uses, placement,
-# scheduler) and the Dapr CLI from the Go module proxy, cached by version outside the repository.
+# scheduler, and Sentry, the certificate authority behind the sidecars' mTLS) and the Dapr CLI from the Go module proxy, cached by version outside the repository.
 # GitHub releases and container images are out of reach on these machines, so `dapr init`
 # cannot fetch them; this produces the same layout `dapr init` would (<runtime>/.dapr/bin).
 set -euo pipefail
@@ -18,7 +18,9 @@ have() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "$2"; }
 # Official binaries the user already has are used as they are.
 if [ ! -x "$bin/daprd" ] && have "$HOME/.dapr/bin/daprd" "$DAPR_VERSION"; then
   log "using the official daprd in $HOME/.dapr/bin"
-  for b in daprd placement scheduler; do ln -sf "$HOME/.dapr/bin/$b" "$bin/$b"; done
+  for b in daprd placement scheduler sentry; do
+    if [ -x "$HOME/.dapr/bin/$b" ]; then ln -sf "$HOME/.dapr/bin/$b" "$bin/$b"; fi
+  done
 fi
 
 # module_copy MODULE VERSION: a writable copy of the module's source, where its own go.mod
@@ -103,9 +105,21 @@ progress() {
     END { printf "[build-dapr] %s: %d packages compiled\n", what, n }'
 }
 
+# ticking WHAT: says every 30 s that WHAT is still going, with the module cache's size. `go build`
+# prints nothing while it downloads modules or links a large binary (minutes on a cold cache).
+ticker=""
+ticking() {
+  local what=$1 since=$SECONDS
+  # One-second sleeps: a stopped ticker leaves no sleep behind holding the output open.
+  ( while :; do for _ in $(seq 30); do sleep 1; done; log "  $what: still going after $((SECONDS - since))s (module cache $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1))"; done ) &
+  ticker=$!
+}
+stop_ticking() { [ -z "$ticker" ] || kill "$ticker" 2>/dev/null || true; ticker=""; }
+trap stop_ticking EXIT
+
 # DAPR_BINARIES and DAPR_SKIP_CLI=1 narrow the build (Dockerfile.daprd: daprd only, no CLI).
 runtime_missing=()
-for b in ${DAPR_BINARIES:-daprd placement scheduler}; do
+for b in ${DAPR_BINARIES:-daprd placement scheduler sentry}; do
   [ -x "$bin/$b" ] || runtime_missing+=("$b")
 done
 if [ ${#runtime_missing[@]} -gt 0 ]; then
@@ -114,19 +128,20 @@ if [ ${#runtime_missing[@]} -gt 0 ]; then
   use_patched_contrib "$src"
   cd "$src"
   log "downloading dapr's dependencies (several hundred modules, about 2 GB on a cold cache)"
-  ( while sleep 30; do log "  module cache: $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1)"; done ) &
-  ticker=$!
-  trap 'kill $ticker 2>/dev/null || true' EXIT
+  ticking "downloading dapr's dependencies"
   go mod download
-  kill $ticker 2>/dev/null || true
+  stop_ticking
   ldflags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/kit/logger.DaprVersion=$DAPR_VERSION"
   overlay=$(components_overlay "$src")
   log "daprd components: ${DAPRD_COMPONENTS[*]}"
   for b in "${runtime_missing[@]}"; do
     log "compiling $b"
-    # allcomponents enables every registration file the overlay leaves in.
-    go build -v -tags allcomponents -overlay "$overlay" -ldflags "$ldflags" -o "$bin/$b.tmp.$$" "./cmd/$b" 2>&1 | progress "$b"
+    ticking "compiling $b"
+    # allcomponents enables every registration file the overlay leaves in (daprd's; the other
+    # binaries have none). Niced: the machine's other work stays responsive.
+    nice -n 10 go build -v -tags allcomponents -overlay "$overlay" -ldflags "$ldflags" -o "$bin/$b.tmp.$$" "./cmd/$b" 2>&1 | progress "$b"
     [ "${PIPESTATUS[0]}" -eq 0 ] || { log "building $b failed; see the output above"; exit 1; }
+    stop_ticking
     mv "$bin/$b.tmp.$$" "$bin/$b"
   done
 fi
@@ -140,13 +155,19 @@ if [ "${DAPR_SKIP_CLI:-0}" != 1 ] && [ ! -x "$DAPR_CLI" ]; then
   # The CLI pins components-contrib v1.16.3, which the proxy does not serve; the CLI only uses
   # its metadata types, identical in v1.16.1.
   (cd "$cli_src" && go mod edit -replace=github.com/dapr/components-contrib=github.com/dapr/components-contrib@v1.16.1)
-  log "compiling the Dapr CLI (modules missing from the cache are downloaded first)"
+  log "downloading the Dapr CLI's dependencies"
+  ticking "downloading the Dapr CLI's dependencies"
+  (cd "$cli_src" && go mod download) || { log "the Go module proxy did not serve the Dapr CLI's dependencies; see the output above"; exit 1; }
+  stop_ticking
+  log "compiling the Dapr CLI"
+  ticking "compiling the Dapr CLI"
   if ! (cd "$cli_src" \
-    && go build -v -mod=mod -ldflags "-s -w -X main.version=$DAPR_CLI_VERSION" -o "$DAPR_CLI.tmp.$$" .) 2>&1 \
+    && nice -n 10 go build -v -mod=mod -ldflags "-s -w -X main.version=$DAPR_CLI_VERSION" -o "$DAPR_CLI.tmp.$$" .) 2>&1 \
     | progress "Dapr CLI"; then
     log "building the Dapr CLI failed; see the output above"
     exit 1
   fi
+  stop_ticking
   mv "$DAPR_CLI.tmp.$$" "$DAPR_CLI"
 fi
 

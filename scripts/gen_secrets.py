@@ -10,6 +10,8 @@ import secrets
 import sys
 from pathlib import Path
 
+import trust_root
+
 
 def generate() -> dict[str, str]:
     """Returns a fresh set of random secrets."""
@@ -48,6 +50,7 @@ def main(path: str) -> None:
         added = "added " + ", ".join(sorted(missing)) + " to" if existing else "generated"
         print(f"[secrets] {added} {target}")
     print(f"[secrets] API tokens for the sidecars in {write_token_env(target)}")
+    print(f"[secrets] {trust_root.ensure(target.with_name('sentry'))}")
 
 
 if __name__ == "__main__":

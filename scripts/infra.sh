@@ -3,6 +3,7 @@
 # to 127.0.0.1, data under .run/data (git-ignored):
 #   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
 #   Dapr scheduler :50006 (no placement: no app hosts actors)
+#   Dapr Sentry :50001 (the CA behind the sidecars' mTLS; healthz :28083, metrics :29093)
 #   and only for their BROKER: Mosquitto :1883 (mqtt), NATS with JetStream :4222 (nats),
 #   Kafka in KRaft mode :9092, its controller :9093 (kafka)
 #   Zipkin :9411 (only for TRACING=1: the sidecars' spans, in memory)
@@ -236,6 +237,24 @@ start_dapr_control_plane() {
   fi
 }
 
+# Sentry, Dapr's certificate authority: signs each sidecar's workload certificate (its SPIFFE
+# identity, which the callee's access control checks) with the issuer of the trust root that
+# setup generated (.run/sentry/, scripts/trust_root.py). On :50001, where `dapr run` points every
+# daprd whose Configuration enables mTLS. Its own Configuration (.run/config/sentry.yaml) sets the
+# certificates' lifetime; scripts/dapr_configs.py writes it with every app's.
+start_sentry() {
+  [ -f "$run/sentry/issuer.key" ] || die "no trust root in $run/sentry: run 'make setup' first"
+  "$root/.venv/bin/python" "$root/scripts/dapr_configs.py" "$run/config" \
+    || die "could not write the Dapr Configurations (scripts/dapr_configs.py); see the message above"
+  running sentry && port_open 50001 && { log "sentry already running"; return; }
+  need "$DAPR_RUNTIME_PATH/.dapr/bin/sentry"
+  port_open 50001 && die "port 50001 is taken by $(holder 50001): stop it (another checkout's 'make infra-down'?) and try again"
+  log "starting dapr sentry (mTLS certificates)"
+  spawn sentry "$DAPR_RUNTIME_PATH/.dapr/bin/sentry" --mode standalone --config "$run/config/sentry.yaml" \
+    --issuer-credentials "$run/sentry" --trust-domain localhost --port 50001 --listen-address 127.0.0.1 \
+    --healthz-port 28083 --healthz-listen-address 127.0.0.1 --metrics-port 29093 --metrics-listen-address 127.0.0.1
+}
+
 # Each service owns its database and user; passwords come from the secrets file setup generated.
 provision_mariadb() {
   [ -f "$run/secrets.json" ] || die "$run/secrets.json is missing: run 'make setup' first"
@@ -264,7 +283,7 @@ wait_for_broker() {
 
 up() {
   local extra; extra=$(extra_broker)
-  start_rabbitmq; start_mariadb; start_redis; start_ferretdb; start_dapr_control_plane
+  start_rabbitmq; start_mariadb; start_redis; start_ferretdb; start_dapr_control_plane; start_sentry
   [ -z "$extra" ] || "start_$extra"
   [ "${TRACING:-0}" = 1 ] && start_zipkin
   wait_for mariadb 60 mariadb-admin --no-defaults --socket="$run/mariadb.sock" -uroot ping
@@ -272,6 +291,7 @@ up() {
   wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping
   wait_for ferretdb 30 port_open 27017
   wait_for scheduler 60 curl -sf http://127.0.0.1:28081/healthz
+  wait_for sentry 30 curl -sf http://127.0.0.1:28083/healthz
   [ -z "$extra" ] || wait_for_broker "$extra"
   wait_for_broker rabbitmq
   [ "${TRACING:-0}" = 1 ] && wait_for zipkin 90 curl -sf http://127.0.0.1:9411/health
@@ -293,11 +313,11 @@ stop_one() {
 
 down() {
   # RabbitMQ's port mapper last: it outlives the node.
-  for name in zipkin scheduler placement kafka nats mosquitto ferretdb redis mariadb rabbitmq epmd; do stop_one "$name"; done
+  for name in zipkin sentry scheduler placement kafka nats mosquitto ferretdb redis mariadb rabbitmq epmd; do stop_one "$name"; done
 }
 
 status() {
-  for name in rabbitmq mariadb redis ferretdb mosquitto nats kafka placement scheduler zipkin; do
+  for name in rabbitmq mariadb redis ferretdb mosquitto nats kafka placement scheduler sentry zipkin; do
     if running "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

@@ -44,6 +44,8 @@ def instances(app: dict[str, Any], replicas: int) -> list[dict[str, Any]]:
             if not shared.is_symlink():
                 shared.symlink_to(ROOT / ".run")
         entry["appDirPath"] = str(workdir)
+        # Each app's own Configuration (its access control), the same file for every replica.
+        entry["configFilePath"] = os.path.normpath(ROOT / app["configFilePath"])
         entry["command"] = [str(ROOT / ".venv/bin/python"), "-m", app["command"][-1]]
         # The app runs from its replica's directory: Python finds the services package here.
         entry["env"] = {**app.get("env", {}), "PYTHONPATH": str(ROOT)}

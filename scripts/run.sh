@@ -56,6 +56,10 @@ BROKER=$BROKER TRACING=${TRACING:-0} scripts/infra.sh up
 # them from this environment through `dapr run`.
 [ -f .run/api-tokens.env ] || { log "no .run/api-tokens.env: run 'make setup'"; exit 1; }
 set -a; source .run/api-tokens.env; set +a
+# mTLS between sidecars: every daprd trusts certificates that chain up to the local root (its
+# workload certificate comes from Sentry, which scripts/infra.sh started).
+DAPR_TRUST_ANCHORS=$(cat .run/sentry/ca.crt)
+export DAPR_TRUST_ANCHORS
 
 # `dapr run` starts a new log file per app and per sidecar each time: keep the last runs' only
 # (a day of test runs left 2,700 files, 790 MB).

@@ -1,0 +1,87 @@
+"""Writes each app's Dapr Configuration, and Sentry's, into OUT_DIR (.run/config/ for make run).
+
+    python scripts/dapr_configs.py OUT_DIR    # OUT_DIR/<app-id>.yaml for every app, OUT_DIR/sentry.yaml
+
+Every sidecar runs with components/config.yaml (name resolution, tracing, metrics) plus:
+  - mTLS between sidecars, with workload certificates from Sentry (scripts/infra.sh starts it);
+    `dapr run` sees `mtls.enabled` and gives daprd --enable-mtls --sentry-address localhost:50001;
+  - its own access control: who may call this app, with which verbs and paths
+    (components/access-control.yaml). Access control is enforced by the callee's sidecar, so
+    each app needs a Configuration of its own.
+Sentry reads the `mtls` section only (the workload certificates' lifetime).
+"""
+
+import copy
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_IDS = tuple(app["appID"] for app in yaml.safe_load((ROOT / "dapr.yaml").read_text())["apps"])
+
+# Self-hosted identities: Sentry signs spiffe://public/ns/default/<app-id> (daprd's defaults: trust
+# domain "public", namespace "default" when NAMESPACE is unset).
+TRUST_DOMAIN, NAMESPACE = "public", "default"
+
+# Workload certificates live 5 minutes here, so a run of the e2e suite sees each sidecar renew
+# its certificate (daprd asks Sentry for a new one at 70% of its life) while calls go on.
+# Dapr's default is 24 h. The clock skew allowed is a minute: every process shares one clock.
+MTLS = {"enabled": True, "workloadCertTTL": "5m", "allowedClockSkew": "1m"}
+
+
+def access_control(app_id: str, callees: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The `accessControl` section of `app_id`'s sidecar: deny, except what its callers may do."""
+    return {
+        "defaultAction": "deny",
+        "trustDomain": TRUST_DOMAIN,
+        "policies": [
+            {
+                "appId": caller["appId"],
+                "defaultAction": "deny",
+                "trustDomain": TRUST_DOMAIN,
+                "namespace": NAMESPACE,
+                "operations": [
+                    {"name": op["name"], "httpVerb": list(op["httpVerb"]), "action": "allow"}
+                    for op in caller["operations"]
+                ],
+            }
+            for caller in callees.get(app_id, [])
+        ],
+    }
+
+
+def configurations() -> dict[str, dict[str, Any]]:
+    """File name -> Configuration: one per app-id, and sentry's."""
+    base = yaml.safe_load((ROOT / "components/config.yaml").read_text())
+    callees = yaml.safe_load((ROOT / "components/access-control.yaml").read_text())["callees"]
+    unknown = set(callees) - set(APP_IDS) | {c["appId"] for cs in callees.values() for c in cs} - set(APP_IDS)
+    if unknown:
+        sys.exit(f"components/access-control.yaml names app-ids dapr.yaml does not run: {sorted(unknown)}")
+    made = {}
+    for app_id in APP_IDS:
+        config = copy.deepcopy(base)
+        config["metadata"]["name"] = f"shop-{app_id}"
+        config["spec"]["mtls"] = dict(MTLS)
+        config["spec"]["accessControl"] = access_control(app_id, callees)
+        made[f"{app_id}.yaml"] = config
+    made["sentry.yaml"] = {
+        "apiVersion": base["apiVersion"],
+        "kind": "Configuration",
+        "metadata": {"name": "sentry"},
+        "spec": {"mtls": dict(MTLS)},
+    }
+    return made
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    header = "# Written by scripts/dapr_configs.py from components/config.yaml and components/access-control.yaml.\n"
+    for name, config in configurations().items():
+        (out / name).write_text(header + yaml.safe_dump(config, sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()
