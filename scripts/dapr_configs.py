@@ -78,7 +78,7 @@ def configurations() -> dict[str, dict[str, Any]]:
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    header = "# Written by scripts/dapr_configs.py from components/config.yaml and components/access-control.yaml.\n"
+    header = "# Written by scripts/dapr_configs.py from components/config.yaml and access-control.yaml.\n"
     for name, config in configurations().items():
         (out / name).write_text(header + yaml.safe_dump(config, sort_keys=False))
 

@@ -33,7 +33,10 @@ def _ca_certificate(
     """A CA certificate for `key`, self-signed unless `signed_by` (issuer name, issuer key)."""
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name(
-        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dapr-shop"), x509.NameAttribute(NameOID.COMMON_NAME, subject)]
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dapr-shop"),
+            x509.NameAttribute(NameOID.COMMON_NAME, subject),
+        ]
     )
     issuer, signer = signed_by or (name, key)
     return (
