@@ -91,7 +91,11 @@ def applied_events(event_type: str, *entity_ids: str) -> list[dict[str, Any]]:
     """Events of a type for some entities that reached the order-view subscriber through the
     broker (one query: FerretDB scans for it, so poll the cheap lookups below instead)."""
     status, body = invoke(
-        "order-view", "GET", "events", params={"type": event_type, "entity_id": list(entity_ids)}
+        "order-view",
+        "GET",
+        "events",
+        params={"type": event_type, "entity_id": list(entity_ids)},
+        via="order-view",
     )
     assert status == 200, body
     return body["items"]
@@ -99,7 +103,7 @@ def applied_events(event_type: str, *entity_ids: str) -> list[dict[str, Any]]:
 
 def view_knows(kind: str, entity_id: str, version: int = 1) -> bool:
     """Whether order-view applied a customer/product event of at least this version."""
-    status, body = invoke("order-view", "GET", f"known/{kind}/{entity_id}")
+    status, body = invoke("order-view", "GET", f"known/{kind}/{entity_id}", via="order-view")
     return status == 200 and body["version"] >= version
 
 

@@ -190,10 +190,11 @@ class System:
         )
         # Each replica's sidecar takes its app back on its next health probe (2 s apart), and
         # until then refuses calls for it: ten calls in a row through Dapr, spread over the
-        # replicas by name resolution, all answered.
+        # replicas by name resolution, all answered (the gateway's liveness probe, which its
+        # access control allows on every app).
         for app_id in environs:
             wait_until(
-                lambda app_id=app_id: all(invoke(app_id, "GET", "readyz")[0] == 200 for _ in range(10)),
+                lambda app_id=app_id: all(invoke(app_id, "GET", "healthz")[0] == 200 for _ in range(10)),
                 timeout=30,
                 what=f"every {app_id} replica taking calls through Dapr",
             )
@@ -294,13 +295,15 @@ def sidecar_headers() -> dict[str, str]:
     return {"dapr-api-token": secret("dapr-api-token")}
 
 
-def invoke(app_id: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-    """Calls an app through Dapr service invocation (via the gateway's sidecar), as services do:
-    a 4xx arrives as 200 plus x-shop-status (services/shared/app.py), restored here."""
+def invoke(app_id: str, method: str, path: str, *, via: str = "gateway", **kwargs: Any) -> tuple[int, Any]:
+    """Calls an app through Dapr service invocation as the app `via` does, through its sidecar
+    (the callee's sidecar admits only what components/access-control.yaml allows `via`; an app's
+    own sidecar calls it directly, without that check: how the tests read an app's own state).
+    A 4xx arrives as 200 plus x-shop-status (services/shared/app.py), restored here."""
     headers = {**sidecar_headers(), **kwargs.pop("headers", {})}
     response = httpx.request(
         method,
-        f"{sidecar('gateway')}/v1.0/invoke/{app_id}/method/{path}",
+        f"{sidecar(via)}/v1.0/invoke/{app_id}/method/{path}",
         timeout=10,
         headers=headers,
         **kwargs,

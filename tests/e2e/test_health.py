@@ -35,7 +35,7 @@ def test_every_app_reports_its_own_dependencies_ready_through_its_sidecar(system
         "notifications": {"sidecar", "database"},
     }
     for app, checks in expected.items():
-        status, body = invoke(app, "GET", "readyz")
+        status, body = invoke(app, "GET", "readyz", via=app)
         assert status == 200, (app, body)
         assert body == {"status": "ready", "checks": dict.fromkeys(checks, "ok")}
 

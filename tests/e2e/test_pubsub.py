@@ -33,7 +33,7 @@ def publish_customer_event(event_id: str) -> None:
 
 def processed_by_order_view(event_id: str) -> dict[str, object] | None:
     """Asks order-view, through Dapr service invocation, whether it applied the event."""
-    status, body = invoke("order-view", "GET", f"events/{event_id}")
+    status, body = invoke("order-view", "GET", f"events/{event_id}", via="order-view")
     return body if status == 200 else None
 
 
