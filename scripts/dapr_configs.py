@@ -26,8 +26,8 @@ APP_IDS = tuple(app["appID"] for app in yaml.safe_load((ROOT / "dapr.yaml").read
 TRUST_DOMAIN, NAMESPACE = "public", "default"
 
 # Workload certificates live 5 minutes here, so a run of the e2e suite sees each sidecar renew
-# its certificate (daprd asks Sentry for a new one at 70% of its life) while calls go on.
-# Dapr's default is 24 h. The clock skew allowed is a minute: every process shares one clock.
+# its certificate while calls go on (daprd asks Sentry for a new one 2 minutes into its life:
+# "Successfully renewed workload identity" in its log). Dapr's default is 24 h. The clock skew allowed is a minute: every process shares one clock.
 MTLS = {"enabled": True, "workloadCertTTL": "5m", "allowedClockSkew": "1m"}
 
 
