@@ -96,7 +96,10 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0
 def test_a_plain_text_connection_to_a_sidecars_internal_port_gets_no_answer(system: System) -> None:
     with socket.create_connection(internal_address("products"), timeout=5) as conn:
         conn.sendall(HTTP2_PREFACE)
-        answer = conn.recv(64)
+        try:
+            answer = conn.recv(64)
+        except ConnectionResetError:  # closed with our bytes unread
+            answer = b""
 
     # A plain-text gRPC server answers with its own SETTINGS frame (type 4); this one, expecting
     # a TLS handshake, closes the connection or answers with a TLS alert record (type 21).
