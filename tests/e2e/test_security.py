@@ -81,9 +81,12 @@ def test_a_call_the_callees_access_control_does_not_allow_is_refused_by_its_side
 
 def internal_address(app_id: str) -> tuple[str, int]:
     """Where other sidecars reach an app's sidecar (its internal gRPC port): what it registered
-    in the name-resolution table (components/config.yaml)."""
+    in the name-resolution table (components/config.yaml), most recently (a sidecar of an
+    earlier run may have left its row)."""
     with sqlite3.connect(f"file:{ROOT / '.run/dapr-nameresolution.db'}?mode=ro", uri=True) as db:
-        row = db.execute("SELECT address FROM hosts WHERE app_id = ? LIMIT 1", (app_id,)).fetchone()
+        row = db.execute(
+            "SELECT address FROM hosts WHERE app_id = ? ORDER BY last_update DESC LIMIT 1", (app_id,)
+        ).fetchone()
     assert row, f"{app_id}'s sidecar is not registered for name resolution"
     host, port = row[0].rsplit(":", 1)
     return host, int(port)
