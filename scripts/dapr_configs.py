@@ -27,7 +27,8 @@ TRUST_DOMAIN, NAMESPACE = "public", "default"
 
 # Workload certificates live 5 minutes here, so a run of the e2e suite sees each sidecar renew
 # its certificate while calls go on (daprd asks Sentry for a new one 2 minutes into its life:
-# "Successfully renewed workload identity" in its log). Dapr's default is 24 h. The clock skew allowed is a minute: every process shares one clock.
+# "Successfully renewed workload identity" in its log). Dapr's default is 24 h. The clock skew
+# allowed is a minute: every process here shares one clock.
 MTLS = {"enabled": True, "workloadCertTTL": "5m", "allowedClockSkew": "1m"}
 
 
