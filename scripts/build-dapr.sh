@@ -105,13 +105,16 @@ progress() {
     END { printf "[build-dapr] %s: %d packages compiled\n", what, n }'
 }
 
-# ticking WHAT: says every 30 s that WHAT is still going, with the module cache's size. `go build`
-# prints nothing while it downloads modules or links a large binary (minutes on a cold cache).
+# ticking WHAT [cache]: says every 30 s that WHAT is still going (with "cache": and how big the
+# module cache has grown). `go` prints nothing while it downloads modules or links a large binary.
 ticker=""
 ticking() {
-  local what=$1 since=$SECONDS
+  local what=$1 cache=${2:-} since=$SECONDS
   # One-second sleeps: a stopped ticker leaves no sleep behind holding the output open.
-  ( while :; do for _ in $(seq 30); do sleep 1; done; log "  $what: still going after $((SECONDS - since))s (module cache $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1))"; done ) &
+  ( while :; do
+      for _ in $(seq 30); do sleep 1; done
+      log "  $what: still going after $((SECONDS - since))s${cache:+ (module cache $(du -sh "$(go env GOMODCACHE)" 2>/dev/null | cut -f1))}"
+    done ) &
   ticker=$!
 }
 stop_ticking() { [ -z "$ticker" ] || kill "$ticker" 2>/dev/null || true; ticker=""; }
@@ -128,7 +131,7 @@ if [ ${#runtime_missing[@]} -gt 0 ]; then
   use_patched_contrib "$src"
   cd "$src"
   log "downloading dapr's dependencies (several hundred modules, about 2 GB on a cold cache)"
-  ticking "downloading dapr's dependencies"
+  ticking "downloading dapr's dependencies" cache
   go mod download
   stop_ticking
   ldflags="-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/kit/logger.DaprVersion=$DAPR_VERSION"
@@ -156,7 +159,7 @@ if [ "${DAPR_SKIP_CLI:-0}" != 1 ] && [ ! -x "$DAPR_CLI" ]; then
   # its metadata types, identical in v1.16.1.
   (cd "$cli_src" && go mod edit -replace=github.com/dapr/components-contrib=github.com/dapr/components-contrib@v1.16.1)
   log "downloading the Dapr CLI's dependencies"
-  ticking "downloading the Dapr CLI's dependencies"
+  ticking "downloading the Dapr CLI's dependencies" cache
   (cd "$cli_src" && go mod download) || { log "the Go module proxy did not serve the Dapr CLI's dependencies; see the output above"; exit 1; }
   stop_ticking
   log "compiling the Dapr CLI"
