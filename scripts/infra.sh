@@ -94,7 +94,8 @@ start_mariadb() {
   spawn mariadb /usr/sbin/mariadbd --no-defaults --user=root --datadir="$data/mariadb" \
     --bind-address=127.0.0.1 --port=3306 --socket="$run/mariadb.sock" --pid-file="$run/mariadb.pid" \
     --skip-name-resolve --innodb-buffer-pool-size=128M --max-connections=500 --log-error="$logs/mariadb.err" \
-    --key-buffer-size=1M --aria-pagecache-buffer-size=8M --innodb-log-buffer-size=4M
+    --key-buffer-size=1M --aria-pagecache-buffer-size=8M --innodb-log-buffer-size=4M \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_520_ci
 }
 
 start_redis() {
