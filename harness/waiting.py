@@ -1,4 +1,4 @@
-"""Helpers shared by the test tiers."""
+"""Polling for a condition with a deadline: what tests and the bench use instead of sleeping."""
 
 import time
 from collections.abc import Callable
