@@ -126,6 +126,6 @@ bench:
 	$(PY) -m bench
 
 lint:
-	$(PY) -m ruff check services tests scripts bench
-	$(PY) -m ruff format --check services tests scripts bench
-	$(PY) -m mypy services
+	$(PY) -m ruff check services harness tests scripts bench
+	$(PY) -m ruff format --check services harness tests scripts bench
+	$(PY) -m mypy services harness

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from bench import hey, orders, processes, scaling, sidecars
 from bench.cpus import LOADGEN_CPUS, SYSTEM_CPUS, named, pinned, split, split_available
 from bench.report import cpu_lines, table
-from tests.e2e.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
+from harness.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 WARMUP_S = 3

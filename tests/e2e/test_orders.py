@@ -3,9 +3,9 @@
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.shop import User, admin, api, create_product, place_order, register, view_shows
-from tests.e2e.system import System
-from tests.support import wait_until
+from harness.shop import User, admin, api, create_product, place_order, register, view_shows
+from harness.system import System
+from harness.waiting import wait_until
 
 
 def stock_of(product_id: str) -> int:

@@ -2,9 +2,9 @@
 
 import uuid
 
-from tests.e2e.shop import admin, api, create_product, register, view_knows
-from tests.e2e.system import System, invoke, one_gateway
-from tests.support import wait_until
+from harness.shop import admin, api, create_product, register, view_knows
+from harness.system import System, invoke, one_gateway
+from harness.waiting import wait_until
 
 
 def test_a_customer_lists_a_product_and_becomes_its_seller(system: System) -> None:

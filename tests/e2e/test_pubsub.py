@@ -5,9 +5,8 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import SystemManager
-from tests.e2e.system import System, invoke, publish
-from tests.support import wait_until
+from harness.system import System, SystemManager, invoke, publish
+from harness.waiting import wait_until
 
 
 def publish_customer_event(event_id: str) -> None:

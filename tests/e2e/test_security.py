@@ -5,8 +5,8 @@ import uuid
 
 import httpx
 
-from tests.e2e.shop import api
-from tests.e2e.system import System, publish, secret, sidecar
+from harness.shop import api
+from harness.system import System, publish, secret, sidecar
 
 PRODUCTS_APP = "http://127.0.0.1:8030"
 
