@@ -1,16 +1,18 @@
-"""The gateway's public REST API: authenticate, validate, forward through Dapr."""
+"""The gateway's public REST API: authenticate, validate, hand the request to the service
+(or straight to the app behind it), answer. The route docstrings are the OpenAPI document's."""
 
-from collections.abc import Awaitable, Iterable, Iterator
-from contextlib import contextmanager
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.gateway import service
-from services.gateway.cache import Answer
+from services.gateway.admission import InFlightLimit
+from services.gateway.cache import ReadThroughCache
 from services.gateway.config import BACKEND_APPS, get_settings
-from services.gateway.schemas import (
+from services.gateway.forwarding import forward
+from services.gateway.models import (
     DeadLetterReplay,
     Login,
     NewOrder,
@@ -19,33 +21,40 @@ from services.gateway.schemas import (
     ProfileChanges,
     Registration,
 )
+from services.gateway.order_reads import read_orders
 from services.gateway.security import AdminActor, CurrentActor
+from services.shared.dapr import DaprSidecar
 from services.shared.errors import ApiError
-from services.shared.identity import Actor
 from services.shared.paging import Limit, Offset
 
 router = APIRouter(prefix="/api")
 
 
-def dapr(request: Request) -> Any:
+# What main.lifespan built, read off the app's state by plain functions rather than declared
+# as dependencies: every route, the hottest ones too, skips that machinery.
+
+
+def dapr(request: Request) -> DaprSidecar:
     return request.app.state.dapr
 
 
-@contextmanager
-def changing(request: Request, product_ids: Iterable[str]) -> Iterator[None]:
-    """Drops the products a write touches from the gateway's cache once it is done, or has
-    failed (a timed-out order may still have reserved stock)."""
-    try:
-        yield
-    finally:
-        for product_id in product_ids:
-            request.app.state.products.invalidate(product_id.lower())
+def products(request: Request) -> ReadThroughCache:
+    return request.app.state.products
+
+
+def placing_orders(request: Request) -> InFlightLimit:
+    return request.app.state.placing_orders
 
 
 def known_id(value: str, what: str) -> str:
-    if not service.is_uuid(value):
-        raise ApiError(404, "not_found", f"{what} not found")
-    return value.lower()
+    """Ids are UUIDs; anything else cannot name a resource (404) and never reaches a path
+    downstream. Returns the id in lower case, as the apps store it."""
+    try:
+        if str(uuid.UUID(value)) == value.lower():
+            return value.lower()
+    except ValueError:
+        pass
+    raise ApiError(404, "not_found", f"{what} not found")
 
 
 # FastAPI tries routes in the order they are declared, and each miss costs a regex match
@@ -77,7 +86,7 @@ async def list_products(
         params["q"] = q
     if seller_id is not None:
         params["seller_id"] = seller_id
-    return await service.forward(dapr(request), "products", "GET", "products", params=params)
+    return await forward(dapr(request), "products", "GET", "products", params=params)
 
 
 @router.get("/products/{product_id}", tags=["products"])
@@ -86,16 +95,9 @@ async def get_product(product_id: str, request: Request) -> Response:
     current at once after an edit, order or cancel made through this gateway. `X-Cache` says
     `hit` or `miss`; `Cache-Control: no-cache` asks the products service (`bypass`)."""
     pid = known_id(product_id, "product")
-    products = request.app.state.products
-
-    def load() -> Awaitable[Answer]:
-        return service.fetch(dapr(request), "products", f"products/{pid}")
-
     # Read off the request, not declared as a parameter: the hottest route skips that machinery.
-    if "no-cache" in request.headers.get("cache-control", "").lower():
-        answer, outcome = await products.refresh(pid, load), "bypass"
-    else:
-        answer, outcome = await products.get(pid, load)
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    answer, outcome = await service.product_page(dapr(request), products(request), pid, fresh=fresh)
     return Response(
         answer.body, status_code=answer.status, media_type="application/json", headers={"X-Cache": outcome}
     )
@@ -104,9 +106,7 @@ async def get_product(product_id: str, request: Request) -> Response:
 @router.post("/products", status_code=201, tags=["products"])
 async def create_product(body: NewProduct, request: Request, actor: CurrentActor) -> Response:
     """Lists a product for sale; the caller is its seller."""
-    return await service.forward(
-        dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump()
-    )
+    return await forward(dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump())
 
 
 @router.patch("/products/{product_id}", tags=["products"])
@@ -116,17 +116,15 @@ async def change_product(
     """The seller or an admin changes a product; 403 for anyone else."""
     pid = known_id(product_id, "product")
     changes = body.model_dump(exclude_unset=True)
-    with changing(request, [pid]):
-        return await service.forward(
-            dapr(request), "products", "PATCH", f"products/{pid}", actor=actor, json=changes
-        )
+    return await service.change_product(
+        dapr(request), products(request), actor=actor, product_id=pid, changes=changes
+    )
 
 
 @router.delete("/products/{product_id}", status_code=204, tags=["products"])
 async def delete_product(product_id: str, request: Request, actor: CurrentActor) -> Response:
     pid = known_id(product_id, "product")
-    with changing(request, [pid]):
-        return await service.forward(dapr(request), "products", "DELETE", f"products/{pid}", actor=actor)
+    return await service.delete_product(dapr(request), products(request), actor=actor, product_id=pid)
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -141,13 +139,14 @@ async def place_order(
 ) -> Response:
     """201 confirmed; 409 `insufficient_stock`; 422 `unknown_product`. Retrying with the same
     Idempotency-Key returns the first answer instead of placing a second order."""
-    headers = {"idempotency-key": idempotency_key} if idempotency_key else None
-    async with request.app.state.placing_orders.slot():
-        with changing(request, [item.product_id for item in body.items]):
-            order = body.model_dump()
-            return await service.forward(
-                dapr(request), "orders", "POST", "orders", actor=actor, json=order, headers=headers
-            )
+    return await service.place_order(
+        dapr(request),
+        products(request),
+        placing_orders(request),
+        actor=actor,
+        order=body.model_dump(),
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.get("/orders", tags=["orders"])
@@ -164,14 +163,14 @@ async def list_orders(
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if customer_id is not None:
         params["customer_id"] = customer_id
-    return _read_model_response(await service.read_orders(dapr(request), actor, "orders", params))
+    return _read_model_response(await read_orders(dapr(request), actor, "orders", params))
 
 
 @router.get("/orders/{order_id}", tags=["orders"])
 async def get_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
     """One order document; an order not yet in the read model is aggregated live (never a 404)."""
     oid = known_id(order_id, "order")
-    return _read_model_response(await service.read_orders(dapr(request), actor, f"orders/{oid}", None))
+    return _read_model_response(await read_orders(dapr(request), actor, f"orders/{oid}", None))
 
 
 def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Response:
@@ -183,9 +182,7 @@ def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Resp
 async def cancel_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
     """Cancels a confirmed order (its customer or an admin); 409 `not_cancellable`."""
     oid = known_id(order_id, "order")
-    status, order = await service.call(dapr(request), "orders", "POST", f"orders/{oid}/cancel", actor=actor)
-    with changing(request, [line["product_id"] for line in (order or {}).get("items", [])]):
-        return service.respond(status, order)
+    return await service.cancel_order(dapr(request), products(request), actor=actor, order_id=oid)
 
 
 # --- health -------------------------------------------------------------------------------
@@ -207,31 +204,24 @@ async def system_health(request: Request) -> JSONResponse:
 @router.post("/auth/register", status_code=201, tags=["auth"])
 async def register(body: Registration, request: Request) -> Response:
     """Creates a customer account. 409 `email_taken`."""
-    return await service.forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
+    return await forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
 
 
 @router.post("/auth/login", tags=["auth"])
 async def login(body: Login, request: Request) -> Response:
     """A bearer token for the account. 401 `invalid_credentials`."""
-    return await service.forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
+    return await forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
 
 
 @router.get("/me", tags=["auth"])
 async def me(request: Request, actor: CurrentActor) -> Response:
     """The caller's customer profile."""
-    return await _profile(request, actor, "GET", json=None)
+    return await service.profile(dapr(request), actor, "GET", json=None)
 
 
 @router.patch("/me", tags=["auth"])
 async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
-    return await _profile(request, actor, "PATCH", json=body.model_dump())
-
-
-async def _profile(request: Request, actor: Actor, method: str, *, json: Any) -> Response:
-    status, body = await service.call(dapr(request), "customers", method, f"customers/{actor.id}", json=json)
-    if status == 200 and body is not None:
-        body = {**body, "role": actor.role}
-    return JSONResponse(body, status_code=status)
+    return await service.profile(dapr(request), actor, "PATCH", json=body.model_dump())
 
 
 # --- notifications ------------------------------------------------------------------------
@@ -244,18 +234,14 @@ async def list_notifications(
     """The caller's notifications, newest first, with the `unread` count. Live ones arrive over
     the WebSocket at ws://<host>:8001/ws."""
     params = {"limit": limit, "offset": offset}
-    return await service.forward(
-        dapr(request), "notifications", "GET", "notifications", actor=actor, params=params
-    )
+    return await forward(dapr(request), "notifications", "GET", "notifications", actor=actor, params=params)
 
 
 @router.post("/notifications/{notification_id}/read", tags=["notifications"])
 async def mark_notification_read(notification_id: str, request: Request, actor: CurrentActor) -> Response:
     """Marks one of the caller's notifications read; another user's is a 404."""
     nid = known_id(notification_id, "notification")
-    return await service.forward(
-        dapr(request), "notifications", "POST", f"notifications/{nid}/read", actor=actor
-    )
+    return await forward(dapr(request), "notifications", "POST", f"notifications/{nid}/read", actor=actor)
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -267,7 +253,7 @@ async def list_customers(
 ) -> Response:
     """Every customer, oldest first (admins only)."""
     params = {"limit": limit, "offset": offset}
-    return await service.forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
+    return await forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
 
 
 @router.get("/admin/dead-letters", tags=["admin"])
@@ -276,9 +262,7 @@ async def dead_letters(
 ) -> Response:
     """Events no subscriber could apply, newest first, as kept by order-view."""
     params = {"limit": limit, "offset": offset}
-    return await service.forward(
-        dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params
-    )
+    return await forward(dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params)
 
 
 @router.post("/admin/dead-letters/replay", tags=["admin"])
@@ -288,18 +272,16 @@ async def replay_dead_letters(
     """Redelivers dead letters (these ids, or the oldest 100) to the subscriber that failed on
     them. Each one applied is forgotten; each one failing again is kept, with the outcome."""
     json = body.model_dump(exclude_none=True) if body is not None else {}
-    return await service.forward(
-        dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json
-    )
+    return await forward(dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json)
 
 
 @router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"])
 async def rebuild_read_model(request: Request, actor: AdminActor) -> Response:
     """Rebuilds the order read model from the source services, in the background."""
-    return await service.forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
+    return await forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
 
 
 @router.get("/admin/read-model/status", tags=["admin"])
 async def read_model_status(request: Request, actor: AdminActor) -> Response:
     """Rebuild progress: documents built, total, last event applied, lag."""
-    return await service.forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)
+    return await forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)

@@ -1,5 +1,6 @@
 """The public API's request bodies: unknown fields rejected, every field bounded. Fields a
-client must never set (seller, role, status, prices) are simply not here."""
+client must never set (seller, role, status, prices) are simply not here. The apps behind the
+gateway declare their own bodies (no service imports another): the public contract is this one."""
 
 from typing import Annotated
 
