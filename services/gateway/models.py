@@ -3,47 +3,72 @@ client must never set (seller, role, status, prices) are simply not here. The ap
 gateway declare their own bodies (no service imports another): the public contract is this one."""
 
 from typing import Annotated
+from uuid import UUID
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import ConfigDict, EmailStr, Field, StringConstraints
 
-from services.shared.contracts import Strict
+from services.shared.contracts import Strict, Text
 
 
 class Registration(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "correct-horse-battery", "name": "Ada Lovelace"}
+            ]
+        }
+    )
+
     email: EmailStr = Field(max_length=254)
-    password: str = Field(min_length=8, max_length=128)
-    name: str = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=8, max_length=128)
+    name: Text = Field(min_length=1, max_length=100)
 
 
 class Login(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "ada@example.com", "password": "correct-horse-battery"}]}
+    )
+
     email: EmailStr = Field(max_length=254)
-    password: str = Field(min_length=1, max_length=128)
+    password: Text = Field(min_length=1, max_length=128)
 
 
 class ProfileChanges(Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
 
 
 class NewProduct(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "Teapot ☕", "description": "Holds 1 l.", "price_cents": 2500, "stock": 10}]
+        }
+    )
+
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=2000)
     price_cents: int = Field(ge=1, le=100_000_000)
     stock: int = Field(ge=0, le=1_000_000)
 
 
 class ProductChanges(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=2000)
     price_cents: int | None = Field(default=None, ge=1, le=100_000_000)
     stock: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class OrderLine(Strict):
-    product_id: str = Field(min_length=1, max_length=36)
+    product_id: UUID
     quantity: int = Field(ge=1, le=100)
 
 
 class NewOrder(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [{"product_id": "9b2f5c1e-3a4d-4f6b-8c7d-2e1f0a9b8c7d", "quantity": 2}]}]
+        }
+    )
+
     items: list[OrderLine] = Field(min_length=1, max_length=50)
 
 

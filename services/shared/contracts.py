@@ -1,6 +1,8 @@
 """Typed contracts every app shares: the base of every body a service accepts."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 
 class Strict(BaseModel):
@@ -8,3 +10,17 @@ class Strict(BaseModel):
     caller must not set is an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _encodable(value: str) -> str:
+    # JSON may carry lone surrogates ("\ud800"): valid in a Python str, but no UTF-8 for them
+    # exists, so the database (or a password hash) would fail on them later, as a 500.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogate code points)") from None
+    return value
+
+
+# Text a service stores or hashes: any Unicode, emoji included, and nothing UTF-8 cannot carry.
+Text = Annotated[str, AfterValidator(_encodable)]
