@@ -13,11 +13,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from services.auth.models import Registration, credentials
+from services.auth.models import Login, Registration, credentials
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.errors import ApiError
 from services.shared.identity import Actor, Role
 from services.shared.timeutil import utcnow
+from services.shared.tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,17 @@ def check_credentials(engine: Engine, *, email: str, password: str) -> Actor:
     if row is None:
         raise ApiError(401, "invalid_credentials", "wrong email or password")
     return Actor(id=row.id, role=row.role)
+
+
+def login(engine: Engine, tokens: TokenIssuer, form: Login) -> dict[str, Any]:
+    """A bearer token for these credentials; 401 `invalid_credentials` otherwise."""
+    email = form.email.lower()
+    actor = check_credentials(engine, email=email, password=form.password)
+    return {
+        "access_token": tokens.issue(actor, email=email),
+        "token_type": "bearer",
+        "expires_in": tokens.ttl_s,
+    }
 
 
 async def register(

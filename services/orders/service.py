@@ -10,15 +10,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.orders.models import NewOrder, order_lines, orders, outbox
+from services.orders import events
+from services.orders.models import NewOrder, order_lines, orders
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
-from services.shared.outbox import add_event
 from services.shared.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 
-TOPIC = "orders"
 # Deterministic order ids from Idempotency-Keys: the same key can only ever make one order.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c4a52-3b7e-4c0e-9d55-2f8b8a3e9c10")
 
@@ -149,7 +148,7 @@ def settle(engine: Engine, *, pending: dict[str, Any], reservation: dict[str, An
             "updated_at": iso(now),
             "version": pending["version"] + 1,
         }
-        add_event(conn, outbox, topic=TOPIC, event_type=f"order.{status}", data=order)
+        events.publish(conn, order)
     return order
 
 
@@ -183,7 +182,7 @@ def mark_cancelled(engine: Engine, *, order_id: str) -> dict[str, Any]:
             raise ApiError(409, "not_cancellable", "only a confirmed order can be cancelled")
         order = _read(conn, order_id)
         assert order is not None
-        add_event(conn, outbox, topic=TOPIC, event_type="order.cancelled", data=order)
+        events.publish(conn, order)
     return order
 
 

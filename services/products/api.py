@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine
 
-from services.products import service
+from services.products import reserving, service
 from services.products.models import NewProduct, ProductChanges, ProductIds, Reservation
 from services.shared.identity import Actor, require_actor
 from services.shared.paging import Limit, Offset
@@ -66,10 +66,10 @@ def delete_product(product_id: str, db: DB, actor: Caller) -> Response:
 def reserve(body: Reservation, db: DB) -> dict[str, Any]:
     """Reserves stock for an order, all lines or none. `status` says which: `reserved`, or
     `rejected` when a line is short (with the prices, so the order can record what was asked)."""
-    return service.reserve(db, reservation=body)
+    return reserving.reserve(db, reservation=body)
 
 
 @router.post("/reservations/{order_id}/release", tags=["reservations"])
 def release(order_id: str, db: DB) -> dict[str, Any]:
     """Gives a cancelled order's stock back (idempotent)."""
-    return service.release(db, order_id=order_id)
+    return reserving.release(db, order_id=order_id)

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.notifications.events import handle
 from services.notifications.hub import Hub
+from services.notifications.service import handle
 from services.notifications.store import NotificationStore, metadata
 
 BUYER, SELLER = "b1", "s1"
