@@ -11,7 +11,7 @@ from services.gateway import service
 from services.gateway.admission import InFlightLimit
 from services.gateway.cache import ReadThroughCache
 from services.gateway.config import BACKEND_APPS, get_settings
-from services.gateway.contract import HealthReport, errors, operation_id
+from services.gateway.contract import HealthReport, created, errors, operation_id
 from services.gateway.forwarding import forward
 from services.gateway.models import (
     DeadLetterReplay,
@@ -92,7 +92,15 @@ async def get_product(product_id: UUID, request: Request) -> Response:
     )
 
 
-@router.post("/products", status_code=201, tags=["products"], responses=errors(401, 422))
+@router.post(
+    "/products",
+    status_code=201,
+    tags=["products"],
+    responses={
+        **errors(401, 422),
+        **created("product_id", "get_product", "change_product", "delete_product"),
+    },
+)
 async def create_product(body: NewProduct, request: Request, actor: CurrentActor) -> Response:
     """Lists a product for sale; the caller is its seller."""
     return await forward(dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump())
@@ -125,7 +133,10 @@ async def delete_product(product_id: UUID, request: Request, actor: CurrentActor
     "/orders",
     status_code=201,
     tags=["orders"],
-    responses=errors(401, 409, 422, c409=("insufficient_stock", "conflict"), c422="unknown_product"),
+    responses={
+        **errors(401, 409, 422, c409=("insufficient_stock", "conflict"), c422="unknown_product"),
+        **created("order_id", "get_order", "cancel_order"),
+    },
 )
 async def place_order(
     body: NewOrder,

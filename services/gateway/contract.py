@@ -78,6 +78,13 @@ def errors(*statuses: int, **codes: tuple[str, ...] | str) -> dict[int | str, di
     return declared
 
 
+def created(param: str, *operations: str) -> dict[int | str, dict[str, Any]]:
+    """A 201 whose answer's `id` is the `param` of these operations (OpenAPI links: a client, or
+    a fuzzer, can follow them from what it created)."""
+    links = {op: {"operationId": op, "parameters": {param: "$response.body#/id"}} for op in operations}
+    return {201: {"description": "Created", "links": links}}
+
+
 def operation_id(route: APIRoute) -> str:
     """A generated client's method names: the route function's own (`place_order`)."""
     return route.name
