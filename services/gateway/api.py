@@ -98,7 +98,13 @@ async def get_product(product_id: UUID, request: Request) -> Response:
     tags=["products"],
     responses={
         **errors(401, 422),
-        **created("product_id", "get_product", "change_product", "delete_product"),
+        **created(
+            "product_id",
+            "get_product",
+            "change_product",
+            "delete_product",
+            place_order={"items": [{"product_id": "$response.body#/id", "quantity": 1}]},
+        ),
     },
 )
 async def create_product(body: NewProduct, request: Request, actor: CurrentActor) -> Response:

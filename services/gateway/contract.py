@@ -78,10 +78,14 @@ def errors(*statuses: int, **codes: tuple[str, ...] | str) -> dict[int | str, di
     return declared
 
 
-def created(param: str, *operations: str) -> dict[int | str, dict[str, Any]]:
-    """A 201 whose answer's `id` is the `param` of these operations (OpenAPI links: a client, or
-    a fuzzer, can follow them from what it created)."""
-    links = {op: {"operationId": op, "parameters": {param: "$response.body#/id"}} for op in operations}
+def created(param: str, *operations: str, **bodies: Any) -> dict[int | str, dict[str, Any]]:
+    """A 201 whose answer's `id` is the `param` of these operations, or goes into the request
+    body of others (`place_order={...}`): OpenAPI links, which a client or a fuzzer can follow
+    from what it created."""
+    links: dict[str, Any] = {
+        op: {"operationId": op, "parameters": {param: "$response.body#/id"}} for op in operations
+    }
+    links |= {op: {"operationId": op, "requestBody": body} for op, body in bodies.items()}
     return {201: {"description": "Created", "links": links}}
 
 
