@@ -1,9 +1,9 @@
-"""`python -m bench.sdk` (`make bench-sdk`, about two minutes): the project's sidecar client
-(`DaprSidecar`, services/shared/dapr.py: httpx over aiohttp) against the Dapr Python SDK's
-clients, call for call, on one daprd of its own (bench/sdk_system.py, which needs no machine
-lock): what each call costs in CPU (this process, which runs only the client; and daprd) and its
-latency, for publish, state save, state get, secret get and service invocation. What the figures
-decided: docs/decisions/0005-hand-written-sidecar-client.md.
+"""`python -m bench.sdk` (`make bench-sdk`, one to two minutes): the project's sidecar client
+(`DaprSidecar`, services/shared/dapr.py) against the Dapr Python SDK's clients, call for call,
+on one daprd of its own (bench/sdk_system.py, which needs no machine lock): what each call costs
+in CPU (this process, which runs only the client; and daprd) and its latency, for publish, state
+save, state get, secret get and service invocation. What the figures decided:
+docs/decisions/0005-hand-written-sidecar-client.md.
 
 Clients:
 - `DaprSidecar`, as every app builds it.
@@ -63,6 +63,13 @@ TOPIC = "bench"
 VALUE = {"order_id": "0f8fad5b-d9cb-469f-a165-70867728950e", "status": "placed", "total_cents": 12990}
 OPERATIONS = ("publish", "state save", "state get", "secret get", "invoke")
 UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+# Where every client finds the bench's sidecar: the SDK's settings, which the apps read too.
+SIDECAR_SETTINGS: dict[str, Any] = {
+    "DAPR_HTTP_PORT": PORTS["http"],
+    "DAPR_GRPC_PORT": PORTS["grpc"],
+    "DAPR_HTTP_ENDPOINT": None,
+    "DAPR_GRPC_ENDPOINT": None,
+}
 
 Call = Callable[[int], Awaitable[Any]]
 # `count` calls, numbered from `first` (the number picks the state key): their latencies.
@@ -304,9 +311,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 def figures() -> dict[str, Any]:
     """Starts the bench's daprd, measures every client and stops it again."""
     token = secrets.token_hex(16)
-    # The clients read the sidecar's address and token from the SDK's settings, as in the apps.
-    before = {name: getattr(dapr_settings, name) for name in SETTINGS}
-    for name, value in {**SETTINGS, "DAPR_API_TOKEN": token}.items():
+    wanted = {**SIDECAR_SETTINGS, "DAPR_API_TOKEN": token}
+    before = {name: getattr(dapr_settings, name) for name in wanted}
+    for name, value in wanted.items():
         setattr(dapr_settings, name, value)
     request = request_id_var.set("bench-sdk")
     trace = trace_context_var.set(parse(UNSAMPLED))
@@ -333,15 +340,6 @@ def figures() -> dict[str, Any]:
         "run_seconds": round(time.perf_counter() - started),
         "rows": rows,
     }
-
-
-SETTINGS: dict[str, Any] = {
-    "DAPR_HTTP_PORT": PORTS["http"],
-    "DAPR_GRPC_PORT": PORTS["grpc"],
-    "DAPR_HTTP_ENDPOINT": None,
-    "DAPR_GRPC_ENDPOINT": None,
-    "DAPR_API_TOKEN": None,
-}
 
 
 def main() -> int:
