@@ -12,7 +12,7 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench k8s-tools test-k8s setup-containers test-compose
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-sdk k8s-tools test-k8s setup-containers test-compose
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey k8s-tools secrets
@@ -124,6 +124,10 @@ load:
 ## bench: the performance figures (starts and stops the system itself, ~4 min; stop make run first)
 bench:
 	$(PY) -m bench
+
+## bench-sdk: the sidecar client against the Dapr SDK's, CPU and latency per call (~2 min; runs beside make run)
+bench-sdk:
+	$(PY) -m bench.sdk
 
 lint:
 	$(PY) -m ruff check services harness tests scripts bench
