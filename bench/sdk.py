@@ -46,10 +46,10 @@ from dapr.conf import settings as dapr_settings
 from bench.cpus import LOADGEN_CPUS, SYSTEM_CPUS, named, split_available
 from bench.sdk_system import APP_ID, PORTS, PUBSUB, SECRET, SECRETS, STORE, cpu_seconds, running, say
 from bench.stats import percentile
+from harness.system import ROOT
 from services.shared.dapr import DaprSidecar, _context_headers
 from services.shared.logging import request_id_var
 from services.shared.tracing import parse, trace_context_var
-from tests.e2e.system import ROOT
 
 CALLS = int(os.environ.get("BENCH_SDK_CALLS", "2000"))
 CONCURRENCY = [int(n) for n in os.environ.get("BENCH_SDK_CONCURRENCY", "1,16").split(",")]

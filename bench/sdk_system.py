@@ -22,8 +22,8 @@ import httpx
 import yaml
 
 from bench.cpus import SYSTEM_CPUS, pinned, split_available
-from tests.e2e.system import ROOT, _versions
-from tests.support import wait_until
+from harness.system import ROOT, versions
+from harness.waiting import wait_until
 
 APP_ID = "bench-sdk"
 PORTS = {"http": 3590, "grpc": 6590, "internal": 6591, "metrics": 9190, "app": 7190, "redis": 6390}
@@ -83,7 +83,7 @@ def _in_use(port: int) -> bool:
 def running(token: str) -> Iterator[int]:
     """redis-server, the hello app and daprd, each in its own process group, stopped on exit.
     Yields daprd's pid (its CPU is measured)."""
-    daprd = Path(_versions()["DAPR_RUNTIME_PATH"]) / ".dapr/bin/daprd"
+    daprd = Path(versions()["DAPR_RUNTIME_PATH"]) / ".dapr/bin/daprd"
     if not daprd.exists():
         raise SystemExit(f"[bench-sdk] missing daprd ({daprd}): run `make setup` first.")
     taken = [f"{name} {port}" for name, port in PORTS.items() if _in_use(port)]
@@ -110,7 +110,7 @@ def running(token: str) -> Iterator[int]:
         "APP_PORT": str(PORTS["app"]),
         "SHOP_LOG_LEVEL": "WARNING",
         "DAPR_API_TOKEN": token,
-        "GOGC": _versions()["DAPR_SIDECAR_GOGC"],
+        "GOGC": versions()["DAPR_SIDECAR_GOGC"],
     }
     started: list[subprocess.Popen[bytes]] = []
     try:

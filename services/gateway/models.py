@@ -1,11 +1,12 @@
 """The public API's request bodies: unknown fields rejected, every field bounded. Fields a
-client must never set (seller, role, status, prices) are simply not here. The apps behind the
+client must never set (seller, role, status, prices) are simply not here. Numbers are JSON
+numbers: `true`, `1.0` or `"5"` is refused, not read as 1 or 5. The apps behind the
 gateway declare their own bodies (no service imports another): the public contract is this one."""
 
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import ConfigDict, EmailStr, Field, StrictInt, StringConstraints
 
 from services.shared.contracts import Strict, Text
 
@@ -46,20 +47,20 @@ class NewProduct(Strict):
 
     name: Text = Field(min_length=1, max_length=200)
     description: Text = Field(default="", max_length=2000)
-    price_cents: int = Field(ge=1, le=100_000_000)
-    stock: int = Field(ge=0, le=1_000_000)
+    price_cents: StrictInt = Field(ge=1, le=100_000_000)
+    stock: StrictInt = Field(ge=0, le=1_000_000)
 
 
 class ProductChanges(Strict):
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     description: Text | None = Field(default=None, max_length=2000)
-    price_cents: int | None = Field(default=None, ge=1, le=100_000_000)
-    stock: int | None = Field(default=None, ge=0, le=1_000_000)
+    price_cents: StrictInt | None = Field(default=None, ge=1, le=100_000_000)
+    stock: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class OrderLine(Strict):
     product_id: UUID
-    quantity: int = Field(ge=1, le=100)
+    quantity: StrictInt = Field(ge=1, le=100)
 
 
 class NewOrder(Strict):
