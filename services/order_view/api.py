@@ -14,18 +14,18 @@ from services.shared.events import read_envelope
 from services.shared.identity import Actor, require_actor
 from services.shared.paging import Limit, Offset
 
-router = APIRouter()
 Caller = Annotated[Actor, Depends(require_actor)]
 
 
-async def require_admin(actor: Caller) -> Actor:
-    """FastAPI dependency of the routes for admins only (operators, the gateway's admin API)."""
+async def require_admin(actor: Caller) -> None:
+    """Refuses anyone but an admin (operators, the gateway's admin API)."""
     if not actor.is_admin:
         raise ApiError(403, "forbidden", "admins only")
-    return actor
 
 
-Admin = Annotated[Actor, Depends(require_admin)]
+router = APIRouter()
+# Every route on this one is for admins only.
+admin = APIRouter(dependencies=[Depends(require_admin)])
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -76,19 +76,15 @@ class ReplayRequest(Strict):
     )
 
 
-@router.post("/dead-letters/replay", tags=["events"])
-async def replay_dead_letters(
-    request: Request, _: Admin, body: ReplayRequest | None = None
-) -> dict[str, Any]:
+@admin.post("/dead-letters/replay", tags=["events"])
+async def replay_dead_letters(request: Request, body: ReplayRequest | None = None) -> dict[str, Any]:
     """Redelivers dead letters to the subscriber that could not apply them (admins only)."""
     ids = body.ids if body is not None else None
     return await replay.replay(request.app.state.dapr, request.app.state.store.dead_letters, ids)
 
 
-@router.get("/dead-letters", tags=["events"])
-async def list_dead_letters(
-    request: Request, _: Admin, limit: Limit = 20, offset: Offset = 0
-) -> dict[str, Any]:
+@admin.get("/dead-letters", tags=["events"])
+async def list_dead_letters(request: Request, limit: Limit = 20, offset: Offset = 0) -> dict[str, Any]:
     """Dead letters, newest first (admins only)."""
     return await service.dead_letters_page(request.app.state.store.dead_letters, limit=limit, offset=offset)
 
@@ -124,8 +120,8 @@ async def known(kind: str, entity_id: str, request: Request) -> dict[str, Any]:
 # --- rebuild and progress ---------------------------------------------------------------------
 
 
-@router.post("/rebuild", status_code=202, tags=["read model"])
-async def rebuild(request: Request, _: Admin) -> dict[str, Any]:
+@admin.post("/rebuild", status_code=202, tags=["read model"])
+async def rebuild(request: Request) -> dict[str, Any]:
     """Rebuilds every document from the source services, in the background (admins only)."""
     return await service.request_rebuild(request.app.state.rebuilder)
 
@@ -158,3 +154,6 @@ async def processed_events(
 async def processed_event(event_id: str, request: Request) -> dict[str, Any]:
     """Whether (and when) an event id was applied."""
     return await service.applied_event(request.app.state.store.inbox, event_id)
+
+
+router.include_router(admin)
