@@ -98,7 +98,7 @@ async def get_product(product_id: UUID, request: Request) -> Response:
     status_code=201,
     tags=["products"],
     responses={
-        **errors(401, 422),
+        **errors(400, 401, 422),
         **created(
             "product_id",
             "get_product",
@@ -113,7 +113,7 @@ async def create_product(body: NewProduct, request: Request, actor: CurrentActor
     return await forward(dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump())
 
 
-@router.patch("/products/{product_id}", tags=["products"], responses=errors(401, 403, 404, 422))
+@router.patch("/products/{product_id}", tags=["products"], responses=errors(400, 401, 403, 404, 422))
 async def change_product(
     product_id: UUID, body: ProductChanges, request: Request, actor: CurrentActor
 ) -> Response:
@@ -141,7 +141,7 @@ async def delete_product(product_id: UUID, request: Request, actor: CurrentActor
     status_code=201,
     tags=["orders"],
     responses={
-        **errors(401, 409, 422, c409=("insufficient_stock", "conflict"), c422="unknown_product"),
+        **errors(400, 401, 409, 422, c409=("insufficient_stock", "conflict"), c422="unknown_product"),
         **created("order_id", "get_order", "cancel_order"),
     },
 )
@@ -227,13 +227,15 @@ async def system_health(request: Request) -> JSONResponse:
 # --- auth and profile ---------------------------------------------------------------------
 
 
-@router.post("/auth/register", status_code=201, tags=["auth"], responses=errors(409, 422, c409="email_taken"))
+@router.post(
+    "/auth/register", status_code=201, tags=["auth"], responses=errors(400, 409, 422, c409="email_taken")
+)
 async def register(body: Registration, request: Request) -> Response:
     """Creates a customer account. 409 `email_taken`."""
     return await forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
 
 
-@router.post("/auth/login", tags=["auth"], responses=errors(401, 422, c401="invalid_credentials"))
+@router.post("/auth/login", tags=["auth"], responses=errors(400, 401, 422, c401="invalid_credentials"))
 async def login(body: Login, request: Request) -> Response:
     """A bearer token for the account. 401 `invalid_credentials`."""
     return await forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
@@ -245,7 +247,7 @@ async def me(request: Request, actor: CurrentActor) -> Response:
     return await service.profile(dapr(request), actor, "GET", json=None)
 
 
-@router.patch("/me", tags=["auth"], responses=errors(401, 404, 422))
+@router.patch("/me", tags=["auth"], responses=errors(400, 401, 404, 422))
 async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
     return await service.profile(dapr(request), actor, "PATCH", json=body.model_dump())
 
@@ -291,7 +293,7 @@ async def dead_letters(
     return await forward(dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params)
 
 
-@router.post("/admin/dead-letters/replay", tags=["admin"], responses=errors(401, 403, 422))
+@router.post("/admin/dead-letters/replay", tags=["admin"], responses=errors(400, 401, 403, 422))
 async def replay_dead_letters(
     request: Request, actor: AdminActor, body: DeadLetterReplay | None = None
 ) -> Response:

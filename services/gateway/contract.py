@@ -46,7 +46,7 @@ class HealthReport(BaseModel):
 # What each status means, whichever operation answers it; the codes an operation can produce
 # are listed where it declares the status (errors()).
 _MEANING = {
-    400: "Bad request",
+    400: "The body is not readable (not UTF-8)",
     401: "No valid bearer token",
     403: "Not allowed for this caller",
     404: "Not found",
@@ -55,6 +55,7 @@ _MEANING = {
     503: "A service behind the gateway is unavailable or overloaded; retry after `Retry-After` seconds",
 }
 _DEFAULT_CODES = {
+    400: ("bad_request",),
     401: ("unauthorized", "invalid_token"),
     403: ("forbidden",),
     404: ("not_found",),
