@@ -5,6 +5,7 @@ alert tells an operator what to do. The scrape targets cover every app and sidec
 file starts, whatever REPLICAS is."""
 
 import importlib.util
+import json
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -49,8 +50,8 @@ def test_the_alert_rules_are_valid() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_prometheus_configuration_is_valid(tmp_path: Path) -> None:
-    # The file_sd files run.sh writes are not needed to check the file; its rules are checked too.
+def test_the_prometheus_configuration_is_valid() -> None:
+    # Its rule files are checked with it; the target files run.sh writes need not exist.
     result = run_promtool("check", "config", "prometheus.yml")
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -96,3 +97,35 @@ def test_the_targets_cover_every_app_and_sidecar_of_the_run_file() -> None:
     assert {group["targets"][0] for group in sidecars} >= {"127.0.0.1:9150", "127.0.0.1:9250"}
     orders = [group["labels"] for group in sidecars if group["labels"]["app"] == "orders"]
     assert orders == [{"app": "orders", "replica": "0"}, {"app": "orders", "replica": "1"}]
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL) for every query of the Grafana dashboard."""
+    dashboard = json.loads((MONITORING / "dashboard.json").read_text())
+    return [
+        (panel["title"], target["expr"])
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
+    # promtool parses PromQL only in rules: each query becomes a recording rule.
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:query_{n}", "expr": expr} for n, (_, expr) in enumerate(dashboard_queries())
+    ]}]}  # fmt: skip
+    (tmp_path / "dashboard-rules.yaml").write_text(yaml.safe_dump(rules))
+
+    result = run_promtool("check", "rules", str(tmp_path / "dashboard-rules.yaml"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_dashboard_panel_reads_the_datasource_chosen_at_import_and_says_what_it_shows() -> None:
+    dashboard = json.loads((MONITORING / "dashboard.json").read_text())
+    panels = [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+
+    assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
+    for panel in panels:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        assert panel["description"] and panel["targets"], panel["title"]
