@@ -97,6 +97,6 @@ def test_every_dashboard_query_answers_after_some_traffic(system: System) -> Non
 
     # Rates need two scrapes after the traffic; the ratios of the recording rules one evaluation.
     try:
-        wait_until(lambda: not silent(), timeout=60, what="every dashboard query to return a series")
+        wait_until(lambda: not silent(), timeout=90, what="every dashboard query to return a series")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; still empty: {json.dumps(silent(), indent=2)}") from None
