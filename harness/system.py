@@ -133,6 +133,7 @@ class System:
     def start(self, timeout: float = 240) -> None:
         # Always with Zipkin: the tracing tests read the sidecars' spans from it.
         env = {**os.environ, "BROKER": self.broker, "TRACING": "1", "READY_TIMEOUT": str(int(timeout))}
+        env["MONITORING"] = "1"  # and Prometheus: the monitoring tests read its targets and alerts
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         for earlier in self.log_path.parent.glob("e2e-restarted-*.log"):  # an earlier run's
             earlier.unlink()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts, stops and checks the local infrastructure as plain processes (no systemd), all bound
 # to 127.0.0.1, data under .run/data (git-ignored):
-#   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
+#   RabbitMQ :5672 (its Prometheus metrics :15692)   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
 #   Dapr scheduler :50006 (no placement: no app hosts actors)
 #   and only for their BROKER: Mosquitto :1883 (mqtt), NATS with JetStream :4222 (nats),
 #   Kafka in KRaft mode :9092, its controller :9093 (kafka)
@@ -65,7 +65,13 @@ start_rabbitmq() {
   cat > "$run/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:5672
 loopback_users = none
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = 15692
 CONF
+  # Its own Prometheus endpoint (:15692/metrics, per queue at /metrics/detailed), read by
+  # MONITORING=1's Prometheus (monitoring/prometheus.yml). Always on: the infrastructure outlives
+  # a `make run`, and a broker started without it could not be watched by the next one.
+  echo '[rabbitmq_prometheus].' > "$run/rabbitmq-plugins"
   [ -f "$HOME/.erlang.cookie" ] || { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$HOME/.erlang.cookie"; chmod 400 "$HOME/.erlang.cookie"; }
   log "starting rabbitmq"
   # Erlang process limit 65536 instead of RabbitMQ's 1M: the table is allocated up front (12 MB
