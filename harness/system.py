@@ -1,5 +1,6 @@
 """Starts and stops the whole system the way `make run` does (scripts/run.sh), for the test
-tiers and the bench, and reaches its apps and sidecars the way the services do."""
+tiers and the bench, and reaches its apps and sidecars the way the services do. One module:
+starting, restarting one app, and reaching a replica share the same view of the processes."""
 
 import contextlib
 import json
