@@ -10,8 +10,8 @@ Answers are read with `services.shared.dapr.answer_of`, which turns an answer th
 fit into ServiceUnavailable: a peer that answers nonsense is broken, and its caller answers
 503 as for a peer that is down, never a 500. An answer declares the fields its callers read;
 the callee builds it from the model, which checks those fields and carries the entity's other
-fields unchanged (`extra="allow"`), so the wire format stays the entity's whole snapshot, and a
-field a callee adds reaches no caller that does not declare it.
+fields unchanged (`extra="allow"`): the wire format stays the entity's whole snapshot, and a
+reader that keeps whole snapshots (order-view, through `batch_lookup`) still gets them.
 
 - orders -> products `POST reservations`: Reservation, answered by ReservationOutcome;
   `POST reservations/{order_id}/release`: no body, answered by ReservationOutcome.
