@@ -6,7 +6,8 @@ from sqlalchemy import Engine, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.customers import events
-from services.customers.models import CustomerChanges, NewCustomer, customers
+from services.customers.models import CustomerChanges, customers
+from services.shared.calls import NewCustomer
 from services.shared.errors import ApiError
 from services.shared.integration_events import CustomerRegistered, CustomerUpdated
 from services.shared.timeutil import iso, utcnow

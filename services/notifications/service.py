@@ -16,7 +16,7 @@ from services.notifications import events
 from services.notifications.events import NoticeLine, OrderNotice
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
-from services.shared.dapr import DaprSidecar, ServiceUnavailable, batch_lookup
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, lookup_products
 from services.shared.errors import ApiError
 from services.shared.events import Outcome
 from services.shared.integration_events import InvalidEvent, OrderConfirmed
@@ -137,7 +137,11 @@ async def _products(dapr: DaprSidecar, lines: list[NoticeLine]) -> dict[str, dic
         if line.product_name and line.seller_id
     }
     unknown = sorted({line.product_id for line in lines} - set(products))
-    return products | await batch_lookup(dapr, "products", unknown)
+    asked = await lookup_products(dapr, unknown)
+    return products | {
+        product.id: {"id": product.id, "name": product.name, "seller_id": product.seller_id}
+        for product in asked.values()
+    }
 
 
 def mark_read(store: NotificationStore, user_id: str, notification_id: str) -> dict[str, Any]:

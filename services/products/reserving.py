@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.products.models import Reservation, products, reservation_lines, reservations
+from services.products.models import products, reservation_lines, reservations
+from services.shared.calls import Reservation, ReservationOutcome, ReservedLine
 from services.shared.errors import ApiError
 from services.shared.timeutil import utcnow
 
 
-def reserve(engine: Engine, *, reservation: Reservation) -> dict[str, Any]:
+def reserve(engine: Engine, *, reservation: Reservation) -> ReservationOutcome:
     """Reserves the stock of every line, or none. The same order id always gets the same answer."""
     try:
         with engine.begin() as conn:
@@ -30,7 +31,7 @@ def reserve(engine: Engine, *, reservation: Reservation) -> dict[str, Any]:
         return stored
 
 
-def _reserve(conn: Connection, reservation: Reservation) -> dict[str, Any]:
+def _reserve(conn: Connection, reservation: Reservation) -> ReservationOutcome:
     ids = sorted(line.product_id for line in reservation.lines)
     # Lock in id order, so concurrent reservations of overlapping products cannot deadlock.
     rows = conn.execute(
@@ -82,7 +83,7 @@ def _move_stock(conn: Connection, product_id: str, delta: int, now: datetime) ->
     )
 
 
-def _stored_reservation(conn: Connection, order_id: str) -> dict[str, Any] | None:
+def _stored_reservation(conn: Connection, order_id: str) -> ReservationOutcome | None:
     row = conn.execute(select(reservations).where(reservations.c.order_id == order_id)).one_or_none()
     if row is None:
         return None
@@ -100,26 +101,28 @@ def _lines_of(conn: Connection, order_id: str) -> list[dict[str, Any]]:
     return [row._asdict() for row in conn.execute(query)]
 
 
-def _result(order_id: str, status: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+def _result(order_id: str, status: str, lines: list[dict[str, Any]]) -> ReservationOutcome:
     """What a reservation answers: per line the price it fixed, and the product's name and
     seller, so the order (and whoever reads its events) need not ask products again."""
-    return {
-        "order_id": order_id,
-        "status": status,
-        "lines": [
-            {
-                "product_id": line["product_id"],
-                "quantity": line["quantity"],
-                "unit_price_cents": line["unit_price_cents"],
-                "name": line["name"],
-                "seller_id": line["seller_id"],
-            }
-            for line in lines
-        ],
-    }
+    return ReservationOutcome.model_validate(
+        {
+            "order_id": order_id,
+            "status": status,
+            "lines": [
+                ReservedLine(
+                    product_id=line["product_id"],
+                    quantity=line["quantity"],
+                    unit_price_cents=line["unit_price_cents"],
+                    name=line["name"],
+                    seller_id=line["seller_id"],
+                )
+                for line in lines
+            ],
+        }
+    )
 
 
-def release(engine: Engine, *, order_id: str) -> dict[str, Any]:
+def release(engine: Engine, *, order_id: str) -> ReservationOutcome:
     """Gives a reserved order's stock back, once; releasing again changes nothing."""
     with engine.begin() as conn:
         row = conn.execute(

@@ -9,7 +9,8 @@ import asyncio
 import json as jsonlib
 import logging
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -18,7 +19,17 @@ from cloudevents.core.bindings.http import to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from dapr.conf import settings as dapr_settings
+from pydantic import BaseModel, ValidationError
 
+from services.shared.calls import (
+    MAX_LOOKUP,
+    CustomersFound,
+    CustomerSnapshot,
+    Lookup,
+    ProductsFound,
+    ProductSnapshot,
+)
+from services.shared.contracts import describe
 from services.shared.logging import request_id_var
 from services.shared.tracing import outgoing_headers
 from services.shared.transport import AiohttpTransport
@@ -267,13 +278,53 @@ def _is_dapr_error(response: httpx.Response) -> bool:
     return isinstance(body, dict) and str(body.get("errorCode", "")).startswith("ERR_")
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def answer_of(response: httpx.Response, model: type[M], *, target: str) -> M:
+    """A peer's answer as `model` (services/shared/calls.py). An answer that does not fit is
+    ServiceUnavailable naming the fields at fault: the peer is broken, which is no fault of our
+    caller's request, so it gets a 503 as for a peer that is down, never a 500."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise ServiceUnavailable(target, f"answer does not fit {model.__name__}: {describe(exc)}") from exc
+
+
+async def _lookup(dapr: DaprSidecar, app_id: str, ids: list[str], answer: type[M]) -> list[M]:
+    """`POST <app>/batch`, at most MAX_LOOKUP ids a call (a page of orders may name more)."""
+    found = []
+    for start in range(0, len(ids), MAX_LOOKUP):
+        request = Lookup(ids=ids[start : start + MAX_LOOKUP])
+        response = await dapr.invoke(app_id, "POST", f"{app_id}/batch", json=request.model_dump(mode="json"))
+        if response.status_code != 200:
+            raise ServiceUnavailable(app_id, f"batch lookup answered {response.status_code}")
+        found.append(answer_of(response, answer, target=app_id))
+    return found
+
+
+async def lookup_products(dapr: DaprSidecar, ids: list[str]) -> dict[str, ProductSnapshot]:
+    """Products by id, in one call to products (per MAX_LOOKUP ids): id -> product, unknown ids
+    absent. Raises ServiceUnavailable when products cannot answer, so the caller decides
+    whether names may stay empty."""
+    answers = await _lookup(dapr, "products", ids, ProductsFound)
+    return {product.id: product for found in answers for product in found.items}
+
+
+async def lookup_customers(dapr: DaprSidecar, ids: list[str]) -> dict[str, CustomerSnapshot]:
+    """Customers by id, as lookup_products does products."""
+    answers = await _lookup(dapr, "customers", ids, CustomersFound)
+    return {customer.id: customer for found in answers for customer in found.items}
+
+
 async def batch_lookup(dapr: DaprSidecar, app_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Entities of another app by id, in one call to its `POST <app>/batch` (customers and
-    products both serve one): id -> entity, unknown ids absent. Raises ServiceUnavailable when
-    the app cannot answer, so the caller decides whether names may stay empty."""
-    if not ids:
-        return {}
-    response = await dapr.invoke(app_id, "POST", f"{app_id}/batch", json={"ids": ids})
-    if response.status_code != 200:
-        raise ServiceUnavailable(app_id, f"batch lookup answered {response.status_code}")
-    return {item["id"]: item for item in response.json()["items"]}
+    """lookup_products or lookup_customers by app id, each entity as the dict its service
+    sent (checked by its model on the way): for readers that keep snapshots as documents."""
+    found: Mapping[str, BaseModel]
+    if app_id == "products":
+        found = await lookup_products(dapr, ids)
+    elif app_id == "customers":
+        found = await lookup_customers(dapr, ids)
+    else:
+        raise ValueError(f"{app_id} serves no batch lookup")
+    return {entity_id: entity.model_dump() for entity_id, entity in found.items()}

@@ -20,18 +20,12 @@ harmless. The event type names the contract: a change a consumer could not read 
 removed, renamed or retyped) is published as a new type, never as a new shape of an old one.
 """
 
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from services.shared.contracts import Strict
-
-# Entity ids: UUIDs as the services make them, and never longer than the columns that hold them.
-Id = Annotated[str, Field(min_length=1, max_length=36)]
-# services.shared.timeutil.iso: ISO 8601 in UTC with a Z, microseconds when there are any.
-IsoTime = Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")]
-Version = Annotated[int, Field(ge=1)]
-Cents = Annotated[int, Field(ge=0)]
+# Id is imported from here by the events' consumers too.
+from services.shared.contracts import Cents, Id, IsoTime, Strict, Version, describe
 
 
 class IntegrationEvent(Strict):
@@ -194,14 +188,3 @@ def parse(model: type[M], data: Any) -> M:
         return model.model_validate(data, extra="ignore")
     except ValidationError as exc:
         raise InvalidEvent(describe(exc)) from exc
-
-
-def describe(error: ValidationError, *, at_most: int = 3) -> str:
-    """`items.0.quantity: Input should be a valid integer; id: Field required`: the fields at
-    fault, for a log line."""
-    problems = [
-        f"{'.'.join(str(part) for part in problem['loc']) or 'data'}: {problem['msg']}"
-        for problem in error.errors(include_url=False)
-    ]
-    more = len(problems) - at_most
-    return "; ".join(problems[:at_most]) + (f" (and {more} more)" if more > 0 else "")

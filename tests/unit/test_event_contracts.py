@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.customers import service as customers
-from services.customers.models import CustomerChanges, NewCustomer
+from services.customers.models import CustomerChanges
 from services.customers.models import metadata as customers_tables
 from services.customers.models import outbox as customers_outbox
 from services.notifications.events import OrderNotice
@@ -26,9 +26,10 @@ from services.orders.models import metadata as orders_tables
 from services.orders.models import outbox as orders_outbox
 from services.products import reserving
 from services.products import service as products
-from services.products.models import NewProduct, ProductChanges, Reservation
+from services.products.models import NewProduct, ProductChanges
 from services.products.models import metadata as products_tables
 from services.products.models import outbox as products_outbox
+from services.shared.calls import NewCustomer, Reservation
 from services.shared.identity import Actor
 from services.shared.integration_events import (
     CATALOGUE,

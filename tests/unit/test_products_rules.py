@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from services.products import reserving, service
-from services.products.models import NewProduct, ProductChanges, Reservation, metadata, outbox
+from services.products.models import NewProduct, ProductChanges, metadata, outbox
+from services.shared.calls import Reservation
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
 from tests.unit.conftest import outbox_events
@@ -37,7 +38,7 @@ def test_a_reservation_takes_every_line_or_nothing(db) -> None:  # type: ignore[
 
     result = reserving.reserve(db, reservation=reservation(new_order_id(), (plenty, 3), (scarce, 2)))
 
-    assert result["status"] == "rejected"
+    assert result.status == "rejected"
     assert service.get(db, product_id=plenty)["stock"] == 10
     assert service.get(db, product_id=scarce)["stock"] == 1
 
@@ -47,8 +48,8 @@ def test_a_reservation_fixes_the_current_prices_and_names_who_sold_what(db) -> N
 
     result = reserving.reserve(db, reservation=reservation(new_order_id(), (product, 2)))
 
-    assert result["status"] == "reserved"
-    assert result["lines"] == [
+    assert result.status == "reserved"
+    assert result.model_dump()["lines"] == [
         {"product_id": product, "quantity": 2, "unit_price_cents": 1234, "name": "p", "seller_id": SELLER.id}
     ]
     assert service.get(db, product_id=product)["stock"] == 3
@@ -69,7 +70,7 @@ def test_a_rejection_is_remembered_for_its_order(db) -> None:  # type: ignore[no
     reserving.reserve(db, reservation=reservation(order_id, (product, 2)))
     service.change(db, actor=SELLER, product_id=product, changes=ProductChanges(stock=10))
 
-    assert reserving.reserve(db, reservation=reservation(order_id, (product, 2)))["status"] == "rejected"
+    assert reserving.reserve(db, reservation=reservation(order_id, (product, 2))).status == "rejected"
 
 
 def test_an_unknown_or_deleted_product_is_refused_and_nothing_is_recorded(db) -> None:  # type: ignore[no-untyped-def]
