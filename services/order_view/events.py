@@ -1,12 +1,20 @@
 """What order-view consumes: the CloudEvents of the orders, customers and products topics
 (components/subscriptions/order-view.yaml), and what it needs of each.
 
-A consumer declares only the fields it reads; publishers may send more. Only their presence is
-checked: an event without them can never be applied (Dapr forwards it to the dead-letter topic).
+A consumer declares only the fields it reads, as models (publishers may send more, and the rest
+of a snapshot is kept as published); tests/unit/test_event_contracts.py checks that what each
+publisher sends parses as these. An event that does not fit can never be applied: order-view
+answers DROP, naming the field, and Dapr forwards it to the dead-letter topic.
 """
 
 from dataclasses import dataclass
 from typing import Any, Literal, cast
+
+from pydantic import BaseModel, Field
+
+from services.shared.contracts import Cents, Id, IsoTime, Version
+from services.shared.integration_events import InvalidEvent
+from services.shared.integration_events import parse as parse_data
 
 # The topics Dapr delivers to order-view, each at POST /events/<topic>.
 TOPICS = ("orders", "customers", "products")
@@ -14,13 +22,40 @@ TOPICS = ("orders", "customers", "products")
 # The entity an event is about: "order.confirmed" is about an order.
 Kind = Literal["order", "customer", "product"]
 
-# What an event about each kind must carry: an order as the orders service publishes it, a
-# customer's or product's snapshot as theirs do (services/shared/order_document.py reads them).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "order": ("id", "customer_id", "status", "items", "version"),
-    "customer": ("id", "name", "version"),
-    "product": ("id", "name", "version"),
-}
+# What order-view reads of an event about each kind: an order as the orders service publishes it,
+# a customer's or product's snapshot as theirs do (services/shared/order_document.py reads them).
+
+
+class OrderLineRead(BaseModel):
+    product_id: Id
+    quantity: int = Field(ge=1)
+    unit_price_cents: Cents | None = None
+
+
+class OrderRead(BaseModel):
+    id: Id
+    customer_id: Id
+    status: str
+    items: list[OrderLineRead]
+    total_cents: Cents
+    created_at: IsoTime
+    updated_at: IsoTime
+    version: Version
+
+
+class CustomerRead(BaseModel):
+    id: Id
+    name: str
+    version: Version
+
+
+class ProductRead(BaseModel):
+    id: Id
+    name: str
+    version: Version
+
+
+READS: dict[str, type[BaseModel]] = {"order": OrderRead, "customer": CustomerRead, "product": ProductRead}
 
 
 class Unprocessable(Exception):
@@ -48,9 +83,10 @@ def parse(topic: str, envelope: dict[str, Any]) -> Delivery:
     if not isinstance(data, dict):
         raise Unprocessable("data is not an object")
     kind, dot, _ = event_type.partition(".")
-    missing = [field for field in REQUIRED.get(kind, ()) if field not in data]
-    if missing:
-        raise Unprocessable(f"data lacks {', '.join(missing)}")
-    if kind not in REQUIRED or not dot:
+    if kind not in READS or not dot:
         raise Unprocessable(f"unknown event type {event_type}")
+    try:
+        parse_data(READS[kind], data)
+    except InvalidEvent as exc:
+        raise Unprocessable(str(exc)) from None
     return Delivery(id=event_id, type=event_type, topic=topic, kind=cast(Kind, kind), data=data)

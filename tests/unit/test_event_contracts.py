@@ -20,6 +20,7 @@ from services.notifications.hub import Hub
 from services.notifications.service import handle
 from services.notifications.store import NotificationStore
 from services.notifications.store import metadata as notifications_tables
+from services.order_view.events import CustomerRead, OrderRead, ProductRead
 from services.orders import service as orders
 from services.orders.models import NewOrder
 from services.orders.models import metadata as orders_tables
@@ -45,9 +46,23 @@ from tests.unit.conftest import outbox_events
 SELLER = Actor(id=str(uuid.uuid4()), role="customer")
 BUYER = Actor(id=str(uuid.uuid4()), role="customer")
 # topic -> event type -> the models each consumer reads that type with (beside the catalogue's).
-# order-view reads every type of its three topics with its own checks (services/order_view/).
+# order-view reads every type of its three topics (services/order_view/events.py READS).
+_ORDERS, _PRODUCTS, _CUSTOMERS = (
+    ("order.confirmed", "order.rejected", "order.cancelled"),
+    (
+        "product.created",
+        "product.updated",
+        "product.deleted",
+    ),
+    ("customer.registered", "customer.updated"),
+)
 CONSUMERS: dict[str, dict[str, list[type[Any]]]] = {
-    "orders": {"order.confirmed": [OrderNotice], "order.cancelled": [OrderNotice]},
+    "orders": {
+        t: [OrderRead, *([OrderNotice] if t in ("order.confirmed", "order.cancelled") else [])]
+        for t in _ORDERS
+    },
+    "products": {t: [ProductRead] for t in _PRODUCTS},
+    "customers": {t: [CustomerRead] for t in _CUSTOMERS},
 }
 
 
