@@ -5,17 +5,19 @@ BROKER ?= rabbitmq
 TRACING ?= 0
 # REPLICAS=N runs N replicas of every app (make run, the e2e and fault tests), HAProxy in front.
 REPLICAS ?= 1
+# MONITORING=1 also starts Prometheus (http://127.0.0.1:9095) with the alerts of monitoring/.
+MONITORING ?= 0
 PY := .venv/bin/python
-export BROKER TRACING REPLICAS
+export BROKER TRACING REPLICAS MONITORING
 
 USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench k8s-tools test-k8s setup-containers test-compose
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey prometheus packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-sdk k8s-tools test-k8s setup-containers test-compose
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
-setup: packages python-env dapr ferretdb zipkin kafka hey k8s-tools secrets
+setup: packages python-env dapr ferretdb zipkin kafka hey prometheus k8s-tools secrets
 
 packages:
 	@scripts/install-packages.sh
@@ -40,6 +42,10 @@ kafka:
 
 hey:
 	@scripts/install-hey.sh
+
+# Prometheus and promtool (MONITORING=1, the alert-rule tests in tests/unit).
+prometheus:
+	@scripts/build-prometheus.sh
 
 # helm, kubeconform and the offline schemas the chart's unit tests use (scripts/build-k8s.sh).
 k8s-tools: python-env
@@ -125,7 +131,11 @@ load:
 bench:
 	$(PY) -m bench
 
+## bench-sdk: the sidecar client against the Dapr SDK's, CPU and latency per call (~2 min; runs beside make run)
+bench-sdk:
+	$(PY) -m bench.sdk
+
 lint:
-	$(PY) -m ruff check services tests scripts bench
-	$(PY) -m ruff format --check services tests scripts bench
-	$(PY) -m mypy services
+	$(PY) -m ruff check services harness tests scripts bench
+	$(PY) -m ruff format --check services harness tests scripts bench
+	$(PY) -m mypy services harness

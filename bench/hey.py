@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.cpus import LOADGEN_CPUS, text
-from tests.e2e.system import _versions
+from harness.system import versions
 
 # Built by scripts/install-hey.sh (`make setup`), pinned in scripts/versions.sh.
-HEY = Path(_versions()["HEY_BIN"])
+HEY = Path(versions()["HEY_BIN"])
 PERCENTILES = (10, 25, 50, 75, 90, 95, 99)
 T = TypeVar("T")
 Headers = dict[str, str] | None

@@ -17,12 +17,12 @@ from typing import Any
 
 from locust import HttpUser, between, events, task
 
-from tests.e2e import shop
+from harness import shop
 
 PRODUCTS = int(os.environ.get("LOAD_PRODUCTS", "20"))
 WAIT_MIN, WAIT_MAX = (float(s) for s in os.environ.get("SHOPPER_WAIT", "1,10").split(","))
 product_ids: list[str] = []
-# The setup's requests go through httpx (tests/e2e/shop.py), which logs each at INFO.
+# The setup's requests go through httpx (harness/shop.py), which logs each at INFO.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 

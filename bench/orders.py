@@ -14,8 +14,8 @@ import httpx
 from pymongo import MongoClient
 
 from bench.stats import percentile
-from tests.e2e import shop
-from tests.support import wait_until
+from harness import shop
+from harness.waiting import wait_until
 
 GATEWAY = "http://127.0.0.1:8000/api"
 MONGO_URL = "mongodb://127.0.0.1:27017"

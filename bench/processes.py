@@ -13,7 +13,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.system import ROOT
+from harness.system import ROOT
 
 INFRASTRUCTURE = {
     "beam.smp", "epmd", "erl_child_setup", "inet_gethost", "mariadbd", "redis-server",

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from bench import orders, processes
-from tests.e2e.system import System
+from harness.system import System
 
 
 def say(message: str) -> None:

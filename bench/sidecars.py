@@ -15,8 +15,8 @@ import httpx
 import yaml
 
 from bench.cpus import SYSTEM_CPUS, pinned
-from tests.e2e.system import ROOT, _versions
-from tests.support import wait_until
+from harness.system import ROOT, versions
+from harness.waiting import wait_until
 
 HELLO_PORT = 7100
 CALLER = {"app_id": "bench-caller", "http": 7200, "grpc": 7201, "internal": 7202, "metrics": 7203}
@@ -42,7 +42,7 @@ def _config() -> Path:
 
 
 def _daprd(ports: dict[str, object], config: Path, app_port: int | None) -> list[str]:
-    daprd = Path(_versions()["DAPR_RUNTIME_PATH"]) / ".dapr/bin/daprd"
+    daprd = Path(versions()["DAPR_RUNTIME_PATH"]) / ".dapr/bin/daprd"
     command = [
         str(daprd),
         f"--app-id={ports['app_id']}",
@@ -77,7 +77,7 @@ def running(*, with_sidecars: bool = True) -> Iterator[None]:
     (ROOT / ".run/logs").mkdir(parents=True, exist_ok=True)
     config = _config()
     # The sidecars' GOGC as the shop runs them (scripts/run.sh).
-    gogc = _versions()["DAPR_SIDECAR_GOGC"]
+    gogc = versions()["DAPR_SIDECAR_GOGC"]
     env = {**os.environ, "APP_PORT": str(HELLO_PORT), "SHOP_LOG_LEVEL": "WARNING", "GOGC": gogc}
     commands = {"hello": [str(ROOT / ".venv/bin/python"), "-m", "bench.hello"]}
     waits = [("the hello app", DIRECT_URL)]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts, stops and checks the local infrastructure as plain processes (no systemd), all bound
 # to 127.0.0.1, data under .run/data (git-ignored):
-#   RabbitMQ :5672   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
+#   RabbitMQ :5672 (its Prometheus metrics :15692)   MariaDB :3306   Redis :6379   FerretDB (MongoDB wire) :27017
 #   Dapr scheduler :50006 (no placement: no app hosts actors)
 #   Dapr Sentry :50001 (the CA behind the sidecars' mTLS; healthz :28083, metrics :29093)
 #   and only for their BROKER: Mosquitto :1883 (mqtt), NATS with JetStream :4222 (nats),
@@ -66,7 +66,13 @@ start_rabbitmq() {
   cat > "$run/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:5672
 loopback_users = none
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = 15692
 CONF
+  # Its own Prometheus endpoint (:15692/metrics, per queue at /metrics/detailed), read by
+  # MONITORING=1's Prometheus (monitoring/prometheus.yml). Always on: the infrastructure outlives
+  # a `make run`, and a broker started without it could not be watched by the next one.
+  echo '[rabbitmq_prometheus].' > "$run/rabbitmq-plugins"
   [ -f "$HOME/.erlang.cookie" ] || { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$HOME/.erlang.cookie"; chmod 400 "$HOME/.erlang.cookie"; }
   log "starting rabbitmq"
   # Erlang process limit 65536 instead of RabbitMQ's 1M: the table is allocated up front (12 MB
@@ -95,7 +101,8 @@ start_mariadb() {
   spawn mariadb /usr/sbin/mariadbd --no-defaults --user=root --datadir="$data/mariadb" \
     --bind-address=127.0.0.1 --port=3306 --socket="$run/mariadb.sock" --pid-file="$run/mariadb.pid" \
     --skip-name-resolve --innodb-buffer-pool-size=128M --max-connections=500 --log-error="$logs/mariadb.err" \
-    --key-buffer-size=1M --aria-pagecache-buffer-size=8M --innodb-log-buffer-size=4M
+    --key-buffer-size=1M --aria-pagecache-buffer-size=8M --innodb-log-buffer-size=4M \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_520_ci
 }
 
 start_redis() {

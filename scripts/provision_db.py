@@ -10,6 +10,9 @@ from pathlib import Path
 import pymysql
 
 SERVICES = ("auth", "customers", "products", "orders", "notifications")
+# The same as services.shared.migrations.TEXT_COLLATION (a unit test holds them together): this
+# script runs alone, in images and jobs without the services' package.
+TEXT_COLLATION = "utf8mb4_unicode_520_ci"
 
 
 def statements(secrets: dict[str, str], user_host: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -20,7 +23,7 @@ def statements(secrets: dict[str, str], user_host: str) -> list[tuple[str, tuple
     for svc in SERVICES:
         password = secrets[f"{svc}-db-password"]
         sql += [
-            (f"CREATE DATABASE IF NOT EXISTS `{svc}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci", ()),
+            (f"CREATE DATABASE IF NOT EXISTS `{svc}` CHARACTER SET utf8mb4 COLLATE {TEXT_COLLATION}", ()),
             ("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (svc, user_host, password)),
             ("ALTER USER %s@%s IDENTIFIED BY %s", (svc, user_host, password)),
             (f"GRANT ALL PRIVILEGES ON `{svc}`.* TO %s@%s", (svc, user_host)),

@@ -19,6 +19,8 @@ log() { printf '[run %(%H:%M:%S)T] %s\n' -1 "$*"; }  # no $(date): a subshell pe
 [ -x .venv/bin/python ] || { log "the Python environment is missing: run 'make setup'"; exit 1; }
 [[ "$REPLICAS" =~ ^[1-9]$ ]] || { log "REPLICAS=$REPLICAS: choose 1 to 9"; exit 2; }
 if [ "$REPLICAS" -gt 1 ]; then command -v haproxy >/dev/null || { log "HAProxy is missing: run 'make setup'"; exit 1; }; fi
+MONITORING=${MONITORING:-0}
+if [ "$MONITORING" = 1 ]; then [ -x "$PROMETHEUS_HOME/prometheus" ] || { log "Prometheus is not built yet: run 'make setup'"; exit 1; }; fi
 
 # The run file: dapr.yaml itself for one replica, else one written for N.
 runfile=dapr.yaml
@@ -91,6 +93,7 @@ stop() {
   for _ in $(seq 1 60); do kill -0 "$cli" 2>/dev/null || break; sleep 0.25; done
   # Anything the CLI left behind in its session goes too.
   kill -KILL -- "-$cli" 2>/dev/null || true
+  if [ "$MONITORING" = 1 ]; then scripts/monitoring.sh down || true; fi
   if [ -n "$haproxy_pid" ]; then kill -TERM "$haproxy_pid" 2>/dev/null || true; rm -f .run/pids/haproxy.pid; fi
   log "stopped"
 }
@@ -130,8 +133,11 @@ except Exception: print("gateway")' "$REPLICAS" 2>/dev/null || echo gateway)
   sleep 1
 done
 log "all services up after $((SECONDS - start))s"
+# Prometheus once every app is up: started earlier, it would see the apps still starting as down.
+if [ "$MONITORING" = 1 ]; then scripts/monitoring.sh up "$runfile" || { stop; exit 1; }; fi
 log "the shop in a browser: http://127.0.0.1:8000/"
 log "gateway: http://127.0.0.1:8000  (health: /api/health, API docs: /docs)  notifications: ws://127.0.0.1:8001/ws"
 if [ "${TRACING:-0}" = 1 ]; then log "traces: http://127.0.0.1:9411 (Zipkin)"; else log "traces: off (TRACING=1 make run starts Zipkin)"; fi
+if [ "$MONITORING" = 1 ]; then log "metrics and alerts: http://127.0.0.1:${PROMETHEUS_PORT:-9095} (Prometheus)"; else log "monitoring: off (MONITORING=1 make run starts Prometheus)"; fi
 log "press Ctrl-C to stop"
 wait "$cli"

@@ -21,12 +21,5 @@ async def register(body: Registration, request: Request) -> dict[str, Any]:
 @router.post("/login")
 async def login(body: Login, request: Request) -> dict[str, Any]:
     """Exchanges email and password for a bearer token."""
-    actor = await run_in_threadpool(
-        service.check_credentials, request.app.state.engine, email=body.email, password=body.password
-    )
-    issuer = request.app.state.tokens
-    return {
-        "access_token": issuer.issue(actor, email=body.email.lower()),
-        "token_type": "bearer",
-        "expires_in": issuer.ttl_s,
-    }
+    state = request.app.state
+    return await run_in_threadpool(service.login, state.engine, state.tokens, body)

@@ -13,11 +13,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from services.auth.models import Registration, credentials
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.auth.models import Login, Registration, credentials
+from services.shared.calls import CustomerCreated, NewCustomer
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, answer_of
 from services.shared.errors import ApiError
 from services.shared.identity import Actor, Role
 from services.shared.timeutil import utcnow
+from services.shared.tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,17 @@ def check_credentials(engine: Engine, *, email: str, password: str) -> Actor:
     return Actor(id=row.id, role=row.role)
 
 
+def login(engine: Engine, tokens: TokenIssuer, form: Login) -> dict[str, Any]:
+    """A bearer token for these credentials; 401 `invalid_credentials` otherwise."""
+    email = form.email.lower()
+    actor = check_credentials(engine, email=email, password=form.password)
+    return {
+        "access_token": tokens.issue(actor, email=email),
+        "token_type": "bearer",
+        "expires_in": tokens.ttl_s,
+    }
+
+
 async def register(
     engine: Engine, dapr: DaprSidecar, form: Registration, *, id_key: bytes, role: Role = "customer"
 ) -> dict[str, Any]:
@@ -77,23 +90,22 @@ async def register(
     if await run_in_threadpool(email_taken, engine, email):
         raise ApiError(409, "email_taken", "that email is already registered")
     customer_id = customer_id_for(email, key=id_key)
-    response = await dapr.invoke(
-        "customers", "POST", "customers", json={"id": customer_id, "email": email, "name": form.name}
-    )
+    new = NewCustomer(id=customer_id, email=email, name=form.name)
+    response = await dapr.invoke("customers", "POST", "customers", json=new.model_dump(mode="json"))
     if response.status_code == 409:
         raise ApiError(409, "email_taken", "that email is already registered")
     if response.status_code != 201:
         raise ServiceUnavailable("customers", f"unexpected status {response.status_code}")
-    customer = response.json()
+    customer = answer_of(response, CustomerCreated, target="customers")
     await run_in_threadpool(
         store_credentials, engine, customer_id=customer_id, email=email, password=form.password, role=role
     )
     return {
         "id": customer_id,
         "email": email,
-        "name": customer["name"],
+        "name": customer.name,
         "role": role,
-        "created_at": customer["created_at"],
+        "created_at": customer.created_at,
     }
 
 

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 
 from services.customers import service
-from services.customers.models import CustomerChanges, CustomerIds, NewCustomer
+from services.customers.models import CustomerChanges
+from services.shared.calls import CustomerCreated, CustomersFound, Lookup, NewCustomer
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -19,9 +20,9 @@ DB = Annotated[Engine, Depends(engine)]
 
 
 @router.post("", status_code=201)
-def register(body: NewCustomer, db: DB) -> dict[str, Any]:
+def register(body: NewCustomer, db: DB) -> CustomerCreated:
     """Creates a customer profile (called by auth during registration)."""
-    return service.register(db, new=body)
+    return CustomerCreated.model_validate(service.register(db, new=body))
 
 
 @router.get("")
@@ -33,9 +34,9 @@ def list_customers(
 
 
 @router.post("/batch")
-def batch(body: CustomerIds, db: DB) -> dict[str, Any]:
+def batch(body: Lookup, db: DB) -> CustomersFound:
     """Looks up many customers in one call."""
-    return {"items": service.batch(db, ids=body.ids)}
+    return CustomersFound.model_validate({"items": service.batch(db, ids=body.ids)})
 
 
 @router.get("/{customer_id}")

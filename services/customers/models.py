@@ -1,6 +1,7 @@
-"""The customers service's tables and the shapes of its internal API."""
+"""The customers service's tables and the bodies of its own API (the bodies other services
+send it are in services/shared/calls.py)."""
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from services.shared.contracts import Strict
@@ -22,17 +23,5 @@ customers = Table(
 outbox = outbox_table(metadata)
 
 
-class NewCustomer(Strict):
-    """Sent by auth when someone registers; auth chose the id."""
-
-    id: str = Field(min_length=36, max_length=36)
-    email: EmailStr = Field(max_length=254)
-    name: str = Field(min_length=1, max_length=100)
-
-
 class CustomerChanges(Strict):
     name: str = Field(min_length=1, max_length=100)
-
-
-class CustomerIds(Strict):
-    ids: list[str] = Field(min_length=1, max_length=200)

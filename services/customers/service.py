@@ -5,12 +5,12 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.customers.models import CustomerChanges, NewCustomer, customers, outbox
+from services.customers import events
+from services.customers.models import CustomerChanges, customers
+from services.shared.calls import NewCustomer
 from services.shared.errors import ApiError
-from services.shared.outbox import add_event
+from services.shared.integration_events import CustomerRegistered, CustomerUpdated
 from services.shared.timeutil import iso, utcnow
-
-TOPIC = "customers"
 
 
 def snapshot(row: Row[Any]) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def register(engine: Engine, *, new: NewCustomer) -> dict[str, Any]:
         with engine.begin() as conn:
             conn.execute(customers.insert().values(**values, version=1))
             row = conn.execute(select(customers).where(customers.c.id == new.id)).one()
-            add_event(conn, outbox, topic=TOPIC, event_type="customer.registered", data=snapshot(row))
+            events.publish(conn, CustomerRegistered, snapshot(row))
     except IntegrityError as exc:
         existing = find(engine, customer_id=new.id)
         if existing is not None and existing["email"] == values["email"]:
@@ -72,7 +72,7 @@ def change(engine: Engine, *, customer_id: str, changes: CustomerChanges) -> dic
         if result.rowcount == 0:
             raise ApiError(404, "not_found", "customer not found")
         row = conn.execute(select(customers).where(customers.c.id == customer_id)).one()
-        add_event(conn, outbox, topic=TOPIC, event_type="customer.updated", data=snapshot(row))
+        events.publish(conn, CustomerUpdated, snapshot(row))
     return snapshot(row)
 
 

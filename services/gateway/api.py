@@ -1,16 +1,21 @@
-"""The gateway's public REST API: authenticate, validate, forward through Dapr."""
+"""The gateway's public REST API: authenticate, validate, hand the request to the service
+(or straight to the app behind it), answer. The route docstrings are the OpenAPI document's.
+One module on purpose, a little over 300 lines: the whole public API, every route with the
+statuses it declares, read top to bottom."""
 
-from collections.abc import Awaitable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.gateway import service
-from services.gateway.cache import Answer
+from services.gateway.admission import InFlightLimit
+from services.gateway.cache import ReadThroughCache
 from services.gateway.config import BACKEND_APPS, get_settings
-from services.gateway.schemas import (
+from services.gateway.contract import HealthReport, created, errors, operation_id
+from services.gateway.forwarding import forward
+from services.gateway.models import (
     DeadLetterReplay,
     Login,
     NewOrder,
@@ -19,33 +24,28 @@ from services.gateway.schemas import (
     ProfileChanges,
     Registration,
 )
+from services.gateway.order_reads import read_orders
 from services.gateway.security import AdminActor, CurrentActor
-from services.shared.errors import ApiError
-from services.shared.identity import Actor
+from services.shared.dapr import DaprSidecar
 from services.shared.paging import Limit, Offset
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", generate_unique_id_function=operation_id)
 
 
-def dapr(request: Request) -> Any:
+# What main.lifespan built, read off the app's state by plain functions rather than declared
+# as dependencies: every route, the hottest ones too, skips that machinery.
+
+
+def dapr(request: Request) -> DaprSidecar:
     return request.app.state.dapr
 
 
-@contextmanager
-def changing(request: Request, product_ids: Iterable[str]) -> Iterator[None]:
-    """Drops the products a write touches from the gateway's cache once it is done, or has
-    failed (a timed-out order may still have reserved stock)."""
-    try:
-        yield
-    finally:
-        for product_id in product_ids:
-            request.app.state.products.invalidate(product_id.lower())
+def products(request: Request) -> ReadThroughCache:
+    return request.app.state.products
 
 
-def known_id(value: str, what: str) -> str:
-    if not service.is_uuid(value):
-        raise ApiError(404, "not_found", f"{what} not found")
-    return value.lower()
+def placing_orders(request: Request) -> InFlightLimit:
+    return request.app.state.placing_orders
 
 
 # FastAPI tries routes in the order they are declared, and each miss costs a regex match
@@ -55,7 +55,7 @@ def known_id(value: str, what: str) -> str:
 # --- products -----------------------------------------------------------------------------
 
 
-@router.get("/products", tags=["products"])
+@router.get("/products", tags=["products"], responses=errors(422, c422="search_too_short"))
 async def list_products(
     request: Request,
     limit: Limit = 20,
@@ -69,70 +69,83 @@ async def list_products(
             "of `q` (at least one of 3 letters or more; 422 `search_too_short` otherwise).",
         ),
     ] = None,
-    seller_id: Annotated[str | None, Query(max_length=36, description="One seller's products.")] = None,
+    seller_id: Annotated[UUID | None, Query(description="One seller's products.")] = None,
 ) -> Response:
     """Products for sale, newest first (public); `q` searches their names."""
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if q is not None:
         params["q"] = q
     if seller_id is not None:
-        params["seller_id"] = seller_id
-    return await service.forward(dapr(request), "products", "GET", "products", params=params)
+        params["seller_id"] = str(seller_id)
+    return await forward(dapr(request), "products", "GET", "products", params=params)
 
 
-@router.get("/products/{product_id}", tags=["products"])
-async def get_product(product_id: str, request: Request) -> Response:
+@router.get("/products/{product_id}", tags=["products"], responses=errors(404, 422))
+async def get_product(product_id: UUID, request: Request) -> Response:
     """One product, from the gateway's cache: at most 1 s old (`product_cache_ttl_s`), and
     current at once after an edit, order or cancel made through this gateway. `X-Cache` says
     `hit` or `miss`; `Cache-Control: no-cache` asks the products service (`bypass`)."""
-    pid = known_id(product_id, "product")
-    products = request.app.state.products
-
-    def load() -> Awaitable[Answer]:
-        return service.fetch(dapr(request), "products", f"products/{pid}")
-
+    pid = str(product_id)
     # Read off the request, not declared as a parameter: the hottest route skips that machinery.
-    if "no-cache" in request.headers.get("cache-control", "").lower():
-        answer, outcome = await products.refresh(pid, load), "bypass"
-    else:
-        answer, outcome = await products.get(pid, load)
+    fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+    answer, outcome = await service.product_page(dapr(request), products(request), pid, fresh=fresh)
     return Response(
         answer.body, status_code=answer.status, media_type="application/json", headers={"X-Cache": outcome}
     )
 
 
-@router.post("/products", status_code=201, tags=["products"])
+@router.post(
+    "/products",
+    status_code=201,
+    tags=["products"],
+    responses={
+        **errors(400, 401, 422),
+        **created(
+            "product_id",
+            "get_product",
+            "change_product",
+            "delete_product",
+            place_order={"items": [{"product_id": "$response.body#/id", "quantity": 1}]},
+        ),
+    },
+)
 async def create_product(body: NewProduct, request: Request, actor: CurrentActor) -> Response:
     """Lists a product for sale; the caller is its seller."""
-    return await service.forward(
-        dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump()
+    return await forward(dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump())
+
+
+@router.patch("/products/{product_id}", tags=["products"], responses=errors(400, 401, 403, 404, 422))
+async def change_product(
+    product_id: UUID, body: ProductChanges, request: Request, actor: CurrentActor
+) -> Response:
+    """The seller or an admin changes a product; 403 for anyone else."""
+    pid = str(product_id)
+    changes = body.model_dump(exclude_unset=True)
+    return await service.change_product(
+        dapr(request), products(request), actor=actor, product_id=pid, changes=changes
     )
 
 
-@router.patch("/products/{product_id}", tags=["products"])
-async def change_product(
-    product_id: str, body: ProductChanges, request: Request, actor: CurrentActor
-) -> Response:
-    """The seller or an admin changes a product; 403 for anyone else."""
-    pid = known_id(product_id, "product")
-    changes = body.model_dump(exclude_unset=True)
-    with changing(request, [pid]):
-        return await service.forward(
-            dapr(request), "products", "PATCH", f"products/{pid}", actor=actor, json=changes
-        )
-
-
-@router.delete("/products/{product_id}", status_code=204, tags=["products"])
-async def delete_product(product_id: str, request: Request, actor: CurrentActor) -> Response:
-    pid = known_id(product_id, "product")
-    with changing(request, [pid]):
-        return await service.forward(dapr(request), "products", "DELETE", f"products/{pid}", actor=actor)
+@router.delete(
+    "/products/{product_id}", status_code=204, tags=["products"], responses=errors(401, 403, 404, 422)
+)
+async def delete_product(product_id: UUID, request: Request, actor: CurrentActor) -> Response:
+    pid = str(product_id)
+    return await service.delete_product(dapr(request), products(request), actor=actor, product_id=pid)
 
 
 # --- orders -------------------------------------------------------------------------------
 
 
-@router.post("/orders", status_code=201, tags=["orders"])
+@router.post(
+    "/orders",
+    status_code=201,
+    tags=["orders"],
+    responses={
+        **errors(400, 401, 409, 422, c409=("insufficient_stock", "conflict"), c422="unknown_product"),
+        **created("order_id", "get_order", "cancel_order"),
+    },
+)
 async def place_order(
     body: NewOrder,
     request: Request,
@@ -141,37 +154,38 @@ async def place_order(
 ) -> Response:
     """201 confirmed; 409 `insufficient_stock`; 422 `unknown_product`. Retrying with the same
     Idempotency-Key returns the first answer instead of placing a second order."""
-    headers = {"idempotency-key": idempotency_key} if idempotency_key else None
-    async with request.app.state.placing_orders.slot():
-        with changing(request, [item.product_id for item in body.items]):
-            order = body.model_dump()
-            return await service.forward(
-                dapr(request), "orders", "POST", "orders", actor=actor, json=order, headers=headers
-            )
+    return await service.place_order(
+        dapr(request),
+        products(request),
+        placing_orders(request),
+        actor=actor,
+        order=body.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
+    )
 
 
-@router.get("/orders", tags=["orders"])
+@router.get("/orders", tags=["orders"], responses=errors(401, 403, 422))
 async def list_orders(
     request: Request,
     actor: CurrentActor,
     limit: Limit = 20,
     offset: Offset = 0,
-    customer_id: Annotated[str | None, Query(max_length=36)] = None,
+    customer_id: Annotated[UUID | None, Query(description="One customer's orders (admins only).")] = None,
 ) -> Response:
     """The caller's orders, newest first, joined with customer and product data (an admin sees
     everyone's, or one customer's). `X-Read-Model` says whether they came from the read model
     (`view`) or were aggregated live because it was unavailable (`live`)."""
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if customer_id is not None:
-        params["customer_id"] = customer_id
-    return _read_model_response(await service.read_orders(dapr(request), actor, "orders", params))
+        params["customer_id"] = str(customer_id)
+    return _read_model_response(await read_orders(dapr(request), actor, "orders", params))
 
 
-@router.get("/orders/{order_id}", tags=["orders"])
-async def get_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
+@router.get("/orders/{order_id}", tags=["orders"], responses=errors(401, 404, 422))
+async def get_order(order_id: UUID, request: Request, actor: CurrentActor) -> Response:
     """One order document; an order not yet in the read model is aggregated live (never a 404)."""
-    oid = known_id(order_id, "order")
-    return _read_model_response(await service.read_orders(dapr(request), actor, f"orders/{oid}", None))
+    oid = str(order_id)
+    return _read_model_response(await read_orders(dapr(request), actor, f"orders/{oid}", None))
 
 
 def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Response:
@@ -179,19 +193,29 @@ def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Resp
     return JSONResponse(body, status_code=status, headers={"X-Read-Model": source})
 
 
-@router.post("/orders/{order_id}/cancel", tags=["orders"])
-async def cancel_order(order_id: str, request: Request, actor: CurrentActor) -> Response:
+@router.post(
+    "/orders/{order_id}/cancel",
+    tags=["orders"],
+    responses=errors(401, 403, 404, 409, 422, c409="not_cancellable"),
+)
+async def cancel_order(order_id: UUID, request: Request, actor: CurrentActor) -> Response:
     """Cancels a confirmed order (its customer or an admin); 409 `not_cancellable`."""
-    oid = known_id(order_id, "order")
-    status, order = await service.call(dapr(request), "orders", "POST", f"orders/{oid}/cancel", actor=actor)
-    with changing(request, [line["product_id"] for line in (order or {}).get("items", [])]):
-        return service.respond(status, order)
+    oid = str(order_id)
+    return await service.cancel_order(dapr(request), products(request), actor=actor, order_id=oid)
 
 
 # --- health -------------------------------------------------------------------------------
 
 
-@router.get("/health", tags=["health"])
+@router.get(
+    "/health",
+    tags=["health"],
+    response_model=None,
+    responses={
+        200: {"model": HealthReport, "description": "Every service is up"},
+        503: {"model": HealthReport, "description": "Some service is down (the report says which)"},
+    },
+)
 async def system_health(request: Request) -> JSONResponse:
     """Health of every service behind the gateway: 200 when all are up, 503 otherwise."""
     settings = get_settings()
@@ -204,102 +228,89 @@ async def system_health(request: Request) -> JSONResponse:
 # --- auth and profile ---------------------------------------------------------------------
 
 
-@router.post("/auth/register", status_code=201, tags=["auth"])
+@router.post(
+    "/auth/register", status_code=201, tags=["auth"], responses=errors(400, 409, 422, c409="email_taken")
+)
 async def register(body: Registration, request: Request) -> Response:
     """Creates a customer account. 409 `email_taken`."""
-    return await service.forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
+    return await forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
 
 
-@router.post("/auth/login", tags=["auth"])
+@router.post("/auth/login", tags=["auth"], responses=errors(400, 401, 422, c401="invalid_credentials"))
 async def login(body: Login, request: Request) -> Response:
     """A bearer token for the account. 401 `invalid_credentials`."""
-    return await service.forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
+    return await forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
 
 
-@router.get("/me", tags=["auth"])
+@router.get("/me", tags=["auth"], responses=errors(401, 404))
 async def me(request: Request, actor: CurrentActor) -> Response:
     """The caller's customer profile."""
-    return await _profile(request, actor, "GET", json=None)
+    return await service.profile(dapr(request), actor, "GET", json=None)
 
 
-@router.patch("/me", tags=["auth"])
+@router.patch("/me", tags=["auth"], responses=errors(400, 401, 404, 422))
 async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
-    return await _profile(request, actor, "PATCH", json=body.model_dump())
-
-
-async def _profile(request: Request, actor: Actor, method: str, *, json: Any) -> Response:
-    status, body = await service.call(dapr(request), "customers", method, f"customers/{actor.id}", json=json)
-    if status == 200 and body is not None:
-        body = {**body, "role": actor.role}
-    return JSONResponse(body, status_code=status)
+    return await service.profile(dapr(request), actor, "PATCH", json=body.model_dump())
 
 
 # --- notifications ------------------------------------------------------------------------
 
 
-@router.get("/notifications", tags=["notifications"])
+@router.get("/notifications", tags=["notifications"], responses=errors(401, 422))
 async def list_notifications(
     request: Request, actor: CurrentActor, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
     """The caller's notifications, newest first, with the `unread` count. Live ones arrive over
     the WebSocket at ws://<host>:8001/ws."""
     params = {"limit": limit, "offset": offset}
-    return await service.forward(
-        dapr(request), "notifications", "GET", "notifications", actor=actor, params=params
-    )
+    return await forward(dapr(request), "notifications", "GET", "notifications", actor=actor, params=params)
 
 
-@router.post("/notifications/{notification_id}/read", tags=["notifications"])
-async def mark_notification_read(notification_id: str, request: Request, actor: CurrentActor) -> Response:
+@router.post("/notifications/{notification_id}/read", tags=["notifications"], responses=errors(401, 404, 422))
+async def mark_notification_read(notification_id: UUID, request: Request, actor: CurrentActor) -> Response:
     """Marks one of the caller's notifications read; another user's is a 404."""
-    nid = known_id(notification_id, "notification")
-    return await service.forward(
-        dapr(request), "notifications", "POST", f"notifications/{nid}/read", actor=actor
-    )
+    nid = str(notification_id)
+    return await forward(dapr(request), "notifications", "POST", f"notifications/{nid}/read", actor=actor)
 
 
 # --- admin ---------------------------------------------------------------------------------
 
 
-@router.get("/admin/customers", tags=["admin"])
+@router.get("/admin/customers", tags=["admin"], responses=errors(401, 403, 422))
 async def list_customers(
     request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
     """Every customer, oldest first (admins only)."""
     params = {"limit": limit, "offset": offset}
-    return await service.forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
+    return await forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
 
 
-@router.get("/admin/dead-letters", tags=["admin"])
+@router.get("/admin/dead-letters", tags=["admin"], responses=errors(401, 403, 422))
 async def dead_letters(
     request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
     """Events no subscriber could apply, newest first, as kept by order-view."""
     params = {"limit": limit, "offset": offset}
-    return await service.forward(
-        dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params
-    )
+    return await forward(dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params)
 
 
-@router.post("/admin/dead-letters/replay", tags=["admin"])
+@router.post("/admin/dead-letters/replay", tags=["admin"], responses=errors(400, 401, 403, 422))
 async def replay_dead_letters(
     request: Request, actor: AdminActor, body: DeadLetterReplay | None = None
 ) -> Response:
     """Redelivers dead letters (these ids, or the oldest 100) to the subscriber that failed on
     them. Each one applied is forgotten; each one failing again is kept, with the outcome."""
     json = body.model_dump(exclude_none=True) if body is not None else {}
-    return await service.forward(
-        dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json
-    )
+    return await forward(dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json)
 
 
-@router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"])
+@router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"], responses=errors(401, 403, 409))
 async def rebuild_read_model(request: Request, actor: AdminActor) -> Response:
     """Rebuilds the order read model from the source services, in the background."""
-    return await service.forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
+    return await forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
 
 
-@router.get("/admin/read-model/status", tags=["admin"])
+@router.get("/admin/read-model/status", tags=["admin"], responses=errors(401, 403))
 async def read_model_status(request: Request, actor: AdminActor) -> Response:
     """Rebuild progress: documents built, total, last event applied, lag."""
-    return await service.forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)
+    return await forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)

@@ -15,15 +15,15 @@ class Settings(ServiceSettings):
 
     # Each backend's health probe must answer within this, so /api/health stays under 2 s.
     health_probe_timeout_s: float = Field(default=1.5, gt=0, lt=2)
-    # Orders being placed at once through this gateway; one more waits up to
-    # orders_admission_wait_s for a slot, then is refused with 503. The wait serves a burst: 40
-    # orders at once for one product (e2e test_orders) place one at a time on its row lock,
-    # ~1.5 s for the last to get a slot. Enough to keep the shop busy, few enough that an order
-    # in progress does not wait behind many others (measured: docs/performance.md, Admission control).
+    # Orders being placed at once through this gateway: enough to keep the shop busy, few enough
+    # that an order in progress does not wait behind many others. One more waits up to
+    # orders_admission_wait_s for a slot, then is refused with 503; the wait lets a burst through,
+    # such as many orders at once for one product, which place one at a time on its row lock
+    # (the figures that chose both: docs/performance.md, Admission control).
     orders_in_flight_limit: int = Field(default=8, ge=1)
     orders_admission_wait_s: float = Field(default=3.0, ge=0)
     # Once orders have been waiting for a slot longer than a burst lasts, without a break, more
-    # are offered than the shop completes: a new one waits this much at most (service.py,
+    # are offered than the shop completes: a new one waits this much at most (admission.py,
     # InFlightLimit), so the orders placed are answered in about the time placing takes.
     orders_overloaded_after_s: float = Field(default=1.0, ge=0)
     orders_overloaded_wait_s: float = Field(default=0.2, ge=0)
@@ -31,7 +31,7 @@ class Settings(ServiceSettings):
     # One second keeps a product page honest to a shopper and spares the products service and
     # its database all but one read per product per second (docs/decisions/0007-gateway-product-cache.md).
     product_cache_ttl_s: float = Field(default=1.0, ge=0, le=60)
-    # Products kept at most (least recently read dropped first): ~0.5 KB each.
+    # Products kept at most (least recently read dropped first); each is one product's JSON.
     product_cache_max_entries: int = Field(default=10_000, ge=1)
     # The storefront (storefront.py) connects the browser to the notifications WebSocket: by
     # default on this port of the host the page was loaded from, or at this URL when set

@@ -6,10 +6,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.gateway import storefront
+from services.gateway.admission import InFlightLimit
 from services.gateway.api import router
 from services.gateway.cache import ReadThroughCache
 from services.gateway.config import get_settings
-from services.gateway.service import InFlightLimit
 from services.shared.app import create_app
 from services.shared.runtime import open_sidecar
 

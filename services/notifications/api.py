@@ -1,115 +1,25 @@
-"""The notifications service: the public WebSocket, Dapr event deliveries, and the inbox API
-the gateway exposes."""
+"""The notifications service's routes: the public WebSocket, Dapr event deliveries, and the
+inbox API the gateway exposes."""
 
-import asyncio
-import contextlib
-import json
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
-from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from services.notifications import events
-from services.notifications.config import get_settings
-from services.notifications.hub import TOO_SLOW, Connection
-from services.shared.errors import ApiError
+from services.notifications import channel, service
 from services.shared.events import read_envelope
 from services.shared.identity import Actor, require_actor
 from services.shared.metrics import record_event
 from services.shared.paging import Limit, Offset
-from services.shared.tokens import InvalidToken, verify
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 Caller = Annotated[Actor, Depends(require_actor)]
-
-# Close codes a client can act on (4000-4999 are the application's own).
-BAD_REQUEST, UNAUTHORIZED, AUTH_TIMEOUT = 4400, 4401, 4408
-UNAVAILABLE = 1011
-
-
-class Refused(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-async def _authorize(websocket: WebSocket, token: str | None) -> Actor:
-    """The caller, from `?token=` or a first message `{"event": "authorize", "data": {"token"}}`."""
-    if token is None:
-        try:
-            raw = await asyncio.wait_for(websocket.receive_text(), get_settings().authorize_timeout_s)
-        except TimeoutError as exc:
-            raise Refused(AUTH_TIMEOUT, "no authorize message in time") from exc
-        try:
-            message = json.loads(raw)
-            assert message["event"] == "authorize"
-            token = str(message["data"]["token"])
-        except (ValueError, KeyError, TypeError, AssertionError) as exc:
-            raise Refused(BAD_REQUEST, 'expected {"event": "authorize", "data": {"token": ...}}') from exc
-    try:
-        return verify(token, websocket.app.state.jwt_key)
-    except InvalidToken as exc:
-        raise Refused(UNAUTHORIZED, "invalid or expired token") from exc
 
 
 @router.websocket("/ws")
 async def notifications_socket(websocket: WebSocket, token: str | None = None) -> None:
     """Push channel: authorize, receive unread notifications oldest first, then live ones."""
-    await websocket.accept()
-    try:
-        actor = await _authorize(websocket, token)
-    except Refused as refused:
-        await websocket.close(code=refused.code, reason=refused.reason)
-        return
-    except WebSocketDisconnect:
-        return
-    await websocket.send_json({"event": "authorized"})
-    state = websocket.app.state
-    connection = Connection(websocket, actor.id, get_settings().send_queue_size)
-    state.hub.add(connection)
-    tasks: list[asyncio.Task[Any]] = []
-    try:
-        try:
-            backlog = await run_in_threadpool(state.store.unread, actor.id)
-        except SQLAlchemyError:
-            log.warning("inbox unavailable, refusing connection", extra={"user_id": actor.id})
-            await websocket.close(code=UNAVAILABLE, reason="inbox unavailable: reconnect shortly")
-            return
-        connection.start_with(backlog)
-        tasks = [
-            asyncio.create_task(connection.pump()),
-            asyncio.create_task(_until_disconnected(websocket)),
-            asyncio.create_task(connection.overflowed.wait()),
-        ]
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if tasks[2] in done:
-            log.info("client too far behind, disconnecting", extra={"user_id": actor.id})
-            await websocket.close(
-                code=TOO_SLOW, reason="too far behind: reconnect to catch up from the inbox"
-            )
-    except WebSocketDisconnect:
-        pass
-    finally:
-        state.hub.remove(connection)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if websocket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await websocket.close()
-
-
-async def _until_disconnected(websocket: WebSocket) -> None:
-    """Reads (and ignores) what the client sends, until it goes away."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
+    await channel.serve(websocket, token)
 
 
 @router.post("/events/orders", tags=["events"])
@@ -118,7 +28,7 @@ async def deliver_orders(request: Request) -> dict[str, str]:
     envelope = await read_envelope(request)
     state = request.app.state
     outcome = (
-        "DROP" if envelope is None else await events.handle(state.dapr, state.store, state.hub, envelope)
+        "DROP" if envelope is None else await service.handle(state.dapr, state.store, state.hub, envelope)
     )
     record_event("orders", envelope and envelope.get("type"), outcome)
     return {"status": outcome}
@@ -137,6 +47,4 @@ async def list_notifications(
 
 @router.post("/notifications/{notification_id}/read", tags=["notifications"])
 async def mark_read(notification_id: str, request: Request, actor: Caller) -> dict[str, Any]:
-    if not await run_in_threadpool(request.app.state.store.mark_read, actor.id, notification_id):
-        raise ApiError(404, "not_found", "notification not found")
-    return {"id": notification_id, "read": True}
+    return await run_in_threadpool(service.mark_read, request.app.state.store, actor.id, notification_id)

@@ -1,129 +1,51 @@
-"""Order events become notifications: the buyer hears about the order, every seller whose
-product is in it hears what sold. Stored before pushed; ids derived from the event, so a
-redelivered event is neither stored nor pushed twice. A notification is dated by the order
-change it tells of, not by its arrival: with several consumers, events arrive out of order, and
-an inbox read oldest first must follow what happened."""
+"""What notifications consumes: order events on the `orders` topic
+(components/subscriptions/notifications.yaml), `order.confirmed` and `order.cancelled`.
 
-import logging
-import uuid
+It declares only the fields it reads of them (`OrderNotice`), and ignores the rest, so the
+orders service may add a field without notifications being redeployed first;
+tests/unit/test_event_contracts.py checks that what orders publishes parses as this. A delivery
+whose data does not fit can never be applied: service.handle answers it DROP (Dapr dead-letters
+it), with a log line naming the fields at fault.
+"""
+
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 
-from services.notifications.hub import Hub
-from services.notifications.store import NotificationStore
-from services.shared.dapr import DaprSidecar, ServiceUnavailable, batch_lookup
-from services.shared.events import Outcome
-from services.shared.timeutil import utcnow
+from services.shared.integration_events import Id, InvalidEvent, OrderCancelled, OrderConfirmed, parse
 
-log = logging.getLogger(__name__)
-
-NAMESPACE = uuid.UUID("0b7c6a0e-6a55-4d0e-9f6f-3f0e5c1d2a77")
-HANDLED = ("order.confirmed", "order.cancelled")
+# Other order events (order.rejected) notify nobody.
+HANDLED = (OrderConfirmed.TYPE, OrderCancelled.TYPE)
 
 
-def _id(event_id: str, *parts: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, ":".join((event_id, *parts))))
+class NoticeLine(BaseModel):
+    """An order line as notifications reads it. Name and seller are null in events from before
+    orders kept them: products is asked then."""
+
+    product_id: Id
+    quantity: int = Field(ge=1)
+    product_name: str | None = None
+    seller_id: Id | None = None
 
 
-def _happened_at(order: dict[str, Any]) -> datetime:
-    """When the order changed (its `updated_at`, naive UTC); now if the event does not say."""
-    try:
-        return datetime.fromisoformat(str(order["updated_at"]).removesuffix("Z"))
-    except (KeyError, ValueError):
-        return utcnow()
+class OrderNotice(BaseModel):
+    """What notifications reads of an order event (OrderConfirmed, OrderCancelled)."""
+
+    id: Id
+    customer_id: Id
+    items: list[NoticeLine]
+    total_cents: int | None = None
+    # When the order changed: a notification is dated by it, not by its arrival.
+    updated_at: datetime | None = None
 
 
-def _money(cents: int | None) -> str:
-    return "?" if cents is None else f"{cents / 100:.2f}"
-
-
-def build(
-    event_id: str, event_type: str, order: dict[str, Any], products: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The notifications one order event produces, each with its recipient in `user_id` and
-    the time of the order change in `created_at`."""
-    short = order["id"][:8]
-    at = _happened_at(order)
-    confirmed = event_type == "order.confirmed"
-    buyer_text = (
-        f"Your order {short} is confirmed: {_money(order.get('total_cents'))} in total."
-        if confirmed
-        else f"Your order {short} was cancelled."
-    )
-    notifications = [
-        {
-            "id": _id(event_id, order["customer_id"], "buyer"),
-            "user_id": order["customer_id"],
-            "type": event_type,
-            "text": buyer_text,
-            "order_id": order["id"],
-            "created_at": at,
-        }
-    ]
-    for line in order["items"]:
-        product = products.get(line["product_id"])
-        if not product:
-            continue
-        name, quantity = product.get("name", "a product"), line["quantity"]
-        notifications.append(
-            {
-                "id": _id(event_id, product["seller_id"], line["product_id"]),
-                "user_id": product["seller_id"],
-                "type": "product.sold" if confirmed else "order.cancelled",
-                "text": f"You sold {quantity} x {name} (order {short})."
-                if confirmed
-                else f"Order {short} with {quantity} x {name} was cancelled.",
-                "order_id": order["id"],
-                "product_id": line["product_id"],
-                "quantity": quantity,
-                "created_at": at,
-            }
-        )
-    return notifications
-
-
-async def handle(dapr: DaprSidecar, store: NotificationStore, hub: Hub, envelope: dict[str, Any]) -> Outcome:
-    """Stores and pushes the notifications of one order event."""
-    event_id, event_type, order = envelope.get("id"), envelope.get("type"), envelope.get("data")
-    context = {"event_id": event_id, "event_type": event_type}
+def read(envelope: dict[str, Any]) -> tuple[str, str, OrderNotice] | None:
+    """The event id, type and order of a delivery; None for an event notifications ignores.
+    Raises InvalidEvent, naming the fields at fault, for one it can never apply."""
+    event_id, event_type = envelope.get("id"), envelope.get("type")
     if event_type not in HANDLED:
-        return "SUCCESS"  # other order events (order.rejected) notify nobody
-    if (
-        not isinstance(event_id, str)
-        or not isinstance(order, dict)
-        or not {"id", "customer_id", "items"} <= set(order)
-    ):
-        log.warning(
-            "dropping event (to the dead-letter topic)", extra={**context, "reason": "malformed order event"}
-        )
-        return "DROP"
-    try:
-        products = await _products(dapr, order["items"])
-        pushed = 0
-        notifications = build(event_id, event_type, order, products)
-        for user_id, stored in await run_in_threadpool(store.add_all, notifications):
-            pushed += hub.push(user_id, stored)
-    except (ServiceUnavailable, SQLAlchemyError) as exc:
-        log.warning("cannot notify yet, asking for redelivery", extra={**context, "error": str(exc)})
-        return "RETRY"
-    log.info("notifications sent", extra={**context, "connections": pushed})
-    return "SUCCESS"
-
-
-async def _products(dapr: DaprSidecar, lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Name and seller of each product of an order: from the event's lines, which carry them
-    (as sold); asked of products only for lines that do not (events from before they did)."""
-    products = {
-        line["product_id"]: {
-            "id": line["product_id"],
-            "name": line["product_name"],
-            "seller_id": line["seller_id"],
-        }
-        for line in lines
-        if line.get("product_name") and line.get("seller_id")
-    }
-    unknown = sorted({line["product_id"] for line in lines} - set(products))
-    return products | await batch_lookup(dapr, "products", unknown)
+        return None
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidEvent("the event has no id")
+    return event_id, event_type, parse(OrderNotice, envelope.get("data"))

@@ -5,48 +5,44 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from services.notifications.api import router
 from services.notifications.config import get_settings
 from services.notifications.fanout import InboxFollower
 from services.notifications.hub import Hub
 from services.notifications.store import NotificationStore
-from services.shared.app import create_app
-from services.shared.db import DATABASE_UNAVAILABLE
-from services.shared.runtime import open_sidecar
-from services.shared.runtime_db import open_database
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from services.shared.dapr import DaprSidecar
+from services.shared.runtime_db import database_app
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def hub_and_follower(app: FastAPI, dapr: DaprSidecar, engine: Engine) -> AsyncIterator[None]:
+    """The store, the hub of this replica's WebSockets, and the follower that pushes to them what
+    other replicas stored (services/notifications/fanout.py)."""
     settings = get_settings()
-    async with (
-        open_sidecar(app, settings) as dapr,
-        open_database(app, dapr, settings, migrations=MIGRATIONS) as engine,
-    ):
-        app.state.dapr, app.state.store, app.state.hub = dapr, NotificationStore(engine), Hub()
-        # Tokens are verified here too: WebSocket clients connect to this service directly.
-        app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")
-        follower = InboxFollower(
-            app.state.store,
-            app.state.hub,
-            every_s=settings.follow_inbox_every_s,
-            lookback_s=settings.follow_inbox_lookback_s,
-        )
-        follower.start()
-        try:
-            yield
-        finally:
-            await follower.stop()
+    app.state.store, app.state.hub = NotificationStore(engine), Hub()
+    # Tokens are verified here too: WebSocket clients connect to this service directly.
+    app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")
+    follower = InboxFollower(
+        app.state.store,
+        app.state.hub,
+        every_s=settings.follow_inbox_every_s,
+        lookback_s=settings.follow_inbox_lookback_s,
+    )
+    follower.start()
+    try:
+        yield
+    finally:
+        await follower.stop()
 
 
 # Buyers and sellers connect to the WebSocket directly; everything else comes through the sidecar.
-app = create_app(
-    title="Shop notifications service",
-    lifespan=lifespan,
-    routers=[router],
+app = database_app(
+    "Shop notifications service",
+    get_settings,
+    [router],
+    migrations=Path(__file__).parent / "migrations",
+    extension=hub_and_follower,
     public_paths=("/ws",),
-    unavailable_errors=DATABASE_UNAVAILABLE,
 )

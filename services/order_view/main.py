@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from services.order_view.api import router
 from services.order_view.config import get_settings
 from services.order_view.rebuild import Rebuilder
+from services.order_view.service import LastApplied
 from services.order_view.store import ReadModelStore
 from services.shared.app import create_app
 from services.shared.runtime import open_sidecar
@@ -35,6 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except PyMongoError as exc:  # start anyway: readiness reports MongoDB, handlers answer RETRY
         log.warning("indexes not ensured, MongoDB unavailable", extra={"error": str(exc)})
     app.state.store = store
+    app.state.last_applied = LastApplied()
     try:
         async with open_sidecar(app, settings) as dapr:
             app.state.dapr = dapr

@@ -9,11 +9,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
-from services.order_view.events import fetch_related, shown_versions
+from services.order_view.projection import fetch_related, shown_versions
 from services.order_view.store import ReadModelStore
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.identity import Actor
@@ -39,10 +38,10 @@ class Rebuilder:
     """Runs the rebuild on one replica at a time, and reports its progress from any replica.
 
     The claim and the progress are one document in the read model's own database, written by
-    atomic commands only: a replica takes the claim when it is free or its lease ran out; the
-    holder renews it after every page and records its progress there. A request on any replica
-    counts itself in the document; the holder restarts from the first page when it sees a count
-    it has not served, so every request is followed by a complete pass."""
+    atomic commands only (store/rebuild_state.py): a replica takes the claim when it is free or
+    its lease ran out; the holder renews it after every page and records its progress there. A
+    request on any replica counts itself in the document; the holder restarts from the first
+    page when it sees a count it has not served, so every request is followed by a complete pass."""
 
     def __init__(
         self,
@@ -67,12 +66,9 @@ class Rebuilder:
         """Whether this replica is running the rebuild."""
         return self._task is not None and not self._task.done()
 
-    def _doc(self) -> dict[str, Any]:
-        return self.store.meta.find_one({"_id": "rebuild"}) or {}
-
     def progress(self) -> dict[str, Any]:
         """The rebuild's state, whichever replica runs it."""
-        doc = self._doc()
+        doc = self.store.rebuild.read()
         shown = {"state": doc.get("state", "idle"), "built": doc.get("built", 0), "total": doc.get("total")}
         for field in ("started_at", "finished_at", "error"):
             if doc.get(field) is not None:
@@ -82,7 +78,7 @@ class Rebuilder:
     async def start_up(self) -> None:
         """Rebuilds on start, unless another replica is at it or finished one lately."""
         self._watch = asyncio.create_task(self._watching(), name="read-model-rebuild-watch")
-        doc = await run_in_threadpool(self._doc)
+        doc = await run_in_threadpool(self.store.rebuild.read)
         finished = doc.get("finished_s", 0)
         if _held(doc):
             return
@@ -92,21 +88,15 @@ class Rebuilder:
 
     async def request(self) -> bool:
         """Asks for a complete pass; returns whether one was already running (it restarts)."""
-        before = await run_in_threadpool(
-            self.store.meta.find_one_and_update,
-            {"_id": "rebuild"},
-            {"$inc": {"requested": 1}},
-            upsert=True,
-            return_document=ReturnDocument.BEFORE,
-        )
+        before = await run_in_threadpool(self.store.rebuild.ask)
         await self._run_if_claimed()
-        return _held(before or {})
+        return _held(before)
 
     async def _watching(self) -> None:
         while True:
             await asyncio.sleep(self.watch_every_s)
             try:
-                doc = await run_in_threadpool(self._doc)
+                doc = await run_in_threadpool(self.store.rebuild.read)
                 unserved = doc.get("requested", 0) > doc.get("served", 0)
                 if (doc.get("state") == RUNNING or unserved) and not self.running:
                     await self._run_if_claimed()
@@ -119,22 +109,12 @@ class Rebuilder:
         self._task = asyncio.create_task(self._run(), name="read-model-rebuild")
 
     def _claim(self) -> bool:
-        """Takes the rebuild if it is free or its holder's lease ran out, and shows it running
-        (in the same write, so no replica reports the last pass's "done" meanwhile)."""
-        now = time.time()
-        taken = self.store.meta.update_one(
-            {"_id": "rebuild", "$or": [{"lease_until": {"$lt": now}}, {"lease_until": {"$exists": False}}]},
-            {"$set": {"owner": self.replica, "lease_until": now + self.lease_s, **_starting()}},
-        )
-        return taken.modified_count == 1
+        """Takes the rebuild if it is free or its holder's lease ran out, and shows it running."""
+        return self.store.rebuild.claim(self.replica, lease_s=self.lease_s, progress=_starting())
 
     def _renew(self, **progress: Any) -> dict[str, Any] | None:
         """Extends this replica's lease and records progress; None when it lost the claim."""
-        return self.store.meta.find_one_and_update(
-            {"_id": "rebuild", "owner": self.replica},
-            {"$set": {"lease_until": time.time() + self.lease_s, **progress}},
-            return_document=ReturnDocument.AFTER,
-        )
+        return self.store.rebuild.renew(self.replica, lease_s=self.lease_s, **progress)
 
     async def stop(self) -> None:
         for task in (self._watch, self._task):
@@ -142,15 +122,11 @@ class Rebuilder:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         with contextlib.suppress(PyMongoError):  # hand it over at once rather than after the lease
-            await run_in_threadpool(
-                self.store.meta.update_one,
-                {"_id": "rebuild", "owner": self.replica},
-                {"$set": {"lease_until": 0}},
-            )
+            await run_in_threadpool(self.store.rebuild.release, self.replica)
 
     async def _run(self) -> None:
         while True:
-            doc = await run_in_threadpool(self._doc)
+            doc = await run_in_threadpool(self.store.rebuild.read)
             serving = doc.get("requested", 0)
             if await run_in_threadpool(self._renew, **_starting()) is None:
                 return
@@ -194,11 +170,11 @@ class Rebuilder:
                 return offset
             # Only what the view lacks or has older: a rebuild of an up-to-date view is one
             # read per page, not a rewrite of every document.
-            stored = await run_in_threadpool(self.store.order_versions, [o["id"] for o in orders])
+            stored = await run_in_threadpool(self.store.documents.order_versions, [o["id"] for o in orders])
             stale = [o for o in orders if stored.get(o["id"], 0) < o["version"]]
             if stale:
                 customers, products = await self._with_retries(
-                    lambda stale=stale: fetch_related(self.dapr, self.store, stale)
+                    lambda stale=stale: fetch_related(self.dapr, self.store.snapshots, stale)
                 )
                 documents = [
                     (
@@ -207,7 +183,7 @@ class Rebuilder:
                     )
                     for o in stale
                 ]
-                await run_in_threadpool(self.store.save_orders, documents)
+                await run_in_threadpool(self.store.documents.save_orders, documents)
             offset += len(orders)
             doc = await run_in_threadpool(self._renew, built=offset, total=page["total"])
             if doc is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from services.order_view.store import ReadModelStore
+from services.order_view.store.inbox import DeadLetters
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -23,20 +23,20 @@ TOPIC_OF_ENTITY = {"order": "orders", "customer": "customers", "product": "produ
 MAX_PER_REPLAY = 100
 
 
-async def replay(dapr: DaprSidecar, store: ReadModelStore, ids: list[str] | None) -> dict[str, Any]:
+async def replay(dapr: DaprSidecar, dead_letters: DeadLetters, ids: list[str] | None) -> dict[str, Any]:
     """Redelivers the given dead letters (or the oldest MAX_PER_REPLAY) and reports each one."""
-    letters = await run_in_threadpool(store.dead_letters_to_replay, ids, limit=MAX_PER_REPLAY)
+    letters = await run_in_threadpool(dead_letters.dead_letters_to_replay, ids, limit=MAX_PER_REPLAY)
     replayed: list[str] = []
     failed: list[dict[str, str]] = []
     for letter in letters:
         outcome = await _redeliver(dapr, letter["subscriber"], letter["envelope"])
         context = {"dead_letter": letter["_id"], "subscriber": letter["subscriber"], "outcome": outcome}
         if outcome == "SUCCESS":
-            await run_in_threadpool(store.forget_dead_letter, letter["_id"])
+            await run_in_threadpool(dead_letters.forget_dead_letter, letter["_id"])
             replayed.append(letter["_id"])
             log.info("dead letter replayed", extra=context)
         else:
-            await run_in_threadpool(store.note_failed_replay, letter["_id"], outcome)
+            await run_in_threadpool(dead_letters.note_failed_replay, letter["_id"], outcome)
             failed.append({"id": letter["_id"], "outcome": outcome})
             log.warning("dead letter replay failed; kept", extra=context)
     found = {letter["_id"] for letter in letters}
@@ -44,7 +44,7 @@ async def replay(dapr: DaprSidecar, store: ReadModelStore, ids: list[str] | None
         "replayed": replayed,
         "failed": failed,
         "not_found": [letter_id for letter_id in ids or [] if letter_id not in found],
-        "remaining": await run_in_threadpool(store.count_dead_letters),
+        "remaining": await run_in_threadpool(dead_letters.count_dead_letters),
     }
 
 

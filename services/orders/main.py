@@ -6,38 +6,34 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from services.orders.api import router
 from services.orders.config import get_settings
 from services.orders.models import outbox
 from services.orders.placing import settle_stale_orders
-from services.shared.app import create_app
-from services.shared.db import DATABASE_UNAVAILABLE
-from services.shared.runtime import open_sidecar
-from services.shared.runtime_db import open_database, run_outbox_relay
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from services.shared.dapr import DaprSidecar
+from services.shared.runtime_db import database_app
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def settling(app: FastAPI, dapr: DaprSidecar, engine: Engine) -> AsyncIterator[None]:
+    """Settles orders a request left pending (its caller gone mid-way), for as long as it runs."""
     settings = get_settings()
-    async with (
-        open_sidecar(app, settings) as dapr,
-        open_database(app, dapr, settings, migrations=MIGRATIONS) as engine,
-        run_outbox_relay(engine, outbox, dapr) as relay,
-    ):
-        app.state.dapr, app.state.engine, app.state.relay = dapr, engine, relay
-        settler = asyncio.create_task(
-            settle_stale_orders(engine, dapr, older_than_s=settings.settle_pending_after_s),
-            name="settle-pending",
-        )
-        try:
-            yield
-        finally:
-            settler.cancel()
+    settler = asyncio.create_task(
+        settle_stale_orders(engine, dapr, older_than_s=settings.settle_pending_after_s), name="settle-pending"
+    )
+    try:
+        yield
+    finally:
+        settler.cancel()
 
 
-app = create_app(
-    title="Shop orders service", lifespan=lifespan, routers=[router], unavailable_errors=DATABASE_UNAVAILABLE
+app = database_app(
+    "Shop orders service",
+    get_settings,
+    [router],
+    migrations=Path(__file__).parent / "migrations",
+    outbox=outbox,
+    extension=settling,
 )

@@ -9,14 +9,16 @@ same reservation: nothing is reserved twice and no reservation is left without i
 import asyncio
 import hashlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from services.orders import service
-from services.orders.models import NewOrder, OrderLine
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.orders.models import NewOrder
+from services.shared.calls import Reservation, ReservationLine, ReservationOutcome
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, answer_of
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
 
@@ -25,16 +27,22 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_TTL_S = 24 * 3600
 
 
-async def _reserve(dapr: DaprSidecar, order_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
-    response = await dapr.invoke(
-        "products", "POST", "reservations", json={"order_id": order_id, "lines": lines}
-    )
+async def _reserve(dapr: DaprSidecar, reservation: Reservation) -> ReservationOutcome:
+    response = await dapr.invoke("products", "POST", "reservations", json=reservation.model_dump(mode="json"))
     if response.status_code == 422:
         body = response.json()
         raise ApiError(422, body.get("code", "unknown_product"), body.get("detail", "unknown product"))
     if response.status_code != 200:
         raise ServiceUnavailable("products", f"reservation answered {response.status_code}")
-    return response.json()
+    return answer_of(response, ReservationOutcome, target="products")
+
+
+def _reservation(order_id: str, lines: Iterable[tuple[str, int]]) -> Reservation:
+    """The reservation of an order's (product id, quantity) lines."""
+    return Reservation(
+        order_id=order_id,
+        lines=[ReservationLine(product_id=product_id, quantity=quantity) for product_id, quantity in lines],
+    )
 
 
 def _cache_key(actor: Actor, idempotency_key: str) -> str:
@@ -73,9 +81,9 @@ async def place(
         if cached is not None:
             return cached["status"], cached["body"]
     if order["status"] == "pending":
-        lines = [{"product_id": i.product_id, "quantity": i.quantity} for i in new.items]
+        asked = _reservation(order_id, ((line.product_id, line.quantity) for line in new.items))
         try:
-            reservation = await _reserve(dapr, order_id, lines)
+            reservation = await _reserve(dapr, asked)
         except ApiError:
             await run_in_threadpool(service.abandon, engine, order_id=order_id)
             raise
@@ -105,6 +113,7 @@ async def cancel(engine: Engine, dapr: DaprSidecar, *, actor: Actor, order_id: s
     response = await dapr.invoke("products", "POST", f"reservations/{order_id}/release")
     if response.status_code != 200:
         raise ServiceUnavailable("products", f"release answered {response.status_code}")
+    answer_of(response, ReservationOutcome, target="products")  # a broken products answers 503
     return await run_in_threadpool(service.mark_cancelled, engine, order_id=order_id)
 
 
@@ -116,12 +125,9 @@ async def settle_stale_orders(
         await asyncio.sleep(every_s)
         try:
             for order in await run_in_threadpool(service.stale_pending, engine, older_than_s=older_than_s):
-                lines = [
-                    OrderLine(product_id=i["product_id"], quantity=i["quantity"]).model_dump()
-                    for i in order["items"]
-                ]
+                asked = _reservation(order["id"], ((i["product_id"], i["quantity"]) for i in order["items"]))
                 try:
-                    reservation = await _reserve(dapr, order["id"], lines)
+                    reservation = await _reserve(dapr, asked)
                 except ApiError:
                     await run_in_threadpool(service.abandon, engine, order_id=order["id"])
                     continue

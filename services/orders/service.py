@@ -10,15 +10,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.orders.models import NewOrder, order_lines, orders, outbox
+from services.orders import events
+from services.orders.models import NewOrder, order_lines, orders
+from services.shared.calls import ReservationOutcome, ReservedLine
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
-from services.shared.outbox import add_event
 from services.shared.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 
-TOPIC = "orders"
 # Deterministic order ids from Idempotency-Keys: the same key can only ever make one order.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c4a52-3b7e-4c0e-9d55-2f8b8a3e9c10")
 
@@ -113,14 +113,14 @@ def record_pending(
     return snapshot(row, lines), True
 
 
-def settle(engine: Engine, *, pending: dict[str, Any], reservation: dict[str, Any]) -> dict[str, Any]:
+def settle(engine: Engine, *, pending: dict[str, Any], reservation: ReservationOutcome) -> dict[str, Any]:
     """Confirms or rejects a pending order from its reservation's outcome, with its event.
 
     `pending` is the order as recorded (record_pending's answer, or a read): it is not read
     again, since the update below only applies to an order still pending."""
     order_id = pending["id"]
-    status = "confirmed" if reservation["status"] == "reserved" else "rejected"
-    reserved = {line["product_id"]: line for line in reservation["lines"]}
+    status = "confirmed" if reservation.status == "reserved" else "rejected"
+    reserved = {line.product_id: line for line in reservation.lines}
     items = [{**item, **_as_sold(reserved[item["product_id"]])} for item in pending["items"]]
     total = sum(item["unit_price_cents"] * item["quantity"] for item in items)
     now = utcnow()
@@ -149,7 +149,7 @@ def settle(engine: Engine, *, pending: dict[str, Any], reservation: dict[str, An
             "updated_at": iso(now),
             "version": pending["version"] + 1,
         }
-        add_event(conn, outbox, topic=TOPIC, event_type=f"order.{status}", data=order)
+        events.publish(conn, order)
     return order
 
 
@@ -157,11 +157,11 @@ def settle(engine: Engine, *, pending: dict[str, Any], reservation: dict[str, An
 SOLD = ("unit_price_cents", "product_name", "seller_id")
 
 
-def _as_sold(reserved: Mapping[str, Any]) -> dict[str, Any]:
+def _as_sold(reserved: ReservedLine) -> dict[str, Any]:
     return {
-        "unit_price_cents": reserved["unit_price_cents"],
-        "product_name": reserved.get("name"),
-        "seller_id": reserved.get("seller_id"),
+        "unit_price_cents": reserved.unit_price_cents,
+        "product_name": reserved.name,
+        "seller_id": reserved.seller_id,
     }
 
 
@@ -183,7 +183,7 @@ def mark_cancelled(engine: Engine, *, order_id: str) -> dict[str, Any]:
             raise ApiError(409, "not_cancellable", "only a confirmed order can be cancelled")
         order = _read(conn, order_id)
         assert order is not None
-        add_event(conn, outbox, topic=TOPIC, event_type="order.cancelled", data=order)
+        events.publish(conn, order)
     return order
 
 

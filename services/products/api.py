@@ -5,8 +5,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine
 
-from services.products import service
-from services.products.models import NewProduct, ProductChanges, ProductIds, Reservation
+from services.products import reserving, service
+from services.products.models import NewProduct, ProductChanges
+from services.shared.calls import Lookup, ProductsFound, Reservation, ReservationOutcome
 from services.shared.identity import Actor, require_actor
 from services.shared.paging import Limit, Offset
 
@@ -41,9 +42,9 @@ def create_product(body: NewProduct, db: DB, actor: Caller) -> dict[str, Any]:
 
 
 @router.post("/products/batch", tags=["products"])
-def batch(body: ProductIds, db: DB) -> dict[str, Any]:
+def batch(body: Lookup, db: DB) -> ProductsFound:
     """Many products in one call (an order's lines, a read model's rebuild)."""
-    return {"items": service.batch(db, ids=body.ids)}
+    return ProductsFound.model_validate({"items": service.batch(db, ids=body.ids)})
 
 
 @router.get("/products/{product_id}", tags=["products"])
@@ -63,13 +64,13 @@ def delete_product(product_id: str, db: DB, actor: Caller) -> Response:
 
 
 @router.post("/reservations", tags=["reservations"])
-def reserve(body: Reservation, db: DB) -> dict[str, Any]:
+def reserve(body: Reservation, db: DB) -> ReservationOutcome:
     """Reserves stock for an order, all lines or none. `status` says which: `reserved`, or
     `rejected` when a line is short (with the prices, so the order can record what was asked)."""
-    return service.reserve(db, reservation=body)
+    return reserving.reserve(db, reservation=body)
 
 
 @router.post("/reservations/{order_id}/release", tags=["reservations"])
-def release(order_id: str, db: DB) -> dict[str, Any]:
+def release(order_id: str, db: DB) -> ReservationOutcome:
     """Gives a cancelled order's stock back (idempotent)."""
-    return service.release(db, order_id=order_id)
+    return reserving.release(db, order_id=order_id)

@@ -1,4 +1,5 @@
-"""The products service's tables and the shapes of its internal API."""
+"""The products service's tables and the bodies of its own API (the bodies other services send
+it are in services/shared/calls.py)."""
 
 from pydantic import Field, model_validator
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table
@@ -66,24 +67,4 @@ class ProductChanges(Strict):
         for field in self.model_fields_set:
             if getattr(self, field) is None:
                 raise ValueError(f"{field} cannot be null")
-        return self
-
-
-class ProductIds(Strict):
-    ids: list[str] = Field(min_length=1, max_length=200)
-
-
-class ReservationLine(Strict):
-    product_id: str = Field(min_length=1, max_length=36)
-    quantity: int = Field(ge=1, le=100)
-
-
-class Reservation(Strict):
-    order_id: str = Field(min_length=36, max_length=36)
-    lines: list[ReservationLine] = Field(min_length=1, max_length=50)
-
-    @model_validator(mode="after")
-    def distinct_products(self) -> "Reservation":
-        if len({line.product_id for line in self.lines}) != len(self.lines):
-            raise ValueError("each product may appear once")
         return self

@@ -18,6 +18,10 @@ from services.shared.logging import configure_logging
 from services.shared.tracing import TRACEPARENT_LENGTH
 
 MIGRATION_LOCK = "migrations"
+# Text compares by the Unicode 5.2 collation: utf8mb4_unicode_ci (UCA 4.0) gives every character
+# outside the Basic Multilingual Plane one and the same weight, so two keys differing only in an
+# emoji collide on a primary key. utf8mb4_unicode_520_ci exists in MariaDB and MySQL alike.
+TEXT_COLLATION = "utf8mb4_unicode_520_ci"
 MIGRATION_LOCK_WAIT_S = 90
 
 # Where `python -m services...` resolves from, whatever the app's working directory.
@@ -99,6 +103,52 @@ def add_outbox_traceparent(op: Any) -> None:
     """The W3C traceparent of the request that wrote an outbox row (services.shared.outbox),
     so its later publish joins that request's trace."""
     op.add_column("outbox", sa.Column("traceparent", sa.String(TRACEPARENT_LENGTH), nullable=True))
+
+
+def use_text_collation(op: Any) -> None:
+    """Makes TEXT_COLLATION the default of the service's database and converts every table in it
+    (a revision of each service: databases made before it used utf8mb4_unicode_ci). Rebuilds
+    each table: on a large production table, run it in a maintenance window."""
+    bind = op.get_bind()
+    if bind.dialect.name != "mysql":  # SQLite (the unit tests) compares text by code point anyway
+        return
+    database = bind.execute(sa.text("SELECT DATABASE()")).scalar_one()
+    op.execute(f"ALTER DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE {TEXT_COLLATION}")
+    # MariaDB refuses to change a column a foreign key uses, even with foreign_key_checks off:
+    # the foreign keys go, the tables change, the same foreign keys come back.
+    foreign_keys = bind.execute(
+        sa.text(
+            "SELECT k.table_name, k.constraint_name, k.column_name, k.referenced_table_name,"
+            " k.referenced_column_name, r.update_rule, r.delete_rule"
+            " FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r"
+            " ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name"
+            " WHERE k.table_schema = :db AND k.referenced_table_name IS NOT NULL"
+            " ORDER BY k.table_name, k.constraint_name, k.ordinal_position"
+        ),
+        {"db": database},
+    ).all()
+    constraints: dict[tuple[str, str], list[Any]] = {}
+    for row in foreign_keys:
+        constraints.setdefault((row.table_name, row.constraint_name), []).append(row)
+    for table, name in constraints:
+        op.execute(f"ALTER TABLE `{table}` DROP FOREIGN KEY `{name}`")
+    tables = bind.execute(
+        sa.text(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = :db AND table_type = 'BASE TABLE'"
+        ),
+        {"db": database},
+    ).scalars()
+    for table in tables.all():
+        op.execute(f"ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {TEXT_COLLATION}")
+    for (table, name), rows in constraints.items():
+        columns = ", ".join(f"`{row.column_name}`" for row in rows)
+        referenced = ", ".join(f"`{row.referenced_column_name}`" for row in rows)
+        op.execute(
+            f"ALTER TABLE `{table}` ADD CONSTRAINT `{name}` FOREIGN KEY ({columns})"
+            f" REFERENCES `{rows[0].referenced_table_name}` ({referenced})"
+            f" ON UPDATE {rows[0].update_rule} ON DELETE {rows[0].delete_rule}"
+        )
 
 
 def main() -> None:

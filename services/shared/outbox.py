@@ -1,8 +1,9 @@
 """Transactional outbox: an event is written in the same DB transaction as the change it
 describes, and a relay publishes it through the sidecar after commit.
 
-Each service adds `outbox_table(metadata)` to its schema, calls `add_event(conn, ...)` inside
-its write transaction, and runs one `OutboxRelay` in its lifespan. The relay publishes rows in
+Each service adds `outbox_table(metadata)` to its schema, calls `queue_event(conn, outbox, event)`
+with an event of the catalogue (services/shared/integration_events.py) inside its write
+transaction, and runs one `OutboxRelay` in its lifespan. The relay publishes rows in
 insertion order, marks each sent only after the broker confirmed it, and backs off while the
 broker (or the sidecar) is down, so an outage delays events but never loses them. The CloudEvent
 id is the row's id: a consumer that sees it twice knows it is a redelivery. Each row keeps the
@@ -44,6 +45,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.db import Timestamp, release_named_lock, take_named_lock
+from services.shared.integration_events import IntegrationEvent
 from services.shared.metrics import track_outbox_backlog
 from services.shared.timeutil import utcnow
 from services.shared.tracing import TRACEPARENT_LENGTH, continued, current_traceparent
@@ -76,7 +78,8 @@ def outbox_table(metadata: MetaData) -> Table:
 
 
 def add_event(conn: Connection, outbox: Table, *, topic: str, event_type: str, data: dict[str, Any]) -> str:
-    """Queues one integration event inside the caller's transaction; returns its event id."""
+    """Queues one event, any payload, inside the caller's transaction; returns its event id.
+    Services queue events of the catalogue with `queue_event`; this is its raw form."""
     event_id = str(uuid.uuid4())
     conn.info[_QUEUED] = True  # the relay looks when this transaction commits
     conn.execute(
@@ -91,6 +94,14 @@ def add_event(conn: Connection, outbox: Table, *, topic: str, event_type: str, d
         )
     )
     return event_id
+
+
+def queue_event(conn: Connection, outbox: Table, event: IntegrationEvent) -> str:
+    """Queues one event of the catalogue inside the caller's transaction, on its topic, with its
+    type, its data the model's JSON; returns its event id."""
+    return add_event(
+        conn, outbox, topic=event.TOPIC, event_type=event.TYPE, data=event.model_dump(mode="json")
+    )
 
 
 class OutboxRelay:

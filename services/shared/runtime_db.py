@@ -1,19 +1,22 @@
-"""Lifespan building blocks for the services with their own MariaDB database: the engine (with
-its migrations applied and its readiness check registered) and the outbox relay."""
+"""The services with their own MariaDB database: building one takes one call (database_app),
+from these lifespan blocks: the engine (its migrations applied, its readiness check registered)
+and the outbox relay."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine, Table
 from starlette.concurrency import run_in_threadpool
 
+from services.shared.app import create_app
 from services.shared.dapr import DaprSidecar
-from services.shared.db import mysql_engine, ping
+from services.shared.db import DATABASE_UNAVAILABLE, mysql_engine, ping
 from services.shared.migrations import upgrade_in_child
 from services.shared.outbox import OutboxRelay
+from services.shared.runtime import open_sidecar
 from services.shared.settings import DatabaseSettings
 
 
@@ -57,3 +60,46 @@ async def run_outbox_relay(engine: Engine, outbox: Table, dapr: DaprSidecar) -> 
         yield relay
     finally:
         await relay.stop()
+
+
+# What a service adds to the common start-up, for as long as it runs: secrets it reads, its own
+# state on app.state, a background task. Entered once the sidecar and the database are ready.
+Extension = Callable[[FastAPI, DaprSidecar, Engine], AbstractAsyncContextManager[None]]
+
+
+def database_app(
+    title: str,
+    settings: Callable[[], DatabaseSettings],
+    routers: Sequence[APIRouter],
+    *,
+    migrations: Path,
+    outbox: Table | None = None,
+    extension: Extension | None = None,
+    public_paths: Sequence[str] = (),
+) -> FastAPI:
+    """A service with its own database: the sidecar's client (app.state.dapr), the engine with
+    the migrations applied (app.state.engine), the outbox relay when the service publishes
+    (app.state.relay), then the service's own extension; a lost database answers 503."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = settings()
+        async with (
+            open_sidecar(app, config) as dapr,
+            open_database(app, dapr, config, migrations=migrations) as engine,
+            AsyncExitStack() as stack,
+        ):
+            app.state.dapr, app.state.engine = dapr, engine
+            if outbox is not None:
+                app.state.relay = await stack.enter_async_context(run_outbox_relay(engine, outbox, dapr))
+            if extension is not None:
+                await stack.enter_async_context(extension(app, dapr, engine))
+            yield
+
+    return create_app(
+        title=title,
+        lifespan=lifespan,
+        routers=routers,
+        public_paths=public_paths,
+        unavailable_errors=DATABASE_UNAVAILABLE,
+    )

@@ -31,17 +31,33 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = _timeout(request.extensions.get("timeout", {}))
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
         body = await request.aread()
+        return await self.send(
+            request.method,
+            str(request.url),
+            headers=headers,
+            body=body or None,
+            timeout=_timeout(request.extensions.get("timeout", {})),
+            request=request,
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Any,
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        request: httpx.Request | None = None,
+    ) -> httpx.Response:
+        """One exchange, answered as an httpx.Response; aiohttp's errors as httpx's. DaprSidecar
+        calls it directly: httpx.AsyncClient's own request path (URL parsing, request and cookie
+        models) cost an app about 0.2 ms of CPU per sidecar call (make bench-sdk)."""
         try:
             async with self._client().request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                data=body or None,
-                timeout=timeout,
-                allow_redirects=False,
+                method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
             ) as answer:
                 content = await answer.read()
                 return httpx.Response(

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
+from harness.system import GATEWAY, ROOT, System, SystemManager
+
 # The e2e session: one system for the whole run, started and stopped as tests/e2e does.
-from tests.e2e.conftest import SystemManager, systems
-from tests.e2e.system import GATEWAY, ROOT, System
+from tests.e2e.conftest import systems
 
 __all__ = ["systems"]
 

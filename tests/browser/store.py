@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.shop import unique_email
+from harness.shop import unique_email
 
 PASSWORD = "a-good-password"
 

@@ -7,6 +7,10 @@ import statistics
 
 from playwright.sync_api import Page, expect
 
+from harness.shop import admin, create_product, place_order
+from harness.shop import register as register_by_api
+from harness.system import System
+from harness.waiting import wait_until
 from tests.browser.conftest import MEASURED, SCREENSHOTS, People
 from tests.browser.store import (
     expired_token,
@@ -17,11 +21,7 @@ from tests.browser.store import (
     sell,
     unique,
 )
-from tests.e2e.shop import admin, create_product, place_order
-from tests.e2e.shop import register as register_by_api
-from tests.e2e.system import System
 from tests.e2e.test_read_model import stopped
-from tests.support import wait_until
 
 FIRST_LOAD_BUDGET_BYTES = 200 * 1024
 SHOWCASE = [

@@ -6,11 +6,11 @@ import time
 
 from playwright.sync_api import Page, Route, expect
 
+from harness.shop import api
+from harness.system import System, log_dirs
+from harness.waiting import wait_until
 from tests.browser.conftest import SCREENSHOTS, People
 from tests.browser.store import find_and_add_to_cart, order_id_in_url, register, sell, token, unique
-from tests.e2e.shop import api
-from tests.e2e.system import System, log_dirs
-from tests.support import wait_until
 
 
 def orders_of(page: Page) -> list[dict]:  # type: ignore[type-arg]

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from harness.shop import User, create_product, place_order, register
+from harness.waiting import wait_until
 from tests.compose.conftest import GATEWAY, ROOT, Compose, wait_healthy
-from tests.e2e.shop import User, create_product, place_order, register
-from tests.support import wait_until
 
 WS = "ws://127.0.0.1:8001/ws"
 APPS = {"gateway", "notifications", "auth", "customers", "products", "orders", "order-view"}

@@ -6,33 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.system import ROOT, System, missing_infrastructure, stray_processes
+from harness.system import ROOT, System, SystemManager, missing_infrastructure, stray_processes
 from tests.e2e.traffic import summary_lines
-
-
-class SystemManager:
-    """Keeps at most one system running; switches broker by restarting it."""
-
-    def __init__(self) -> None:
-        self.current: System | None = None
-
-    def ensure(self, broker: str = "rabbitmq") -> System:
-        if self.current is not None and self.current.broker == broker:
-            return self.current
-        self.shutdown()
-        system = System(broker=broker)
-        try:
-            system.start()
-        except BaseException:
-            system.stop()
-            raise
-        self.current = system
-        return system
-
-    def shutdown(self) -> None:
-        if self.current is not None:
-            self.current.stop()
-            self.current = None
 
 
 @pytest.fixture(scope="session")

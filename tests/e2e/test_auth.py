@@ -6,10 +6,10 @@ import time
 
 import jwt
 
+from harness.shop import admin, api, register, unique_email, view_knows
+from harness.system import ROOT, System, invoke, secret
+from harness.waiting import wait_until
 from services.auth.service import customer_id_for
-from tests.e2e.shop import admin, api, register, unique_email, view_knows
-from tests.e2e.system import ROOT, System, invoke, secret
-from tests.support import wait_until
 
 
 def test_registering_creates_a_customer_and_never_returns_the_password(system: System) -> None:

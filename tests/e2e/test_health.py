@@ -5,8 +5,9 @@ import signal
 
 import httpx
 
-from tests.e2e.system import GATEWAY, System, app_environ, app_pids, elapsed, invoke, stop_app
-from tests.support import wait_until
+from harness.system import GATEWAY, System, app_environ, app_pids, invoke, stop_app
+from harness.waiting import wait_until
+from tests.support import elapsed
 
 ALL_APPS = {"auth", "customers", "products", "orders", "order-view", "notifications"}
 

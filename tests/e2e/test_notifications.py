@@ -11,9 +11,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.e2e.shop import User, create_product, place_order, register
-from tests.e2e.system import System, publish
-from tests.support import wait_until
+from harness.shop import User, create_product, place_order, register
+from harness.system import System, publish
+from harness.waiting import wait_until
 
 WS = "ws://127.0.0.1:8001/ws"
 

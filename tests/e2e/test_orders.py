@@ -3,9 +3,9 @@
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.shop import User, admin, api, create_product, place_order, register, view_shows
-from tests.e2e.system import System
-from tests.support import wait_until
+from harness.shop import User, admin, api, create_product, place_order, register, view_shows
+from harness.system import System
+from harness.waiting import wait_until
 
 
 def stock_of(product_id: str) -> int:
@@ -82,6 +82,8 @@ def test_order_input_is_bounded_and_prices_or_status_cannot_be_sent(system: Syst
         {"items": [{"product_id": pid, "quantity": 1}], "status": "confirmed"},
         {"items": [{"product_id": pid, "quantity": 1}], "customer_id": seller.id},
         {"items": [{"product_id": pid, "quantity": 1}], "total_cents": 1},
+        # Ids are UUIDs: two that differ only in an emoji once collided on the order lines' key.
+        {"items": [{"product_id": "p😀", "quantity": 1}, {"product_id": "p😁", "quantity": 1}]},
     ]
     for body in cases:
         response = buyer.call("POST", "/orders", json=body)

@@ -3,10 +3,10 @@
 import subprocess
 import time
 
-from tests.e2e.shop import applied_events, create_product, register, view_shows
-from tests.e2e.system import ROOT, System
+from harness.shop import applied_events, create_product, register, view_shows
+from harness.system import ROOT, System
+from harness.waiting import wait_until
 from tests.e2e.traffic import Ledger, reconcile, record
-from tests.support import wait_until
 
 BROKER_PROCESS = {
     "rabbitmq": "rabbitmq",

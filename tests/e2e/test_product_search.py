@@ -3,8 +3,8 @@ on MariaDB's FULLTEXT index (products migration 0003)."""
 
 import uuid
 
-from tests.e2e.shop import api, create_product, register
-from tests.e2e.system import System
+from harness.shop import api, create_product, register
+from harness.system import System
 
 
 def test_a_search_finds_names_with_a_word_starting_with_each_word_asked(system: System) -> None:

@@ -2,9 +2,9 @@
 
 import uuid
 
-from tests.e2e.shop import admin, api, create_product, register, view_knows
-from tests.e2e.system import System, invoke, one_gateway
-from tests.support import wait_until
+from harness.shop import admin, api, create_product, register, view_knows
+from harness.system import System, invoke, one_gateway
+from harness.waiting import wait_until
 
 
 def test_a_customer_lists_a_product_and_becomes_its_seller(system: System) -> None:
@@ -34,10 +34,36 @@ def test_the_product_list_is_public_and_paged(system: System) -> None:
     assert api("GET", "/products", params={"limit": 101}).status_code == 422
 
 
-def test_an_unknown_product_is_404(system: System) -> None:
-    for product_id in (str(uuid.uuid4()), "not-a-uuid", ".."):
+def test_an_unknown_product_is_404_and_an_id_that_is_no_uuid_is_422(system: System) -> None:
+    for product_id in (str(uuid.uuid4()), ".."):
         response = api("GET", f"/products/{product_id}")
         assert (response.status_code, response.json()["code"]) == (404, "not_found"), product_id
+
+    malformed = api("GET", "/products/not-a-uuid")
+
+    assert (malformed.status_code, malformed.json()["code"]) == (422, "validation_error")
+    assert malformed.json()["errors"][0]["loc"] == ["path", "product_id"]
+
+
+def test_text_comes_back_exactly_as_sent_and_text_utf8_cannot_carry_is_422(system: System) -> None:
+    seller = register("Zoë 🦊 Ünïcode")
+    text = {"name": "Teapot ☕ 𝄞 😀", "description": "日本語, emoji 👩‍👩‍👧, café"}
+
+    created = seller.call("POST", "/products", json={**text, "price_cents": 100, "stock": 1})
+    product_id = created.json()["id"]
+    read = api("GET", f"/products/{product_id}", headers={"cache-control": "no-cache"})
+    # A lone surrogate is valid JSON but no UTF-8: refused at the edge, never a 500 further in.
+    surrogate = seller.call(
+        "POST",
+        "/products",
+        content=b'{"name": "bad \\ud800 name", "price_cents": 100, "stock": 1}',
+        headers={"content-type": "application/json"},
+    )
+
+    assert created.status_code == 201, created.text
+    assert {key: read.json()[key] for key in text} == text
+    assert seller.call("GET", "/me").json()["name"] == "Zoë 🦊 Ünïcode"
+    assert (surrogate.status_code, surrogate.json()["code"]) == (422, "validation_error"), surrogate.text
 
 
 def test_product_input_is_validated_and_the_seller_cannot_be_chosen(system: System) -> None:

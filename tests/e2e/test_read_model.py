@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 import pymongo
 
-from tests.e2e.shop import User, admin, api, create_product, place_order, register, view_order
-from tests.e2e.system import System, app_environ, invoke, publish, stop_app
-from tests.support import wait_until
+from harness.shop import User, admin, api, create_product, place_order, register, view_order
+from harness.system import System, app_environ, invoke, publish, stop_app
+from harness.waiting import wait_until
 
 # These tests follow one that stopped and restarted order-view. On Redis Streams the first
 # message per topic after its sidecar restarts a subscription can be read by the stopped

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from websockets.sync.client import connect
 
-from tests.e2e.shop import api, create_product, place_order, register
-from tests.e2e.system import System
-from tests.support import wait_until
+from harness.shop import api, create_product, place_order, register
+from harness.system import System
+from harness.waiting import wait_until
 
 REPLICAS = int(os.environ.get("REPLICAS", "1"))
 APPS = ("gateway", "notifications", "auth", "customers", "products", "orders", "order-view")

@@ -8,9 +8,10 @@ import os
 import signal
 import statistics
 
-from tests.e2e.shop import api, create_product, register
-from tests.e2e.system import System, app_pids, elapsed
-from tests.support import wait_until
+from harness.shop import api, create_product, register
+from harness.system import System, app_pids
+from harness.waiting import wait_until
+from tests.support import elapsed
 
 # Past the gateway's product cache: every call below needs the products service.
 FRESH = {"Cache-Control": "no-cache"}

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.shop import api
+from harness.system import ROOT, System, invoke, publish, secret, sidecar
 from scripts.trust_root import generate
-from tests.e2e.shop import api
-from tests.e2e.system import ROOT, System, invoke, publish, secret, sidecar
 
 PRODUCTS_APP = "http://127.0.0.1:8030"
 

@@ -1,5 +1,5 @@
 """Observability: one order is one trace in Zipkin and one trace id in every app's logs; each app
-serves Prometheus metrics. The system runs with TRACING=1 (tests/e2e/system.py)."""
+serves Prometheus metrics. The system runs with TRACING=1 (harness/system.py)."""
 
 import json
 import secrets
@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.shop import User, api, create_product, place_order, register
-from tests.e2e.system import APP_PORTS, ROOT, System, app_ports, log_dirs
-from tests.support import WaitTimeout, wait_until
+from harness.shop import User, api, create_product, place_order, register
+from harness.system import APP_PORTS, ROOT, System, app_ports, log_dirs
+from harness.waiting import WaitTimeout, wait_until
 
 ZIPKIN = "http://127.0.0.1:9411"
 # (app-id, span name) of the sidecar spans one POST /api/orders must produce: the gateway's call,

@@ -26,9 +26,9 @@ import pymysql
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
-from tests.e2e.shop import User, place_order
-from tests.e2e.system import secret
-from tests.support import WaitTimeout, wait_until
+from harness.shop import User, place_order
+from harness.system import secret
+from harness.waiting import WaitTimeout, wait_until
 
 
 @dataclass

@@ -4,9 +4,10 @@ same pytest run as tests/e2e, which would start a second system manager."""
 
 import pytest
 
+from harness.system import System, SystemManager
+
 # The e2e session fixture, and its summary of every reconciliation recorded (one row per fault).
-from tests.e2e.conftest import SystemManager, pytest_terminal_summary, systems
-from tests.e2e.system import System
+from tests.e2e.conftest import pytest_terminal_summary, systems
 
 __all__ = ["pytest_terminal_summary", "systems"]
 

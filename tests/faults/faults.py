@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.system import ROOT, System, app_environ, app_pids, process_environ, stop_app
-from tests.support import wait_until
+from harness.system import ROOT, System, app_environ, app_pids, process_environ, stop_app
+from harness.waiting import wait_until
 
 Restart = Callable[[], None]
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.shop import api, create_product, register
-from tests.e2e.system import System
+from harness.shop import api, create_product, register
+from harness.system import System
+from harness.waiting import wait_until
 from tests.e2e.traffic import Ledger, Listeners, OrderStream, reconcile, record, watch_recovery
 from tests.faults.faults import FAULTS, Fault
-from tests.support import wait_until
 
 RATE = 5.0  # orders per second
 BEFORE = 15  # orders acknowledged before the fault: the stream is flowing

@@ -53,7 +53,7 @@ def mariadb(mariadb_root: Engine) -> Iterator[Engine]:
     """A database of its own for one test (as a service's user would see it), dropped after it."""
     name = f"it_{uuid.uuid4().hex[:12]}"
     with mariadb_root.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"))
     engine = create_engine(
         f"mysql+pymysql://root@localhost/{name}?unix_socket={ROOT}/.run/mariadb.sock&charset=utf8mb4",
         isolation_level="READ COMMITTED",

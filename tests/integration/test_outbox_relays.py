@@ -8,10 +8,10 @@ import threading
 import httpx
 from sqlalchemy import Engine
 
+from harness.waiting import wait_until
 from services.customers.models import metadata, outbox
 from services.shared.dapr import DaprSidecar
 from services.shared.outbox import OutboxRelay, add_event
-from tests.support import wait_until
 
 ROWS = 300
 

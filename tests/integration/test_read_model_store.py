@@ -11,8 +11,10 @@ import httpx
 import pymongo
 from pymongo.database import Database
 
-from services.order_view.events import handle
-from services.order_view.store import APPLIED, ReadModelStore, archive_id
+from services.order_view.service import handle
+from services.order_view.store import ReadModelStore
+from services.order_view.store.documents import APPLIED
+from services.order_view.store.listings import archive_id
 
 CUSTOMER = "6a1d9a59-2b0e-4a43-9c1e-0b9a3f3c2d10"
 START = datetime(2026, 12, 1, tzinfo=UTC)
@@ -30,7 +32,7 @@ def order(n: int, *, version: int = 2, customer: str = CUSTOMER) -> dict[str, An
 
 
 def listing_of(store: ReadModelStore, customer: str = CUSTOMER) -> list[str]:
-    items, total = store.list_orders(customer_id=customer, limit=10_000, offset=0)
+    items, total = store.documents.list_orders(customer_id=customer, limit=10_000, offset=0)
     assert total == len(items)
     return [item["id"] for item in items]
 
@@ -70,7 +72,7 @@ def test_a_listing_moves_to_archives_and_still_lists_every_order_newest_first(mo
     store = ReadModelStore(mongo_db, listing_max=10)
 
     for n in range(35):
-        assert store.save_order(order(n))
+        assert store.documents.save_order(order(n))
 
     listings = mongo_db["orders_by_customer"]
     listing = listings.find_one({"_id": CUSTOMER})
@@ -78,7 +80,7 @@ def test_a_listing_moves_to_archives_and_still_lists_every_order_newest_first(mo
     sizes = [len(listings.find_one({"_id": archive_id(CUSTOMER, i)})["orders"]) for i in range(3)]
     assert sizes == [10, 10, 10]
     assert listing_of(store) == newest_first(range(35))
-    page, total = store.list_orders(customer_id=CUSTOMER, limit=5, offset=8)
+    page, total = store.documents.list_orders(customer_id=CUSTOMER, limit=5, offset=8)
     assert total == 35
     assert [item["id"] for item in page] == newest_first(range(35))[8:13]
 
@@ -86,8 +88,8 @@ def test_a_listing_moves_to_archives_and_still_lists_every_order_newest_first(mo
 def test_a_page_of_a_rebuild_lists_a_customer_once_and_a_redelivery_adds_nothing(mongo_db: Database) -> None:  # type: ignore[type-arg]
     store = ReadModelStore(mongo_db, listing_max=10)
 
-    assert store.save_orders([(order(n), {}) for n in reversed(range(25))]) == 25  # newest first
-    assert not store.save_order(order(3))  # the same version again
+    assert store.documents.save_orders([(order(n), {}) for n in reversed(range(25))]) == 25  # newest first
+    assert not store.documents.save_order(order(3))  # the same version again
 
     assert listing_of(store) == newest_first(range(25))
     assert mongo_db["orders"].find_one({"_id": order(3)["id"]})[APPLIED] == [2]
@@ -96,7 +98,7 @@ def test_a_page_of_a_rebuild_lists_a_customer_once_and_a_redelivery_adds_nothing
 def test_a_move_cut_short_by_a_dying_replica_is_finished_by_the_next(mongo_db: Database) -> None:  # type: ignore[type-arg]
     store = ReadModelStore(mongo_db, listing_max=10)
     for n in range(9):
-        store.save_order(order(n))
+        store.documents.save_order(order(n))
     # A replica wrote archive 0 from the listing and died before the listing dropped its entries.
     entries = mongo_db["orders_by_customer"].find_one({"_id": CUSTOMER})["orders"]
     mongo_db["orders_by_customer"].insert_one({"_id": archive_id(CUSTOMER, 0), "orders": entries})
@@ -104,7 +106,7 @@ def test_a_move_cut_short_by_a_dying_replica_is_finished_by_the_next(mongo_db: D
 
     restarted = ReadModelStore(mongo_db, listing_max=10)
     for n in range(9, 32):
-        restarted.save_order(order(n))
+        restarted.documents.save_order(order(n))
 
     assert listing_of(restarted) == newest_first(range(32))
     listing = mongo_db["orders_by_customer"].find_one({"_id": CUSTOMER})
@@ -120,8 +122,11 @@ def test_two_replicas_writing_versions_of_the_same_orders_at_once_leave_the_newe
 
     for n in numbers:  # a takes the first and last change of each order, b the one between
         at_once(
-            lambda n=n: (a.save_order(order(n, version=1)), a.save_order(order(n, version=3))),
-            lambda n=n: b.save_order(order(n, version=2)),
+            lambda n=n: (
+                a.documents.save_order(order(n, version=1)),
+                a.documents.save_order(order(n, version=3)),
+            ),
+            lambda n=n: b.documents.save_order(order(n, version=2)),
         )
 
     documents = {d["_id"]: d for d in mongo_db["orders"].find({})}
@@ -135,8 +140,8 @@ def test_two_replicas_moving_one_customers_listing_at_once_lose_no_order(mongo_d
     a, b = replica(mongo_db, listing_max=10), replica(mongo_db, listing_max=10)
 
     at_once(
-        lambda: [a.save_order(order(n)) for n in range(0, 80, 2)],
-        lambda: [b.save_order(order(n)) for n in range(1, 80, 2)],
+        lambda: [a.documents.save_order(order(n)) for n in range(0, 80, 2)],
+        lambda: [b.documents.save_order(order(n)) for n in range(1, 80, 2)],
     )
 
     assert listing_of(a) == newest_first(range(80))
@@ -190,11 +195,15 @@ def test_a_replica_holding_an_old_name_in_memory_does_not_write_it_over_a_rename
 def test_of_two_renames_applied_at_once_by_two_replicas_the_newer_shows(mongo_db: Database) -> None:  # type: ignore[type-arg]
     a, b = replica(mongo_db), replica(mongo_db)
     for n in range(40):
-        a.save_order(order(n), {"customer": 1})
+        a.documents.save_order(order(n), {"customer": 1})
 
     at_once(
-        lambda: a.rename_customer({"id": CUSTOMER, "name": "Bea", "email": "bea@example.com", "version": 3}),
-        lambda: b.rename_customer({"id": CUSTOMER, "name": "Cat", "email": "cat@example.com", "version": 2}),
+        lambda: a.documents.rename_customer(
+            {"id": CUSTOMER, "name": "Bea", "email": "bea@example.com", "version": 3}
+        ),
+        lambda: b.documents.rename_customer(
+            {"id": CUSTOMER, "name": "Cat", "email": "cat@example.com", "version": 2}
+        ),
     )
 
     assert {d["customer"]["name"] for d in mongo_db["orders"].find({})} == {"Bea"}

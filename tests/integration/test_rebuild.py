@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 from pymongo.database import Database
 
+from harness.waiting import wait_until
 from services.order_view.rebuild import Rebuilder
 from services.order_view.store import ReadModelStore
 from tests.integration.test_read_model_store import replica
-from tests.support import wait_until
 
 CUSTOMER = {"id": "c1", "name": "Ann", "email": "ann@example.com", "version": 1}
 PRODUCT = {"id": "p1", "name": "Lamp", "seller_id": "s1", "version": 1}

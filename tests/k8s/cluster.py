@@ -19,8 +19,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from harness.waiting import GiveUp, wait_until
 from tests.k8s import dapr_system
-from tests.support import GiveUp, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ETCD_PORT, ETCD_PEER_PORT = 12379, 12380

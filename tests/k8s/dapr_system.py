@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.support import wait_until
+from harness.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.k8s.cluster import ControlPlane

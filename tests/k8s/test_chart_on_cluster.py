@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from harness.waiting import wait_until
 from tests.k8s.cluster import NODES, ROOT, ControlPlane
-from tests.support import wait_until
 
 CHART = str(ROOT / "deploy" / "helm" / "dapr-shop")
 NAMESPACE, RELEASE = "shop", "shop"

@@ -291,8 +291,9 @@ def call_sites() -> list[Site]:
                 func = _enclosing(node, parents[path])
                 for invoker in made:
                     site = _site(invoker, node, func, parents[path])
-                    if site.from_params and func is not None:
-                        # A wrapper: its own callers say what it calls.
+                    if (site.from_params or package == "shared") and func is not None:
+                        # A wrapper (and every function of services/shared, which is no app of its
+                        # own): its callers are the ones calling.
                         found.setdefault((package, func.name), []).append(site.as_invoker(_params(func)))
                     else:
                         rel = str(path.relative_to(ROOT))

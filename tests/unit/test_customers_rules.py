@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from services.customers import service
-from services.customers.models import CustomerChanges, NewCustomer, metadata, outbox
+from services.customers.models import CustomerChanges, metadata, outbox
+from services.shared.calls import NewCustomer
 from services.shared.errors import ApiError
 from tests.unit.conftest import outbox_events
 

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from services.gateway.service import InFlightLimit
+from services.gateway.admission import InFlightLimit
 from services.shared.dapr import ServiceUnavailable
 
 

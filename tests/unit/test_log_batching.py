@@ -6,8 +6,8 @@ import json
 import logging
 import threading
 
+from harness.waiting import wait_until
 from services.shared.logging import BatchingStreamHandler, JsonFormatter
-from tests.support import wait_until
 
 
 class Stream(io.StringIO):

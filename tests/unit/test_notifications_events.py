@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.notifications.events import handle
 from services.notifications.hub import Hub
+from services.notifications.service import handle
 from services.notifications.store import NotificationStore, metadata
 
 BUYER, SELLER = "b1", "s1"
@@ -20,7 +20,10 @@ class CountingSidecar:
 
     async def invoke(self, target: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         self.calls.append(kwargs["json"])
-        items = [{"id": i, "name": "Old lamp", "seller_id": SELLER} for i in kwargs["json"]["ids"]]
+        # As products answers (services/shared/calls.py ProductsFound).
+        items = [
+            {"id": i, "name": "Old lamp", "seller_id": SELLER, "version": 3} for i in kwargs["json"]["ids"]
+        ]
         return httpx.Response(200, json={"items": items})
 
 

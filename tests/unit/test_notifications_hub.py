@@ -3,8 +3,9 @@
 import asyncio
 from typing import Any
 
-from services.notifications.events import build
+from services.notifications.events import OrderNotice
 from services.notifications.hub import Connection, Hub
+from services.notifications.service import build
 
 
 class FakeSocket:
@@ -59,12 +60,12 @@ def test_unread_backlog_goes_first_and_each_notification_is_sent_once() -> None:
 
 
 def test_a_sale_notifies_the_buyer_and_each_seller_with_the_product_and_quantity() -> None:
-    order = {
-        "id": "o-123456789",
-        "customer_id": "buyer",
-        "total_cents": 2500,
-        "items": [{"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": 1}],
-    }
+    order = OrderNotice(
+        id="o-123456789",
+        customer_id="buyer",
+        total_cents=2500,
+        items=[{"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": 1}],
+    )
     products = {
         "p1": {"id": "p1", "name": "Lamp", "seller_id": "s1"},
         "p2": {"id": "p2", "name": "Rug", "seller_id": "s2"},

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from pymongo.errors import ServerSelectionTimeoutError
 
-from services.order_view.events import handle
-from services.order_view.store import listed_ids
+from services.order_view.service import handle
+from services.order_view.store.listings import listed_ids
 from services.shared.dapr import ServiceUnavailable
 
 CUSTOMER = {"id": "c1", "name": "Ann", "email": "ann@example.com", "version": 1}
@@ -18,10 +18,13 @@ PRODUCT = {"id": "p1", "name": "Lamp", "seller_id": "s1", "version": 1}
 
 
 class FakeStore:
+    """Plays every part of the store (documents, snapshots, inbox) over dicts."""
+
     def __init__(self, *, down: bool = False) -> None:
+        self.documents = self.snapshots = self.inbox = self
         self.down = down
         self.orders: dict[str, dict[str, Any]] = {}
-        self.snapshots: dict[str, dict[str, dict[str, Any]]] = {"customer": {}, "product": {}}
+        self.held: dict[str, dict[str, dict[str, Any]]] = {"customer": {}, "product": {}}
         self.events: set[str] = set()
         self.renames = self.renames_synced = 0
         self.writes = 0  # order documents written
@@ -51,13 +54,13 @@ class FakeStore:
         return {}  # nothing held in memory: every snapshot comes from known()
 
     def known(self, kind: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {i: self.snapshots[kind][i] for i in ids if i in self.snapshots[kind]}
+        return {i: self.held[kind][i] for i in ids if i in self.held[kind]}
 
     def remember(self, kind: str, snapshot: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
-        known = self.snapshots[kind].get(snapshot["id"])
+        known = self.held[kind].get(snapshot["id"])
         if known and known["version"] >= snapshot["version"]:
             return False, known
-        self.snapshots[kind][snapshot["id"]] = snapshot
+        self.held[kind][snapshot["id"]] = snapshot
         return True, known
 
     def note_rename(self) -> None:

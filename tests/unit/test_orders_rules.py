@@ -6,6 +6,7 @@ import pytest
 
 from services.orders import service
 from services.orders.models import NewOrder, metadata, outbox
+from services.shared.calls import ReservationOutcome
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
 from tests.unit.conftest import outbox_events
@@ -34,12 +35,12 @@ def settle(db, order_id: str, status: str = "reserved") -> dict:  # type: ignore
     return service.settle(db, pending=recorded, reservation=reserved(order_id, status))
 
 
-def reserved(order_id: str, status: str = "reserved") -> dict:  # type: ignore[type-arg]
+def reserved(order_id: str, status: str = "reserved") -> ReservationOutcome:
     lines = [
         {"product_id": P1, "quantity": 2, "unit_price_cents": 300, "name": "Kettle", "seller_id": "s1"},
         {"product_id": P2, "quantity": 1, "unit_price_cents": 1000, "name": "Teapot", "seller_id": "s2"},
     ]
-    return {"order_id": order_id, "status": status, "lines": lines}
+    return ReservationOutcome.model_validate({"order_id": order_id, "status": status, "lines": lines})
 
 
 def test_a_reserved_order_is_confirmed_with_its_prices_and_total(db) -> None:  # type: ignore[no-untyped-def]

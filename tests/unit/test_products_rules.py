@@ -4,8 +4,9 @@ import uuid
 
 import pytest
 
-from services.products import service
-from services.products.models import NewProduct, ProductChanges, Reservation, metadata, outbox
+from services.products import reserving, service
+from services.products.models import NewProduct, ProductChanges, metadata, outbox
+from services.shared.calls import Reservation
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
 from tests.unit.conftest import outbox_events
@@ -35,9 +36,9 @@ def new_order_id() -> str:
 def test_a_reservation_takes_every_line_or_nothing(db) -> None:  # type: ignore[no-untyped-def]
     plenty, scarce = listed(db, stock=10), listed(db, stock=1)
 
-    result = service.reserve(db, reservation=reservation(new_order_id(), (plenty, 3), (scarce, 2)))
+    result = reserving.reserve(db, reservation=reservation(new_order_id(), (plenty, 3), (scarce, 2)))
 
-    assert result["status"] == "rejected"
+    assert result.status == "rejected"
     assert service.get(db, product_id=plenty)["stock"] == 10
     assert service.get(db, product_id=scarce)["stock"] == 1
 
@@ -45,10 +46,10 @@ def test_a_reservation_takes_every_line_or_nothing(db) -> None:  # type: ignore[
 def test_a_reservation_fixes_the_current_prices_and_names_who_sold_what(db) -> None:  # type: ignore[no-untyped-def]
     product = listed(db, stock=5, price=1234)
 
-    result = service.reserve(db, reservation=reservation(new_order_id(), (product, 2)))
+    result = reserving.reserve(db, reservation=reservation(new_order_id(), (product, 2)))
 
-    assert result["status"] == "reserved"
-    assert result["lines"] == [
+    assert result.status == "reserved"
+    assert result.model_dump()["lines"] == [
         {"product_id": product, "quantity": 2, "unit_price_cents": 1234, "name": "p", "seller_id": SELLER.id}
     ]
     assert service.get(db, product_id=product)["stock"] == 3
@@ -57,8 +58,8 @@ def test_a_reservation_fixes_the_current_prices_and_names_who_sold_what(db) -> N
 def test_the_same_order_never_reserves_twice(db) -> None:  # type: ignore[no-untyped-def]
     product, order_id = listed(db, stock=5), new_order_id()
 
-    first = service.reserve(db, reservation=reservation(order_id, (product, 2)))
-    again = service.reserve(db, reservation=reservation(order_id, (product, 2)))
+    first = reserving.reserve(db, reservation=reservation(order_id, (product, 2)))
+    again = reserving.reserve(db, reservation=reservation(order_id, (product, 2)))
 
     assert again == first
     assert service.get(db, product_id=product)["stock"] == 3
@@ -66,10 +67,10 @@ def test_the_same_order_never_reserves_twice(db) -> None:  # type: ignore[no-unt
 
 def test_a_rejection_is_remembered_for_its_order(db) -> None:  # type: ignore[no-untyped-def]
     product, order_id = listed(db, stock=1), new_order_id()
-    service.reserve(db, reservation=reservation(order_id, (product, 2)))
+    reserving.reserve(db, reservation=reservation(order_id, (product, 2)))
     service.change(db, actor=SELLER, product_id=product, changes=ProductChanges(stock=10))
 
-    assert service.reserve(db, reservation=reservation(order_id, (product, 2)))["status"] == "rejected"
+    assert reserving.reserve(db, reservation=reservation(order_id, (product, 2))).status == "rejected"
 
 
 def test_an_unknown_or_deleted_product_is_refused_and_nothing_is_recorded(db) -> None:  # type: ignore[no-untyped-def]
@@ -78,17 +79,17 @@ def test_an_unknown_or_deleted_product_is_refused_and_nothing_is_recorded(db) ->
 
     for missing in (str(uuid.uuid4()), gone):
         with pytest.raises(ApiError) as refused:
-            service.reserve(db, reservation=reservation(new_order_id(), (product, 1), (missing, 1)))
+            reserving.reserve(db, reservation=reservation(new_order_id(), (product, 1), (missing, 1)))
         assert refused.value.code == "unknown_product"
     assert service.get(db, product_id=product)["stock"] == 5
 
 
 def test_releasing_gives_the_stock_back_once(db) -> None:  # type: ignore[no-untyped-def]
     product, order_id = listed(db, stock=5), new_order_id()
-    service.reserve(db, reservation=reservation(order_id, (product, 4)))
+    reserving.reserve(db, reservation=reservation(order_id, (product, 4)))
 
-    service.release(db, order_id=order_id)
-    service.release(db, order_id=order_id)
+    reserving.release(db, order_id=order_id)
+    reserving.release(db, order_id=order_id)
 
     assert service.get(db, product_id=product)["stock"] == 5
 
@@ -121,8 +122,8 @@ def test_every_seller_change_is_versioned_and_queued_as_an_event(db) -> None:  #
 
 def test_stock_an_order_takes_or_gives_back_is_no_product_event(db) -> None:  # type: ignore[no-untyped-def]
     product, order_id = listed(db, stock=5), new_order_id()
-    service.reserve(db, reservation=reservation(order_id, (product, 2)))
-    service.release(db, order_id=order_id)
+    reserving.reserve(db, reservation=reservation(order_id, (product, 2)))
+    reserving.release(db, order_id=order_id)
 
     assert [t for t, _ in outbox_events(db, outbox)] == ["product.created"]
     assert service.get(db, product_id=product)["stock"] == 5

@@ -26,3 +26,13 @@ def test_every_statement_formats_as_the_driver_does(user_host: str) -> None:
 
     assert f"CREATE USER IF NOT EXISTS 'auth'@'{user_host}' IDENTIFIED BY 'pw-auth\\'%'" in rendered
     assert f"GRANT ALL PRIVILEGES ON `orders`.* TO 'orders'@'{user_host}'" in rendered
+
+
+def test_databases_are_made_with_the_collation_the_migrations_convert_to() -> None:
+    from services.shared.migrations import TEXT_COLLATION
+
+    assert provision_db.TEXT_COLLATION == TEXT_COLLATION
+    secrets = {f"{svc}-db-password": "pw" for svc in provision_db.SERVICES}
+    created = [sql for sql, _ in provision_db.statements(secrets, "%") if sql.startswith("CREATE DATABASE")]
+    assert len(created) == len(provision_db.SERVICES)
+    assert all(sql.endswith(f"CHARACTER SET utf8mb4 COLLATE {TEXT_COLLATION}") for sql in created)

@@ -1,4 +1,4 @@
-"""A small client for the public API, used by the e2e tests."""
+"""A small client for the public API, used by the test tiers and the bench."""
 
 import json
 import uuid
@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.system import GATEWAY, ROOT, invoke
-from tests.support import wait_until
+from harness.system import GATEWAY, ROOT, invoke
+from harness.waiting import wait_until
 
 _client = httpx.Client(base_url=GATEWAY, timeout=15)
 

@@ -1,4 +1,6 @@
-"""Starts and stops the whole system the way `make run` does (scripts/run.sh), for e2e tests."""
+"""Starts and stops the whole system the way `make run` does (scripts/run.sh), for the test
+tiers and the bench, and reaches its apps and sidecars the way the services do. One module:
+starting, restarting one app, and reaching a replica share the same view of the processes."""
 
 import contextlib
 import json
@@ -6,16 +8,16 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.support import GiveUp, WaitTimeout, wait_until
+from harness.waiting import GiveUp, WaitTimeout, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
 GATEWAY = "http://127.0.0.1:8000"
 # Replicas of every app (make ... REPLICAS=N; scripts/replicas.py gives each its ports).
 REPLICAS = int(os.environ.get("REPLICAS", "1"))
@@ -32,7 +34,8 @@ SIDECARS = {
 APP_MODULES = {app: f"services.{app.replace('-', '_')}" for app in SIDECARS}
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The pinned versions and install paths scripts/versions.sh sets (DAPR_*, FERRETDB_*, ...)."""
     out = subprocess.run(
         ["bash", "-c", "source scripts/versions.sh && env | grep -E '^(DAPR|FERRETDB|ZIPKIN|HEY)_'"],
         cwd=ROOT,
@@ -44,8 +47,8 @@ def _versions() -> dict[str, str]:
 
 
 def missing_infrastructure() -> list[str]:
-    """What the e2e suite needs and this machine lacks (each says how to get it)."""
-    v = _versions()
+    """What running the system needs and this machine lacks (each says how to get it)."""
+    v = versions()
     needed = {
         "daprd": Path(v["DAPR_RUNTIME_PATH"]) / ".dapr/bin/daprd",
         "Dapr placement": Path(v["DAPR_RUNTIME_PATH"]) / ".dapr/bin/placement",
@@ -130,6 +133,7 @@ class System:
     def start(self, timeout: float = 240) -> None:
         # Always with Zipkin: the tracing tests read the sidecars' spans from it.
         env = {**os.environ, "BROKER": self.broker, "TRACING": "1", "READY_TIMEOUT": str(int(timeout))}
+        env["MONITORING"] = "1"  # and Prometheus: the monitoring tests read its targets and alerts
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         for earlier in self.log_path.parent.glob("e2e-restarted-*.log"):  # an earlier run's
             earlier.unlink()
@@ -180,21 +184,18 @@ class System:
         for app_id, app_environs in environs.items():
             self.restart_app(app_id, app_environs)
         for app_id in environs:
-            wait_until(
-                lambda app_id=app_id: replicas_ready(app_id), timeout=60, what=f"every {app_id} replica ready"
-            )
+            wait_until(partial(replicas_ready, app_id), timeout=60, what=f"every {app_id} replica ready")
         wait_until(
             lambda: httpx.get(f"{GATEWAY}/api/health", timeout=5).status_code == 200,
             timeout=30,
             what="the health report ok again",
         )
         # Each replica's sidecar takes its app back on its next health probe (2 s apart), and
-        # until then refuses calls for it: ten calls in a row through Dapr, spread over the
-        # replicas by name resolution, all answered (the gateway's liveness probe, which its
-        # access control allows on every app).
+        # until then refuses calls for it (the gateway's liveness probe: access control allows it
+        # on every app).
         for app_id in environs:
             wait_until(
-                lambda app_id=app_id: all(invoke(app_id, "GET", "healthz")[0] == 200 for _ in range(10)),
+                partial(taking_calls, app_id),
                 timeout=30,
                 what=f"every {app_id} replica taking calls through Dapr",
             )
@@ -236,6 +237,31 @@ class System:
             _end_strays()
 
 
+class SystemManager:
+    """Keeps at most one system running; switches broker by restarting it."""
+
+    def __init__(self) -> None:
+        self.current: System | None = None
+
+    def ensure(self, broker: str = "rabbitmq") -> System:
+        if self.current is not None and self.current.broker == broker:
+            return self.current
+        self.shutdown()
+        system = System(broker=broker)
+        try:
+            system.start()
+        except BaseException:
+            system.stop()
+            raise
+        self.current = system
+        return system
+
+    def shutdown(self) -> None:
+        if self.current is not None:
+            self.current.stop()
+            self.current = None
+
+
 def app_ports(app_id: str, base: int) -> list[int]:
     """The app port of each replica of an app whose dapr.yaml port is `base`: the public apps'
     replicas all move off their public port when HAProxy holds it (scripts/replicas.py)."""
@@ -268,6 +294,13 @@ def replicas_ready(app_id: str) -> bool:
         except httpx.HTTPError:
             return False
     return True
+
+
+def taking_calls(app_id: str) -> bool:
+    """Whether ten calls in a row through Dapr to an app, spread over its replicas by name
+    resolution, are all answered (its liveness probe, which every app's access control allows
+    the gateway)."""
+    return all(invoke(app_id, "GET", "healthz")[0] == 200 for _ in range(10))
 
 
 def one_gateway() -> str:
@@ -342,10 +375,3 @@ def process_environ(pid: int) -> dict[str, str]:
     """The environment a running process was started with."""
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-
-
-def elapsed(fn):  # type: ignore[no-untyped-def]
-    """Calls fn() and returns (result, seconds it took)."""
-    started = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - started
