@@ -139,6 +139,9 @@ def use_text_collation(op: Any) -> None:
         ),
         {"db": database},
     ).scalars()
+    # Converting rebuilds each table and its FULLTEXT indexes, which take the session's stopword
+    # setting: the product name search keeps every word ("the" too), as its own revision made it.
+    op.execute("SET SESSION innodb_ft_enable_stopword = OFF")
     for table in tables.all():
         op.execute(f"ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {TEXT_COLLATION}")
     for (table, name), rows in constraints.items():
