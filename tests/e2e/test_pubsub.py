@@ -62,7 +62,13 @@ def test_a_redelivered_event_is_applied_once(system: System) -> None:
     first = place_order(buyer, [(product["id"], 1)]).json()
     wait_until(lambda: mentions(buyer, first["id"]) == 1, timeout=20, what="the first notification")
     [applied] = applied_events("order.confirmed", first["id"])
-    status, snapshot = invoke("orders", "GET", f"orders/{first['id']}", via="orders")
+    status, snapshot = invoke(
+        "orders",
+        "GET",
+        f"orders/{first['id']}",
+        via="orders",
+        headers={"x-shop-user-id": buyer.id, "x-shop-user-role": "customer"},
+    )
     assert status == 200, snapshot
 
     redelivery = {
