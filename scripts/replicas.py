@@ -49,6 +49,10 @@ def instances(app: dict[str, Any], replicas: int) -> list[dict[str, Any]]:
         entry["command"] = [str(ROOT / ".venv/bin/python"), "-m", app["command"][-1]]
         # The app runs from its replica's directory: Python finds the services package here.
         entry["env"] = {**app.get("env", {}), "PYTHONPATH": str(ROOT)}
+        if app["appID"] in PUBLIC:
+            # Every client reaches them through HAProxy on this host: the client's address is
+            # the one HAProxy adds to X-Forwarded-For (option forwardfor below).
+            entry["env"]["SHOP_TRUSTED_PROXIES"] = '["127.0.0.1"]'
         made.append(entry)
     return made
 
@@ -78,6 +82,8 @@ def haproxy_config(spec: dict[str, Any]) -> str:
         # A WebSocket is idle between notifications: keep it open as long as its client does.
         "    timeout tunnel 1h",
         "    option redispatch",
+        # The client's address for the apps' per-address limits (services/gateway/clients.py).
+        "    option forwardfor",
         "    retries 2",
     ]
     for app_id, public in PUBLIC.items():

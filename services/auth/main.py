@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,9 @@ from sqlalchemy import Engine
 from services.auth import service
 from services.auth.api import router
 from services.auth.config import get_settings
+from services.auth.guard import SignInGuard
+from services.auth.hashing import HashingSlots
+from services.auth.throttle import WindowCounters
 from services.shared.dapr import DaprSidecar
 from services.shared.runtime_db import database_app
 from services.shared.tokens import TokenIssuer
@@ -27,6 +31,9 @@ async def keys_and_admin(app: FastAPI, dapr: DaprSidecar, engine: Engine) -> Asy
     admin_password = await dapr.get_secret(store, "admin-password")
     app.state.tokens = TokenIssuer(key=key, ttl_s=settings.token_ttl_s)
     app.state.customer_id_key = hashlib.sha256(b"customer-id:" + key.encode()).digest()
+    slots = HashingSlots(settings.hashing_slots or os.cpu_count() or 1)
+    counters = WindowCounters(dapr, settings.state_store_name)
+    app.state.guard = SignInGuard(counters, slots, settings)
     # Every replica runs it; customer ids derived from the email make them create one admin.
     bootstrap = asyncio.create_task(
         service.ensure_admin(

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from contextlib import nullcontext
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from services.auth.hashing import HashingSlots
 from services.auth.models import Login, Registration, credentials
 from services.shared.calls import CustomerCreated, NewCustomer
 from services.shared.dapr import DaprSidecar, ServiceUnavailable, answer_of
@@ -43,8 +45,9 @@ def email_taken(engine: Engine, email: str) -> bool:
         return conn.execute(select(credentials.c.id).where(credentials.c.email == email)).first() is not None
 
 
-def store_credentials(engine: Engine, *, customer_id: str, email: str, password: str, role: Role) -> None:
-    password_hash = hasher.hash(password)
+def store_credentials(
+    engine: Engine, *, customer_id: str, email: str, password_hash: str, role: Role
+) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -81,14 +84,23 @@ def login(engine: Engine, tokens: TokenIssuer, form: Login) -> dict[str, Any]:
 
 
 async def register(
-    engine: Engine, dapr: DaprSidecar, form: Registration, *, id_key: bytes, role: Role = "customer"
+    engine: Engine,
+    dapr: DaprSidecar,
+    form: Registration,
+    *,
+    id_key: bytes,
+    role: Role = "customer",
+    hashing: HashingSlots | None = None,
 ) -> dict[str, Any]:
     """Creates the customer through the customers service, then stores the credentials. A
     retry after either step failed completes it: the customer id comes from the email, and
-    customers answers a repeated creation with the profile it made."""
+    customers answers a repeated creation with the profile it made. The password is hashed
+    first, in one of the `hashing` slots when given (a client's registration)."""
     email = form.email.lower()
     if await run_in_threadpool(email_taken, engine, email):
         raise ApiError(409, "email_taken", "that email is already registered")
+    with hashing.slot() if hashing else nullcontext():
+        password_hash = await run_in_threadpool(hasher.hash, form.password)
     customer_id = customer_id_for(email, key=id_key)
     new = NewCustomer(id=customer_id, email=email, name=form.name)
     response = await dapr.invoke("customers", "POST", "customers", json=new.model_dump(mode="json"))
@@ -98,7 +110,12 @@ async def register(
         raise ServiceUnavailable("customers", f"unexpected status {response.status_code}")
     customer = answer_of(response, CustomerCreated, target="customers")
     await run_in_threadpool(
-        store_credentials, engine, customer_id=customer_id, email=email, password=form.password, role=role
+        store_credentials,
+        engine,
+        customer_id=customer_id,
+        email=email,
+        password_hash=password_hash,
+        role=role,
     )
     return {
         "id": customer_id,

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from services.gateway import service
 from services.gateway.admission import InFlightLimit
 from services.gateway.cache import ReadThroughCache
+from services.gateway.clients import client_address, sign_in
 from services.gateway.config import BACKEND_APPS, get_settings
 from services.gateway.contract import HealthReport, created, errors, operation_id
 from services.gateway.forwarding import forward
@@ -229,17 +230,24 @@ async def system_health(request: Request) -> JSONResponse:
 
 
 @router.post(
-    "/auth/register", status_code=201, tags=["auth"], responses=errors(400, 409, 422, c409="email_taken")
+    "/auth/register",
+    status_code=201,
+    tags=["auth"],
+    responses=errors(400, 409, 422, 429, c409="email_taken"),
 )
 async def register(body: Registration, request: Request) -> Response:
-    """Creates a customer account. 409 `email_taken`."""
-    return await forward(dapr(request), "auth", "POST", "register", json=body.model_dump())
+    """Creates a customer account. 409 `email_taken`; 429 after too many registrations from
+    one address (docs/security.md)."""
+    address = client_address(request, get_settings().trusted_proxies)
+    return await sign_in(dapr(request), "register", body.model_dump(), address)
 
 
-@router.post("/auth/login", tags=["auth"], responses=errors(400, 401, 422, c401="invalid_credentials"))
+@router.post("/auth/login", tags=["auth"], responses=errors(400, 401, 422, 429, c401="invalid_credentials"))
 async def login(body: Login, request: Request) -> Response:
-    """A bearer token for the account. 401 `invalid_credentials`."""
-    return await forward(dapr(request), "auth", "POST", "login", json=body.model_dump())
+    """A bearer token for the account. 401 `invalid_credentials`; 429 after too many failed
+    logins for the account or from the address, until Retry-After (docs/security.md)."""
+    address = client_address(request, get_settings().trusted_proxies)
+    return await sign_in(dapr(request), "login", body.model_dump(), address)
 
 
 @router.get("/me", tags=["auth"], responses=errors(401, 404))

@@ -38,6 +38,10 @@ class Settings(ServiceSettings):
     # (e.g. wss://shop.example.com/ws behind a proxy).
     notifications_public_port: int = Field(default=8001, ge=1, le=65535)
     storefront_notifications_url: str | None = Field(default=None, pattern=r"^wss?://[^\s;,']+$")
+    # Addresses of the proxies in front of the gateway (HAProxy with REPLICAS>1, a load
+    # balancer): from them the client's address is read off X-Forwarded-For (clients.py). From
+    # anyone else the header is ignored, so a client cannot choose the address it is counted by.
+    trusted_proxies: frozenset[str] = frozenset()
 
 
 @lru_cache

@@ -52,6 +52,7 @@ _MEANING = {
     404: "Not found",
     409: "Conflict with the current state",
     422: "Invalid request",
+    429: "Too many attempts; retry after `Retry-After` seconds",
     503: "A service behind the gateway is unavailable or overloaded; retry after `Retry-After` seconds",
 }
 _DEFAULT_CODES = {
@@ -60,6 +61,7 @@ _DEFAULT_CODES = {
     403: ("forbidden",),
     404: ("not_found",),
     422: ("validation_error",),
+    429: ("too_many_requests",),
     503: ("service_unavailable",),
 }
 

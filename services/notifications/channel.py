@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from services.notifications.config import get_settings
-from services.notifications.hub import TOO_SLOW, Connection
+from services.notifications.hub import TOO_MANY_CONNECTIONS, TOO_SLOW, Connection
 from services.shared.identity import Actor
 from services.shared.tokens import InvalidToken, verify
 
@@ -63,9 +63,16 @@ async def serve(websocket: WebSocket, token: str | None) -> None:
             asyncio.create_task(connection.pump()),
             asyncio.create_task(_until_disconnected(websocket)),
             asyncio.create_task(connection.overflowed.wait()),
+            asyncio.create_task(connection.replaced.wait()),
         ]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        if tasks[2] in done:
+        if tasks[3] in done:
+            log.info("a newer connection of the user replaced this one", extra={"user_id": actor.id})
+            await websocket.close(
+                code=TOO_MANY_CONNECTIONS,
+                reason=f"more than {state.hub.max_per_user} connections for this user: the oldest is closed",
+            )
+        elif tasks[2] in done:
             log.info("client too far behind, disconnecting", extra={"user_id": actor.id})
             await websocket.close(
                 code=TOO_SLOW, reason="too far behind: reconnect to catch up from the inbox"

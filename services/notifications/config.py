@@ -17,6 +17,8 @@ class Settings(DatabaseSettings):
     # Messages waiting for one connection; a client further behind is disconnected and catches
     # up from the inbox when it reconnects, so one slow client never holds back the others.
     send_queue_size: int = Field(default=256, ge=1, le=10000)
+    # Connections one user keeps open on one replica; a newer one closes the oldest (hub.py).
+    max_connections_per_user: int = Field(default=5, ge=1, le=100)
     # How often each replica looks in the inbox for what other replicas stored for the users
     # connected to it (fanout.py): the longest a push can trail, when another replica stored it.
     follow_inbox_every_s: float = Field(default=0.2, gt=0, le=10)

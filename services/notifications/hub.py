@@ -4,6 +4,10 @@ A push never waits on a client: it only enqueues. Each connection drains its own
 slow or dead client holds back nobody else; one that falls `send_queue_size` messages behind is
 disconnected (close code 1013) and catches up from the inbox when it reconnects.
 
+A user has at most `max_per_user` connections on one replica: a new one beyond that replaces the
+oldest, which is closed with TOO_MANY_CONNECTIONS (a browser's forgotten tab gives way to the tab
+in use; a script opening hundreds holds no more than the limit).
+
 A notification can be offered to a connection more than once (the replica that stored it pushes
 it, and every replica's inbox follower offers what was stored lately): each connection takes an
 id once.
@@ -19,6 +23,9 @@ from starlette.websockets import WebSocket
 log = logging.getLogger(__name__)
 
 TOO_SLOW = 1013  # "try again later": reconnect, the inbox has everything
+# The application's own code (4000-4999), after HTTP's 429: a newer connection of the same user
+# took this one's place. A client should not reconnect on it (it would close the newer one).
+TOO_MANY_CONNECTIONS = 4429
 # Ids a connection remembers having taken: far more than the inbox follower can offer again
 # within its look-back window.
 REMEMBERED = 4096
@@ -34,6 +41,7 @@ class Connection:
         # gets its inbox oldest first, then what happened since.
         self._early: list[dict[str, Any]] | None = []
         self.overflowed = asyncio.Event()
+        self.replaced = asyncio.Event()  # a newer connection of the user took its place
 
     def offer(self, notification: dict[str, Any]) -> None:
         if self._early is not None:
@@ -64,16 +72,26 @@ class Connection:
 
 
 class Hub:
-    def __init__(self) -> None:
-        self._by_user: dict[str, set[Connection]] = defaultdict(set)
+    def __init__(self, max_per_user: int = 5) -> None:
+        self.max_per_user = max_per_user
+        # Each user's connections oldest first (a dict keeps the order they were added in).
+        self._by_user: dict[str, dict[Connection, None]] = defaultdict(dict)
 
-    def add(self, connection: Connection) -> None:
-        self._by_user[connection.user_id].add(connection)
+    def add(self, connection: Connection) -> list[Connection]:
+        """Adds a connection; returns the user's oldest ones it replaced (their `replaced` set),
+        for the caller to close."""
+        connections = self._by_user[connection.user_id]
+        connections[connection] = None
+        replaced = list(connections)[: max(0, len(connections) - self.max_per_user)]
+        for old in replaced:
+            del connections[old]
+            old.replaced.set()
+        return replaced
 
     def remove(self, connection: Connection) -> None:
         connections = self._by_user.get(connection.user_id)
         if connections is not None:
-            connections.discard(connection)
+            connections.pop(connection, None)
             if not connections:
                 del self._by_user[connection.user_id]
 

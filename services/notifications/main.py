@@ -21,7 +21,7 @@ async def hub_and_follower(app: FastAPI, dapr: DaprSidecar, engine: Engine) -> A
     """The store, the hub of this replica's WebSockets, and the follower that pushes to them what
     other replicas stored (services/notifications/fanout.py)."""
     settings = get_settings()
-    app.state.store, app.state.hub = NotificationStore(engine), Hub()
+    app.state.store, app.state.hub = NotificationStore(engine), Hub(settings.max_connections_per_user)
     # Tokens are verified here too: WebSocket clients connect to this service directly.
     app.state.jwt_key = await dapr.get_secret(settings.secret_store_name, "jwt-signing-key")
     follower = InboxFollower(

@@ -28,6 +28,10 @@ REQUEST_ID_HEADER = b"x-request-id"
 # services a 4xx therefore travels as 200 plus this header; DaprSidecar.invoke restores it.
 # Circuit breakers then open only on real failures: timeouts, 5xx, an app that is down.
 STATUS_HEADER = b"x-shop-status"
+# Marks a 503 the app chose to answer to shed load (auth's password hashing at capacity): carried
+# like a 4xx, since a busy app is working as designed and a breaker opened by a flood would
+# refuse every other caller too.
+SHED_HEADER = b"x-shop-shed"
 CALLER_HEADER = b"dapr-caller-app-id"
 # Probed every few seconds (by sidecars, by Prometheus): logged only when they fail.
 _QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
@@ -54,7 +58,7 @@ class RequestContextMiddleware(HttpMiddleware):
                 response_started = True
                 status = message["status"]
                 headers = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
-                if via_dapr and 400 <= status < 500:
+                if via_dapr and (400 <= status < 500 or (status == 503 and _shed(headers))):
                     headers.append((STATUS_HEADER, str(status).encode()))
                     message["status"] = 200
                 message["headers"] = headers
@@ -88,6 +92,10 @@ class RequestContextMiddleware(HttpMiddleware):
                     },
                 )
             request_id_var.reset(token)
+
+
+def _shed(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name == SHED_HEADER for name, _ in headers)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -16,6 +16,8 @@ reader that keeps whole snapshots (order-view, through `batch_lookup`) still get
 - orders -> products `POST reservations`: Reservation, answered by ReservationOutcome;
   `POST reservations/{order_id}/release`: no body, answered by ReservationOutcome.
 - auth -> customers `POST customers`: NewCustomer, answered (201) by CustomerCreated.
+- gateway -> auth `POST login`, `POST register`: the public bodies, with the client's address
+  in CLIENT_ADDRESS_HEADER (auth counts attempts per address: services/auth/guard.py).
 - gateway, notifications, order-view -> `POST products/batch` and `POST customers/batch`:
   Lookup, answered by ProductsFound and CustomersFound.
 """
@@ -25,6 +27,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.shared.contracts import Cents, Id, IsoTime, Strict, Version
+
+# The public client's address, as the gateway sees it (services/gateway/clients.py).
+CLIENT_ADDRESS_HEADER = "x-shop-client-address"
 
 # Ids per batch lookup: a callee reads them in one query, so it bounds them.
 MAX_LOOKUP = 200

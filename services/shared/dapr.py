@@ -189,12 +189,16 @@ class DaprSidecar:
             raise ServiceUnavailable(store, f"state get answered {response.status_code}")
         return response.json(), response.headers.get("etag")
 
-    async def save_state_if_unchanged(self, store: str, key: str, value: Any, *, etag: str | None) -> bool:
+    async def save_state_if_unchanged(
+        self, store: str, key: str, value: Any, *, etag: str | None, ttl_s: int | None = None
+    ) -> bool:
         """Saves a value only if the stored one still has this ETag (or, with None, if there is
-        none yet); False when another writer changed it first."""
+        none yet), expiring after ttl_s when given; False when another writer changed it first."""
         item: dict[str, Any] = {"key": key, "value": value, "options": {"concurrency": "first-write"}}
         if etag is not None:
             item["etag"] = etag
+        if ttl_s is not None:
+            item["metadata"] = {"ttlInSeconds": str(ttl_s)}
         try:
             response = await self._request("POST", f"/v1.0/state/{store}", json=[item])
         except httpx.TransportError as exc:

@@ -27,11 +27,12 @@ _HTTP_CODES = {
 class ApiError(Exception):
     """An expected failure a client should see, with its HTTP status and a stable code."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers  # e.g. Retry-After with a 429 or a 503
 
 
 def error_body(detail: str, code: str, **extra: object) -> dict[str, object]:
@@ -46,7 +47,7 @@ def install_error_handlers(app: FastAPI, *, unavailable: dict[type[Exception], s
 
     @app.exception_handler(ApiError)
     async def on_api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.detail, exc.code), status_code=exc.status)
+        return JSONResponse(error_body(exc.detail, exc.code), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,10 @@ from services.shared.logging import configure_logging
 # closing at that moment: uvicorn's 5 s default lost that race now and then (the request
 # fails with a reset and, a POST, is not retried by the client).
 KEEP_ALIVE_S = 100
+# The largest WebSocket message a client may send (the notifications channel reads only a small
+# authorize message): a bigger one closes the connection with 1009, "message too big", instead
+# of the 16 MiB uvicorn would otherwise buffer per message.
+WS_MAX_MESSAGE_BYTES = 16 * 1024
 
 
 def serve(app_path: str, service: str) -> None:
@@ -28,4 +32,5 @@ def serve(app_path: str, service: str) -> None:
         # WebSocket heartbeats: a client that stops answering pings is dropped within ~20 s.
         ws_ping_interval=10,
         ws_ping_timeout=10,
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
     )

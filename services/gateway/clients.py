@@ -1,0 +1,38 @@
+"""Who a client is, for the limits counted per client address (auth's login and registration
+throttling, services/auth/guard.py), and the sign-in calls that carry it to auth.
+
+The address is the connection's peer, unless the peer is a trusted proxy (settings:
+trusted_proxies): then it is the last address in X-Forwarded-For that no trusted proxy added.
+Proxies append, so the entries before theirs are whatever the client wrote and are never read."""
+
+from fastapi import Request, Response
+
+from services.shared.calls import CLIENT_ADDRESS_HEADER
+from services.shared.dapr import DaprSidecar, ServiceUnavailable
+
+# Headers of auth's answer the client gets too: how long to wait after a 429 or a 503.
+KEPT_HEADERS = ("retry-after",)
+
+
+def client_address(request: Request, trusted_proxies: frozenset[str]) -> str | None:
+    peer = request.client.host if request.client else None
+    if peer not in trusted_proxies:
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in trusted_proxies:
+            return hop
+    return peer
+
+
+async def sign_in(dapr: DaprSidecar, path: str, body: dict[str, object], address: str | None) -> Response:
+    """Calls auth's `login` or `register` on behalf of the client at `address`, and hands its
+    answer on as it came, Retry-After included."""
+    headers = {CLIENT_ADDRESS_HEADER: address} if address else {}
+    response = await dapr.invoke("auth", "POST", path, json=body, headers=headers)
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        raise ServiceUnavailable("auth", f"unreadable answer ({response.status_code})")
+    kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    return Response(
+        response.content, status_code=response.status_code, headers=kept, media_type="application/json"
+    )

@@ -1,0 +1,152 @@
+"""Abuse resistance at the edge (docs/security.md): failed logins throttled per account and per
+address in the state store every auth replica shares, and a bound on each user's WebSockets."""
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from harness.shop import User, api, register, unique_email
+from harness.system import System, SystemManager, app_environ, app_ports
+from harness.waiting import wait_until
+from tests.e2e.conftest import BROKER
+
+# Short windows and low limits, so that the tests take seconds and leave no counter behind that
+# would throttle the next run (the counters live in Redis, which keeps them across runs): auth is
+# restarted with them for the login tests, then as it was. A window of another length counts in
+# other keys, so the default settings' counters are untouched.
+WINDOW_S, ACCOUNT_LIMIT, ADDRESS_LIMIT = 8, 3, 20
+SHORT = {
+    "SHOP_LOGIN_WINDOW_S": str(WINDOW_S),
+    "SHOP_LOGIN_FAILURES_PER_ACCOUNT": str(ACCOUNT_LIMIT),
+    "SHOP_LOGIN_FAILURES_PER_ADDRESS": str(ADDRESS_LIMIT),
+}
+
+
+def log_in(email: str, password: str) -> httpx.Response:
+    return api("POST", "/auth/login", json={"email": email, "password": password})
+
+
+def fail_until_refused(email: str, *, within: int) -> httpx.Response:
+    """Wrong passwords for `email` until the first answer that is not 401; fails past `within`."""
+    for attempt in range(1, within + 1):
+        response = log_in(email, "not-the-password")
+        if response.status_code != 401:
+            return response
+        assert attempt < within, f"still 401 after {within} wrong passwords for one account"
+    raise AssertionError("unreachable")
+
+
+def assert_throttled(response: httpx.Response, *, window_s: int) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json() == {"detail": "too many attempts, try again later", "code": "too_many_requests"}
+    assert 1 <= int(response.headers["retry-after"]) <= window_s
+
+
+# --- WebSockets -----------------------------------------------------------------------------
+
+# One notifications replica (the limit holds per replica, docs/security.md).
+WS = f"ws://127.0.0.1:{app_ports('notifications', 8001)[0]}/ws"
+PER_USER = 5  # services/notifications/config.py
+
+
+def open_socket(user: User) -> ClientConnection:
+    ws = connect(f"{WS}?token={user.token}", open_timeout=5)
+    assert json.loads(ws.recv(timeout=5)) == {"event": "authorized"}
+    return ws
+
+
+def closed_with(ws: ClientConnection) -> int | None:
+    try:
+        ws.recv(timeout=5)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    return None
+
+
+def test_a_users_sixth_websocket_closes_the_oldest(system: System) -> None:
+    user = register()
+    sockets = [open_socket(user) for _ in range(PER_USER + 1)]
+    try:
+        assert closed_with(sockets[0]) == 4429
+        # The other five stay open.
+        for ws in sockets[1:]:
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.2)
+    finally:
+        for ws in sockets:
+            ws.close()
+
+
+def test_a_message_over_the_size_bound_closes_the_websocket(system: System) -> None:
+    user = register()
+    with open_socket(user) as ws:
+        ws.send("x" * 32 * 1024)
+        assert closed_with(ws) == 1009
+
+
+# --- login throttling (last: the fixture restarts auth as it was when the module ends) ---
+
+
+@pytest.fixture(scope="module")
+def short_windows(systems: SystemManager) -> Iterator[None]:
+    system = systems.ensure(BROKER)
+    environs = app_environ("auth")
+    system.restart_apps_and_wait({"auth": [{**environ, **SHORT} for environ in environs]})
+    try:
+        yield
+    finally:
+        system.restart_apps_and_wait({"auth": environs})
+
+
+def test_failed_logins_for_one_account_are_refused_with_429_then_even_with_its_password(
+    system: System, short_windows: None
+) -> None:
+    user = register()
+    for _ in range(ACCOUNT_LIMIT):
+        assert log_in(user.email, "not-the-password").status_code == 401
+
+    assert_throttled(log_in(user.email, "not-the-password"), window_s=WINDOW_S)
+    # Throttled is throttled: the right password says nothing more until the window ends.
+    assert_throttled(log_in(user.email, user.password), window_s=WINDOW_S)
+
+
+def test_an_unknown_account_is_throttled_exactly_like_a_known_one(
+    system: System, short_windows: None
+) -> None:
+    email = unique_email("nobody")
+    answers = [log_in(email, "not-the-password") for _ in range(ACCOUNT_LIMIT)]
+    assert {(r.status_code, r.json()["code"]) for r in answers} == {(401, "invalid_credentials")}
+
+    assert_throttled(log_in(email, "not-the-password"), window_s=WINDOW_S)
+
+
+def test_the_right_password_works_again_once_the_window_has_passed(
+    system: System, short_windows: None
+) -> None:
+    user = register()
+    assert_throttled(fail_until_refused(user.email, within=ACCOUNT_LIMIT + 1), window_s=WINDOW_S)
+
+    def logged_in() -> bool:
+        return log_in(user.email, user.password).status_code == 200
+
+    wait_until(
+        logged_in, timeout=3 * WINDOW_S, what=f"a login with the right password after the {WINDOW_S} s window"
+    )
+
+
+def test_failed_logins_from_one_address_are_refused_for_any_account(
+    system: System, short_windows: None
+) -> None:
+    """Every test runs from 127.0.0.1: after ADDRESS_LIMIT failures, each for another account,
+    one more account never tried before is refused too. (A window may end on the way, the
+    counting then starts again: twice the limit is always enough.)"""
+    answers = []
+    while len(answers) <= 2 * ADDRESS_LIMIT and (not answers or answers[-1].status_code == 401):
+        answers.append(log_in(unique_email("spray"), "not-the-password"))
+
+    # No account was tried twice: the refusal is the address's.
+    assert_throttled(answers[-1], window_s=WINDOW_S)
