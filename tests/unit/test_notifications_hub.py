@@ -81,3 +81,15 @@ def test_a_sale_notifies_the_buyer_and_each_seller_with_the_product_and_quantity
     ]
     assert "2 x Lamp" in notes[1]["text"]
     assert [n["id"] for n in notes] == [n["id"] for n in again]  # a redelivery maps to the same ids
+
+
+def test_a_users_connection_beyond_the_limit_replaces_the_oldest() -> None:
+    async def scenario() -> tuple[list[bool], list[bool], int]:
+        hub = Hub(max_per_user=2)
+        mine = [Connection(FakeSocket(), "u1", 10) for _ in range(3)]  # type: ignore[arg-type]
+        other = Connection(FakeSocket(), "u2", 10)  # type: ignore[arg-type]
+        replaced = [hub.add(c) for c in (mine[0], other, mine[1], mine[2])]
+        hub.remove(mine[0])  # its session ends after it was replaced: nothing else changes
+        return [c.replaced.is_set() for c in mine], [r == [mine[0]] for r in replaced], hub.connection_count()
+
+    assert asyncio.run(scenario()) == ([True, False, False], [False, False, False, True], 3)

@@ -144,3 +144,24 @@ def test_a_lost_database_connection_is_a_503_to_retry_not_a_500() -> None:
         "code": "service_unavailable",
     }
     assert response.headers["retry-after"] == "1"
+
+
+def test_a_503_that_sheds_load_travels_as_200_so_no_breaker_counts_it() -> None:
+    shedding = APIRouter()
+
+    @shedding.get("/busy")
+    async def busy() -> None:
+        raise ApiError(503, "service_unavailable", "busy", headers={"Retry-After": "1", "x-shop-shed": "1"})
+
+    @shedding.get("/down")
+    async def down() -> None:
+        raise ApiError(503, "service_unavailable", "down")
+
+    app = create_app(title="test", lifespan=make_app().router.lifespan_context, routers=[shedding])
+    with TestClient(app) as client:
+        busy_answer = client.get("/busy", headers={"dapr-caller-app-id": "gateway"})
+        down_answer = client.get("/down", headers={"dapr-caller-app-id": "gateway"})
+
+    assert (busy_answer.status_code, busy_answer.headers["x-shop-status"]) == (200, "503")
+    assert busy_answer.headers["retry-after"] == "1"
+    assert down_answer.status_code == 503
