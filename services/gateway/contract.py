@@ -55,6 +55,10 @@ _MEANING = {
     429: "Too many attempts; retry after `Retry-After` seconds",
     503: "A service behind the gateway is unavailable or overloaded; retry after `Retry-After` seconds",
 }
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
 _DEFAULT_CODES = {
     400: ("bad_request",),
     401: ("unauthorized", "invalid_token"),
@@ -78,6 +82,8 @@ def errors(*statuses: int, **codes: tuple[str, ...] | str) -> dict[int | str, di
             status_codes = ("validation_error", *status_codes)
         listed = ", ".join(f"`{code}`" for code in status_codes)
         declared[status] = {"model": ErrorBody, "description": f"{_MEANING[status]}: {listed}"}
+        if status == 429:
+            declared[status]["headers"] = {"Retry-After": _RETRY_AFTER}
     return declared
 
 
