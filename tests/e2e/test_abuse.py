@@ -3,6 +3,7 @@ address in the state store every auth replica shares, and a bound on each user's
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -10,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from harness.shop import User, api, register, unique_email
-from harness.system import System, SystemManager, app_environ, app_ports
+from harness.system import System, SystemManager, app_environ, app_ports, stop_app
 from harness.waiting import wait_until
 from tests.e2e.conftest import BROKER
 
@@ -53,8 +54,8 @@ WS = f"ws://127.0.0.1:{app_ports('notifications', 8001)[0]}/ws"
 PER_USER = 5  # services/notifications/config.py
 
 
-def open_socket(user: User) -> ClientConnection:
-    ws = connect(f"{WS}?token={user.token}", open_timeout=5)
+def open_socket(stack: ExitStack, user: User) -> ClientConnection:
+    ws = stack.enter_context(connect(f"{WS}?token={user.token}", open_timeout=5))
     assert json.loads(ws.recv(timeout=5)) == {"event": "authorized"}
     return ws
 
@@ -69,21 +70,18 @@ def closed_with(ws: ClientConnection) -> int | None:
 
 def test_a_users_sixth_websocket_closes_the_oldest(system: System) -> None:
     user = register()
-    sockets = [open_socket(user) for _ in range(PER_USER + 1)]
-    try:
+    with ExitStack() as stack:
+        sockets = [open_socket(stack, user) for _ in range(PER_USER + 1)]
         assert closed_with(sockets[0]) == 4429
         # The other five stay open.
         for ws in sockets[1:]:
             with pytest.raises(TimeoutError):
                 ws.recv(timeout=0.2)
-    finally:
-        for ws in sockets:
-            ws.close()
 
 
 def test_a_message_over_the_size_bound_closes_the_websocket(system: System) -> None:
-    user = register()
-    with open_socket(user) as ws:
+    with ExitStack() as stack:
+        ws = open_socket(stack, register())
         ws.send("x" * 32 * 1024)
         assert closed_with(ws) == 1009
 
@@ -95,10 +93,12 @@ def test_a_message_over_the_size_bound_closes_the_websocket(system: System) -> N
 def short_windows(systems: SystemManager) -> Iterator[None]:
     system = systems.ensure(BROKER)
     environs = app_environ("auth")
+    stop_app("auth")
     system.restart_apps_and_wait({"auth": [{**environ, **SHORT} for environ in environs]})
     try:
         yield
     finally:
+        stop_app("auth")
         system.restart_apps_and_wait({"auth": environs})
 
 
