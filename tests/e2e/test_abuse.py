@@ -144,7 +144,7 @@ def test_failed_logins_from_one_address_are_refused_for_any_account(
     """Every test runs from 127.0.0.1: after ADDRESS_LIMIT failures, each for another account,
     one more account never tried before is refused too. (A window may end on the way, the
     counting then starts again: twice the limit is always enough.)"""
-    answers = []
+    answers: list[httpx.Response] = []
     while len(answers) <= 2 * ADDRESS_LIMIT and (not answers or answers[-1].status_code == 401):
         answers.append(log_in(unique_email("spray"), "not-the-password"))
 
