@@ -14,10 +14,10 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey prometheus packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-sdk k8s-tools test-k8s setup-containers test-compose
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey prometheus packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-sdk k8s-tools test-k8s setup-containers test-compose asyncapi-tools asyncapi
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
-setup: packages python-env dapr ferretdb zipkin kafka hey prometheus k8s-tools secrets
+setup: packages python-env dapr ferretdb zipkin kafka hey prometheus k8s-tools asyncapi-tools secrets
 
 packages:
 	@scripts/install-packages.sh
@@ -50,6 +50,16 @@ prometheus:
 # helm, kubeconform and the offline schemas the chart's unit tests use (scripts/build-k8s.sh).
 k8s-tools: python-env
 	@PYTHON=$(PY) scripts/build-k8s.sh tools
+
+# The official AsyncAPI parser (npm ci from tools/asyncapi/package-lock.json, cached), which
+# tests/unit/test_asyncapi.py validates the event catalogue docs/asyncapi.yaml with.
+asyncapi-tools:
+	@scripts/asyncapi-tools.sh install
+
+## asyncapi: regenerate the event catalogue docs/asyncapi.yaml from the event models and
+## components/ (commit it; the unit tests fail while it is stale)
+asyncapi: python-env
+	@$(PY) scripts/asyncapi.py
 
 secrets: python-env
 	@$(PY) scripts/gen_secrets.py .run/secrets.json

@@ -1,6 +1,6 @@
 """The gateway's public REST API: authenticate, validate, hand the request to the service
 (or straight to the app behind it), answer. The route docstrings are the OpenAPI document's.
-One module on purpose, a little over 300 lines: the whole public API, every route with the
+One module on purpose, about 350 lines: the whole public API, every route with the
 statuses it declares, read top to bottom."""
 
 from typing import Annotated, Any
@@ -9,12 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.gateway import service
+from services.gateway import answers, service
 from services.gateway.admission import InFlightLimit
 from services.gateway.cache import ReadThroughCache
 from services.gateway.clients import client_address, sign_in
 from services.gateway.config import BACKEND_APPS, get_settings
-from services.gateway.contract import HealthReport, created, errors, operation_id
+from services.gateway.contract import HealthReport, created, errors, ok, operation_id
 from services.gateway.forwarding import forward
 from services.gateway.models import (
     DeadLetterReplay,
@@ -56,7 +56,11 @@ def placing_orders(request: Request) -> InFlightLimit:
 # --- products -----------------------------------------------------------------------------
 
 
-@router.get("/products", tags=["products"], responses=errors(422, c422="search_too_short"))
+@router.get(
+    "/products",
+    tags=["products"],
+    responses={**ok(answers.ProductPage), **errors(422, c422="search_too_short")},
+)
 async def list_products(
     request: Request,
     limit: Limit = 20,
@@ -81,7 +85,9 @@ async def list_products(
     return await forward(dapr(request), "products", "GET", "products", params=params)
 
 
-@router.get("/products/{product_id}", tags=["products"], responses=errors(404, 422))
+@router.get(
+    "/products/{product_id}", tags=["products"], responses={**ok(answers.Product), **errors(404, 422)}
+)
 async def get_product(product_id: UUID, request: Request) -> Response:
     """One product, from the gateway's cache: at most 1 s old (`product_cache_ttl_s`), and
     current at once after an edit, order or cancel made through this gateway. `X-Cache` says
@@ -106,6 +112,7 @@ async def get_product(product_id: UUID, request: Request) -> Response:
             "get_product",
             "change_product",
             "delete_product",
+            model=answers.Product,
             place_order={"items": [{"product_id": "$response.body#/id", "quantity": 1}]},
         ),
     },
@@ -115,7 +122,11 @@ async def create_product(body: NewProduct, request: Request, actor: CurrentActor
     return await forward(dapr(request), "products", "POST", "products", actor=actor, json=body.model_dump())
 
 
-@router.patch("/products/{product_id}", tags=["products"], responses=errors(400, 401, 403, 404, 422))
+@router.patch(
+    "/products/{product_id}",
+    tags=["products"],
+    responses={**ok(answers.Product), **errors(400, 401, 403, 404, 422)},
+)
 async def change_product(
     product_id: UUID, body: ProductChanges, request: Request, actor: CurrentActor
 ) -> Response:
@@ -144,7 +155,7 @@ async def delete_product(product_id: UUID, request: Request, actor: CurrentActor
     tags=["orders"],
     responses={
         **errors(400, 401, 409, 422, c409=("insufficient_stock", "conflict"), c422="unknown_product"),
-        **created("order_id", "get_order", "cancel_order"),
+        **created("order_id", "get_order", "cancel_order", model=answers.Order),
     },
 )
 async def place_order(
@@ -165,7 +176,7 @@ async def place_order(
     )
 
 
-@router.get("/orders", tags=["orders"], responses=errors(401, 403, 422))
+@router.get("/orders", tags=["orders"], responses={**ok(answers.OrderDocumentPage), **errors(401, 403, 422)})
 async def list_orders(
     request: Request,
     actor: CurrentActor,
@@ -182,7 +193,9 @@ async def list_orders(
     return _read_model_response(await read_orders(dapr(request), actor, "orders", params))
 
 
-@router.get("/orders/{order_id}", tags=["orders"], responses=errors(401, 404, 422))
+@router.get(
+    "/orders/{order_id}", tags=["orders"], responses={**ok(answers.OrderDocument), **errors(401, 404, 422)}
+)
 async def get_order(order_id: UUID, request: Request, actor: CurrentActor) -> Response:
     """One order document; an order not yet in the read model is aggregated live (never a 404)."""
     oid = str(order_id)
@@ -197,7 +210,7 @@ def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Resp
 @router.post(
     "/orders/{order_id}/cancel",
     tags=["orders"],
-    responses=errors(401, 403, 404, 409, 422, c409="not_cancellable"),
+    responses={**ok(answers.Order), **errors(401, 403, 404, 409, 422, c409="not_cancellable")},
 )
 async def cancel_order(order_id: UUID, request: Request, actor: CurrentActor) -> Response:
     """Cancels a confirmed order (its customer or an admin); 409 `not_cancellable`."""
@@ -233,7 +246,7 @@ async def system_health(request: Request) -> JSONResponse:
     "/auth/register",
     status_code=201,
     tags=["auth"],
-    responses=errors(400, 409, 422, 429, c409="email_taken"),
+    responses={**ok(answers.Registered, 201), **errors(400, 409, 422, 429, c409="email_taken")},
 )
 async def register(body: Registration, request: Request) -> Response:
     """Creates a customer account. 409 `email_taken`; 429 after too many registrations from
@@ -242,7 +255,11 @@ async def register(body: Registration, request: Request) -> Response:
     return await sign_in(dapr(request), "register", body.model_dump(), address)
 
 
-@router.post("/auth/login", tags=["auth"], responses=errors(400, 401, 422, 429, c401="invalid_credentials"))
+@router.post(
+    "/auth/login",
+    tags=["auth"],
+    responses={**ok(answers.Token), **errors(400, 401, 422, 429, c401="invalid_credentials")},
+)
 async def login(body: Login, request: Request) -> Response:
     """A bearer token for the account. 401 `invalid_credentials`; 429 after too many failed
     logins for the account or from the address, until Retry-After (docs/security.md)."""
@@ -250,13 +267,13 @@ async def login(body: Login, request: Request) -> Response:
     return await sign_in(dapr(request), "login", body.model_dump(), address)
 
 
-@router.get("/me", tags=["auth"], responses=errors(401, 404))
+@router.get("/me", tags=["auth"], responses={**ok(answers.Profile), **errors(401, 404)})
 async def me(request: Request, actor: CurrentActor) -> Response:
     """The caller's customer profile."""
     return await service.profile(dapr(request), actor, "GET", json=None)
 
 
-@router.patch("/me", tags=["auth"], responses=errors(400, 401, 404, 422))
+@router.patch("/me", tags=["auth"], responses={**ok(answers.Profile), **errors(400, 401, 404, 422)})
 async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
     return await service.profile(dapr(request), actor, "PATCH", json=body.model_dump())
 
@@ -264,7 +281,9 @@ async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor)
 # --- notifications ------------------------------------------------------------------------
 
 
-@router.get("/notifications", tags=["notifications"], responses=errors(401, 422))
+@router.get(
+    "/notifications", tags=["notifications"], responses={**ok(answers.NotificationPage), **errors(401, 422)}
+)
 async def list_notifications(
     request: Request, actor: CurrentActor, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
@@ -274,7 +293,11 @@ async def list_notifications(
     return await forward(dapr(request), "notifications", "GET", "notifications", actor=actor, params=params)
 
 
-@router.post("/notifications/{notification_id}/read", tags=["notifications"], responses=errors(401, 404, 422))
+@router.post(
+    "/notifications/{notification_id}/read",
+    tags=["notifications"],
+    responses={**ok(answers.Marked), **errors(401, 404, 422)},
+)
 async def mark_notification_read(notification_id: UUID, request: Request, actor: CurrentActor) -> Response:
     """Marks one of the caller's notifications read; another user's is a 404."""
     nid = str(notification_id)
@@ -284,7 +307,9 @@ async def mark_notification_read(notification_id: UUID, request: Request, actor:
 # --- admin ---------------------------------------------------------------------------------
 
 
-@router.get("/admin/customers", tags=["admin"], responses=errors(401, 403, 422))
+@router.get(
+    "/admin/customers", tags=["admin"], responses={**ok(answers.CustomerPage), **errors(401, 403, 422)}
+)
 async def list_customers(
     request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
 ) -> Response:

@@ -87,7 +87,14 @@ def errors(*statuses: int, **codes: tuple[str, ...] | str) -> dict[int | str, di
     return declared
 
 
-def created(param: str, *operations: str, **bodies: Any) -> dict[int | str, dict[str, Any]]:
+def ok(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """A success answer and its body's model (services/gateway/answers.py)."""
+    return {status: {"model": model, "description": "OK" if status == 200 else "Created"}}
+
+
+def created(
+    param: str, *operations: str, model: type[BaseModel] | None = None, **bodies: Any
+) -> dict[int | str, dict[str, Any]]:
     """A 201 whose answer's `id` is the `param` of these operations, or goes into the request
     body of others (`place_order={...}`): OpenAPI links, which a client or a fuzzer can follow
     from what it created."""
@@ -95,7 +102,7 @@ def created(param: str, *operations: str, **bodies: Any) -> dict[int | str, dict
         op: {"operationId": op, "parameters": {param: "$response.body#/id"}} for op in operations
     }
     links |= {op: {"operationId": op, "requestBody": body} for op, body in bodies.items()}
-    return {201: {"description": "Created", "links": links}}
+    return {201: {"description": "Created", "links": links, **({"model": model} if model else {})}}
 
 
 def operation_id(route: APIRoute) -> str:

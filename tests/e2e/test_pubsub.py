@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from harness.shop import User, applied_events, create_product, place_order, register
-from harness.system import System, SystemManager, invoke, publish
+from harness.system import REPLICAS, System, SystemManager, invoke, publish
 from harness.waiting import wait_until
 
 
@@ -91,8 +91,13 @@ def mentions(user: User, order_id: str) -> int:
     return sum(item.get("order_id") == order_id for item in items)
 
 
+# MQTT 3 has no consumer groups: Dapr connects every replica of an app with one client id, so the
+# shop runs one replica per app on it (docs/operations.md, Brokers and replicas).
+SWAPPED_TO = ["redis", "mqtt"] if REPLICAS == 1 else ["redis"]
+
+
 @pytest.mark.broker_swap
-@pytest.mark.parametrize("broker", ["redis", "mqtt"])
+@pytest.mark.parametrize("broker", SWAPPED_TO)
 def test_the_same_event_flow_works_on_another_broker_by_swapping_component_files(
     systems: SystemManager, broker: str
 ) -> None:
