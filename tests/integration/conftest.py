@@ -4,11 +4,14 @@ by scripts/infra.sh as `make run` starts them. A dependency that cannot start fa
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
 import pytest
 from sqlalchemy import Engine, create_engine, text
+
+from services.shared.migrations import TEXT_COLLATION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,18 +51,27 @@ def mariadb_root() -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def mariadb(mariadb_root: Engine) -> Iterator[Engine]:
-    """A database of its own for one test (as a service's user would see it), dropped after it."""
+@contextmanager
+def own_database(mariadb_root: Engine) -> Iterator[Engine]:
+    """A database of its own (as provisioning makes a service's), dropped afterwards."""
     name = f"it_{uuid.uuid4().hex[:12]}"
     with mariadb_root.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"))
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE {TEXT_COLLATION}"))
     engine = create_engine(
         f"mysql+pymysql://root@localhost/{name}?unix_socket={ROOT}/.run/mariadb.sock&charset=utf8mb4",
         isolation_level="READ COMMITTED",
         pool_size=10,
     )
-    yield engine
-    engine.dispose()
-    with mariadb_root.begin() as conn:
-        conn.execute(text(f"DROP DATABASE `{name}`"))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with mariadb_root.begin() as conn:
+            conn.execute(text(f"DROP DATABASE `{name}`"))
+
+
+@pytest.fixture
+def mariadb(mariadb_root: Engine) -> Iterator[Engine]:
+    """A database of its own for one test (as a service's user would see it), dropped after it."""
+    with own_database(mariadb_root) as engine:
+        yield engine

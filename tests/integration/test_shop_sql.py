@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from services.orders import service as orders
 from services.orders.models import NewOrder, OrderLine
@@ -18,26 +18,18 @@ from services.products import service as products
 from services.products.models import NewProduct
 from services.shared.calls import Reservation, ReservationLine
 from services.shared.identity import Actor
-from services.shared.migrations import TEXT_COLLATION, upgrade
+from services.shared.migrations import upgrade
+from tests.integration.conftest import own_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SELLER = Actor(id=str(uuid.uuid4()), role="customer")
 
 
 def migrated(mariadb_root: Engine, service: str) -> Iterator[Engine]:
-    """A database of its own for one service (as provisioning makes it), its migrations applied."""
-    name = f"it_{uuid.uuid4().hex[:12]}"
-    with mariadb_root.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE {TEXT_COLLATION}"))
-    engine = create_engine(
-        f"mysql+pymysql://root@localhost/{name}?unix_socket={ROOT}/.run/mariadb.sock&charset=utf8mb4",
-        isolation_level="READ COMMITTED",
-    )
-    upgrade(engine, ROOT / "services" / service / "migrations")
-    yield engine
-    engine.dispose()
-    with mariadb_root.begin() as conn:
-        conn.execute(text(f"DROP DATABASE `{name}`"))
+    """A database of its own for one service, its migrations applied."""
+    with own_database(mariadb_root) as engine:
+        upgrade(engine, ROOT / "services" / service / "migrations")
+        yield engine
 
 
 @pytest.fixture
