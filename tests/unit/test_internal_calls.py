@@ -160,8 +160,8 @@ def test_a_registration_creates_the_customer_through_customers_own_route(
 
     registered = asyncio.run(auth.register(dbs["auth"], dapr, form, id_key=ID_KEY))  # type: ignore[arg-type]
 
-    stored = customers.get(dbs["customers"], customer_id=registered["id"])
-    assert registered == {
+    stored = customers.get(dbs["customers"], customer_id=registered.id)
+    assert registered.model_dump() == {
         "id": stored["id"],
         "email": "ann@example.com",
         "name": "Ann 🌻",

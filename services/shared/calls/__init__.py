@@ -1,140 +1,112 @@
-"""The bodies services exchange through Dapr service invocation, requests and answers, one
-model each, shared by the caller and the callee.
+"""What services exchange through Dapr service invocation: every request body and every answer,
+one model each, declared once here (one module per callee) and imported by both sides from
+this package.
 
-A caller builds its request from the model and sends `model_dump(mode="json")`; the callee
-declares the same model as its body, so a field one side renames or retypes fails the
-contract test (tests/unit/test_internal_calls.py), not a call at run time. Requests are
-`Strict`: a field the callee does not know is refused.
+The callee declares the model as its route's body or answer (its `response_model`: FastAPI
+checks each answer against it and the app's OpenAPI shows it); the caller builds its request
+from the model and sends `model_dump(mode="json")`, and reads the fields of an answer through
+the model. A field one side renames or retypes then fails a contract test
+(tests/unit/test_internal_calls.py, tests/unit/test_internal_answers.py), not a call at run time.
+Requests are `Strict`: a field the callee does not know is refused. The gateway forwards most
+answers to its clients unchanged, as bytes, and its OpenAPI declares the very same models
+(services/gateway/answers.py).
 
 Answers are read with `services.shared.dapr.answer_of`, which turns an answer that does not
 fit into ServiceUnavailable: a peer that answers nonsense is broken, and its caller answers
-503 as for a peer that is down, never a 500. An answer declares the fields its callers read;
-the callee builds it from the model, which checks those fields and carries the entity's other
-fields unchanged (`extra="allow"`): the wire format stays the entity's whole snapshot, and a
-reader that keeps whole snapshots (order-view, through `batch_lookup`) still gets them.
+503 as for a peer that is down, never a 500. Where several callers read a few fields of an
+answer (the batch lookups), the answer they read declares those fields and carries the
+entity's other fields unchanged (`Answer`, `extra="allow"`).
 
-- orders -> products `POST reservations`: Reservation, answered by ReservationOutcome;
-  `POST reservations/{order_id}/release`: no body, answered by ReservationOutcome.
-- auth -> customers `POST customers`: NewCustomer, answered (201) by CustomerCreated.
-- gateway -> auth `POST login`, `POST register`: the public bodies, with the client's address
-  in CLIENT_ADDRESS_HEADER (auth counts attempts per address: services/auth/guard.py).
-- gateway, notifications, order-view -> `POST products/batch` and `POST customers/batch`:
-  Lookup, answered by ProductsFound and CustomersFound.
+- gateway -> auth `POST register`, `POST login`: Registered, Token (calls/auth.py).
+- auth -> customers `POST customers`: NewCustomer, answered (201) by CustomerCreated;
+  gateway -> customers `GET|PATCH customers/{id}`: Customer; `GET customers`: CustomerPage.
+- gateway -> products `GET|PATCH products/{id}`, `POST products`: Product; `GET products`:
+  ProductPage. orders -> products `POST reservations`: Reservation, answered by
+  ReservationOutcome; `POST reservations/{order_id}/release`: no body, ReservationOutcome.
+- gateway, notifications, order-view -> `POST products/batch`, `POST customers/batch`: Lookup,
+  answered by ProductsFound and CustomersFound.
+- gateway, order-view -> orders `POST orders`, `GET orders/{id}`, `POST orders/{id}/cancel`:
+  Order; `GET orders`: OrderPage.
+- gateway -> notifications `GET notifications`: NotificationPage; `POST .../read`: Marked.
+- gateway -> order-view: OrderDocument(Page), DeadLetterPage, ReplayReport, RebuildRequested,
+  RebuildStatus (calls/order_view.py).
 """
 
-from typing import Literal
+from services.shared.calls.auth import CLIENT_ADDRESS_HEADER, Registered, Token
+from services.shared.calls.base import MAX_LOOKUP, Answer, Lookup, Page
+from services.shared.calls.customers import (
+    Customer,
+    CustomerCreated,
+    CustomerPage,
+    CustomersFound,
+    CustomerSnapshot,
+    NewCustomer,
+)
+from services.shared.calls.notifications import Marked, Notification, NotificationPage
+from services.shared.calls.order_view import (
+    AppliedEvent,
+    AppliedEvents,
+    DeadLetter,
+    DeadLetterPage,
+    FailedReplay,
+    KnownSnapshot,
+    OrderDocument,
+    OrderDocumentPage,
+    RebuildProgress,
+    RebuildRequested,
+    RebuildStatus,
+    ReplayReport,
+)
+from services.shared.calls.orders import Order, OrderPage, SoldLine
+from services.shared.calls.products import (
+    Product,
+    ProductPage,
+    ProductsFound,
+    ProductSnapshot,
+    Reservation,
+    ReservationLine,
+    ReservationOutcome,
+    ReservedLine,
+)
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
-
-from services.shared.contracts import Cents, Id, IsoTime, Strict, Version
-
-# The public client's address, as the gateway sees it (services/gateway/clients.py).
-CLIENT_ADDRESS_HEADER = "x-shop-client-address"
-
-# Ids per batch lookup: a callee reads them in one query, so it bounds them.
-MAX_LOOKUP = 200
-
-
-class Answer(BaseModel):
-    """An answer: the fields its callers read, declared and checked; the others carried as sent."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-# --- batch lookups: `POST products/batch`, `POST customers/batch` -------------------------------
-
-
-class Lookup(Strict):
-    """Entities by id; unknown ids are left out of the answer."""
-
-    ids: list[Id] = Field(min_length=1, max_length=MAX_LOOKUP)
-
-
-class ProductSnapshot(Answer):
-    """A product as products shows it (services/products/service.py `snapshot`): what order
-    documents and notifications show of it, and its version to tell the newer of two."""
-
-    id: Id
-    name: str
-    seller_id: Id
-    version: Version
-
-
-class CustomerSnapshot(Answer):
-    """A customer as customers shows it (services/customers/service.py `snapshot`): what order
-    documents show of it, and its version to tell the newer of two."""
-
-    id: Id
-    email: str
-    name: str
-    version: Version
-
-
-class ProductsFound(Answer):
-    items: list[ProductSnapshot]
-
-
-class CustomersFound(Answer):
-    items: list[CustomerSnapshot]
-
-
-# --- stock reservations: orders -> products -----------------------------------------------------
-
-
-class ReservationLine(Strict):
-    product_id: Id
-    quantity: int = Field(ge=1, le=100)
-
-
-class Reservation(Strict):
-    """The stock an order takes, all lines or none; keyed by the order, so a retry reserves
-    nothing twice and gets the same answer."""
-
-    order_id: str = Field(min_length=36, max_length=36)
-    lines: list[ReservationLine] = Field(min_length=1, max_length=50)
-
-    @model_validator(mode="after")
-    def distinct_products(self) -> "Reservation":
-        if len({line.product_id for line in self.lines}) != len(self.lines):
-            raise ValueError("each product may appear once")
-        return self
-
-
-class ReservedLine(Answer):
-    """A line as reserved: the price it fixed, and its product's name and seller, so the order
-    (and whoever reads its events) need not ask products again."""
-
-    product_id: Id
-    quantity: int = Field(ge=1)
-    unit_price_cents: Cents
-    name: str
-    seller_id: Id
-
-
-class ReservationOutcome(Answer):
-    """What a reservation (or its release) answers: `reserved`, or `rejected` when a line is
-    short (with the prices, so the order records what was asked), or `released` once its
-    stock went back."""
-
-    order_id: Id
-    status: Literal["reserved", "rejected", "released"]
-    lines: list[ReservedLine]
-
-
-# --- customer creation: auth -> customers -------------------------------------------------------
-
-
-class NewCustomer(Strict):
-    """Sent by auth when someone registers; auth chose the id (from the email, so a retry
-    creates the same customer)."""
-
-    id: str = Field(min_length=36, max_length=36)
-    email: EmailStr = Field(max_length=254)
-    name: str = Field(min_length=1, max_length=100)
-
-
-class CustomerCreated(CustomerSnapshot):
-    """The customer just created (or, for a retry, created before), with what auth tells the
-    one who registered."""
-
-    created_at: IsoTime
+__all__ = [
+    "CLIENT_ADDRESS_HEADER",
+    "MAX_LOOKUP",
+    "Answer",
+    "AppliedEvent",
+    "AppliedEvents",
+    "Customer",
+    "CustomerCreated",
+    "CustomerPage",
+    "CustomerSnapshot",
+    "CustomersFound",
+    "DeadLetter",
+    "DeadLetterPage",
+    "FailedReplay",
+    "KnownSnapshot",
+    "Lookup",
+    "Marked",
+    "NewCustomer",
+    "Notification",
+    "NotificationPage",
+    "Order",
+    "OrderDocument",
+    "OrderDocumentPage",
+    "OrderPage",
+    "Page",
+    "Product",
+    "ProductPage",
+    "ProductSnapshot",
+    "ProductsFound",
+    "RebuildProgress",
+    "RebuildRequested",
+    "RebuildStatus",
+    "Registered",
+    "ReplayReport",
+    "Reservation",
+    "ReservationLine",
+    "ReservationOutcome",
+    "ReservedLine",
+    "SoldLine",
+    "Token",
+]
