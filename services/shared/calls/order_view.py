@@ -4,12 +4,16 @@ API the gateway's admin routes forward: dead letters and their replay, the rebui
 progress; and, for operators and tests, what it has applied."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, PlainSerializer
 
 from services.shared.calls.base import Answer, Page
 from services.shared.contracts import Id, IsoTime, Version
+from services.shared.timeutil import iso
+
+# A time order-view keeps in MongoDB (UTC; naive, as pymongo reads it back), shown as IsoTime.
+Moment = Annotated[datetime, PlainSerializer(iso, return_type=str)]
 
 # --- order documents ----------------------------------------------------------------------------
 
@@ -55,7 +59,7 @@ class OrderDocumentPage(Page):
 
 
 class ReplayNote(BaseModel):
-    at: datetime
+    at: Moment
     outcome: str = Field(description="What the subscriber answered: `RETRY`, `DROP`, `HTTP 500`...")
 
 
@@ -70,7 +74,7 @@ class DeadLetter(BaseModel):
     source: JsonValue
     time: JsonValue
     data: JsonValue
-    received_at: datetime
+    received_at: Moment
     replays: int = Field(ge=0)
     last_replay: ReplayNote | None
 
@@ -111,7 +115,7 @@ class RebuildRequested(RebuildProgress):
 
 class RebuildStatus(RebuildProgress):
     documents: int = Field(ge=0, description="Order documents in the read model.")
-    last_event_at: datetime | None = Field(description="When this replica last applied an event.")
+    last_event_at: Moment | None = Field(description="When this replica last applied an event.")
     lag_ms: float | None = Field(description="From that event's publication to its application.")
 
 
@@ -123,7 +127,7 @@ class AppliedEvent(BaseModel):
     topic: str
     type: str
     entity_id: str | None
-    received_at: datetime
+    received_at: Moment
 
 
 class AppliedEvents(BaseModel):
