@@ -1,4 +1,4 @@
-"""The bodies services exchange through Dapr invocation (services/shared/calls.py), checked as a
+"""The bodies services exchange through Dapr invocation (services/shared/calls/), checked as a
 consumer-driven contract without Dapr: each caller's own code sends its request to the callee's
 own routes (a FastAPI app per callee, on SQLite), so what the caller builds must validate there,
 and what the callee answers must parse on the caller's side. An answer that does not fit is
