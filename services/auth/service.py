@@ -6,7 +6,6 @@ import hmac
 import logging
 import uuid
 from contextlib import nullcontext
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
@@ -16,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.auth.hashing import HashingSlots
 from services.auth.models import Login, Registration, credentials
-from services.shared.calls import CustomerCreated, NewCustomer
+from services.shared.calls import CustomerCreated, NewCustomer, Registered, Token
 from services.shared.dapr import DaprSidecar, ServiceUnavailable, answer_of
 from services.shared.errors import ApiError
 from services.shared.identity import Actor, Role
@@ -72,15 +71,11 @@ def check_credentials(engine: Engine, *, email: str, password: str) -> Actor:
     return Actor(id=row.id, role=row.role)
 
 
-def login(engine: Engine, tokens: TokenIssuer, form: Login) -> dict[str, Any]:
+def login(engine: Engine, tokens: TokenIssuer, form: Login) -> Token:
     """A bearer token for these credentials; 401 `invalid_credentials` otherwise."""
     email = form.email.lower()
     actor = check_credentials(engine, email=email, password=form.password)
-    return {
-        "access_token": tokens.issue(actor, email=email),
-        "token_type": "bearer",
-        "expires_in": tokens.ttl_s,
-    }
+    return Token(access_token=tokens.issue(actor, email=email), token_type="bearer", expires_in=tokens.ttl_s)
 
 
 async def register(
@@ -91,7 +86,7 @@ async def register(
     id_key: bytes,
     role: Role = "customer",
     hashing: HashingSlots | None = None,
-) -> dict[str, Any]:
+) -> Registered:
     """Creates the customer through the customers service, then stores the credentials. A
     retry after either step failed completes it: the customer id comes from the email, and
     customers answers a repeated creation with the profile it made. The password is hashed
@@ -117,13 +112,9 @@ async def register(
         password_hash=password_hash,
         role=role,
     )
-    return {
-        "id": customer_id,
-        "email": email,
-        "name": customer.name,
-        "role": role,
-        "created_at": customer.created_at,
-    }
+    return Registered(
+        id=customer_id, email=email, name=customer.name, role=role, created_at=customer.created_at
+    )
 
 
 async def ensure_admin(

@@ -1,13 +1,20 @@
 """The customers service's internal API (reached only through Dapr service invocation)."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 
 from services.customers import service
 from services.customers.models import CustomerChanges
-from services.shared.calls import CustomerCreated, CustomersFound, Lookup, NewCustomer
+from services.shared.calls import (
+    Customer,
+    CustomerCreated,
+    CustomerPage,
+    CustomersFound,
+    Lookup,
+    NewCustomer,
+)
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -28,9 +35,9 @@ def register(body: NewCustomer, db: DB) -> CustomerCreated:
 @router.get("")
 def list_customers(
     db: DB, limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0
-) -> dict[str, Any]:
+) -> CustomerPage:
     """Pages through every customer, oldest first."""
-    return service.page(db, limit=limit, offset=offset)
+    return CustomerPage.model_validate(service.page(db, limit=limit, offset=offset))
 
 
 @router.post("/batch")
@@ -40,10 +47,10 @@ def batch(body: Lookup, db: DB) -> CustomersFound:
 
 
 @router.get("/{customer_id}")
-def get_customer(customer_id: str, db: DB) -> dict[str, Any]:
-    return service.get(db, customer_id=customer_id)
+def get_customer(customer_id: str, db: DB) -> Customer:
+    return Customer.model_validate(service.get(db, customer_id=customer_id))
 
 
 @router.patch("/{customer_id}")
-def change_customer(customer_id: str, body: CustomerChanges, db: DB) -> dict[str, Any]:
-    return service.change(db, customer_id=customer_id, changes=body)
+def change_customer(customer_id: str, body: CustomerChanges, db: DB) -> Customer:
+    return Customer.model_validate(service.change(db, customer_id=customer_id, changes=body))

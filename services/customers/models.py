@@ -1,5 +1,5 @@
 """The customers service's tables and the bodies of its own API (the bodies other services
-send it are in services/shared/calls.py)."""
+send it are in services/shared/calls/customers.py)."""
 
 from pydantic import Field
 from sqlalchemy import Column, Integer, MetaData, String, Table

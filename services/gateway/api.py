@@ -3,11 +3,10 @@
 One module on purpose, about 350 lines: the whole public API, every route with the
 statuses it declares, read top to bottom."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from services.gateway import answers, service
 from services.gateway.admission import InFlightLimit
@@ -15,7 +14,7 @@ from services.gateway.cache import ReadThroughCache
 from services.gateway.clients import client_address, sign_in
 from services.gateway.config import BACKEND_APPS, get_settings
 from services.gateway.contract import HealthReport, created, errors, ok, operation_id
-from services.gateway.forwarding import forward
+from services.gateway.forwarding import forward, respond
 from services.gateway.models import (
     DeadLetterReplay,
     Login,
@@ -77,7 +76,7 @@ async def list_products(
     seller_id: Annotated[UUID | None, Query(description="One seller's products.")] = None,
 ) -> Response:
     """Products for sale, newest first (public); `q` searches their names."""
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, str | int] = {"limit": limit, "offset": offset}
     if q is not None:
         params["q"] = q
     if seller_id is not None:
@@ -132,9 +131,8 @@ async def change_product(
 ) -> Response:
     """The seller or an admin changes a product; 403 for anyone else."""
     pid = str(product_id)
-    changes = body.model_dump(exclude_unset=True)
     return await service.change_product(
-        dapr(request), products(request), actor=actor, product_id=pid, changes=changes
+        dapr(request), products(request), actor=actor, product_id=pid, changes=body
     )
 
 
@@ -171,7 +169,7 @@ async def place_order(
         products(request),
         placing_orders(request),
         actor=actor,
-        order=body.model_dump(mode="json"),
+        order=body,
         idempotency_key=idempotency_key,
     )
 
@@ -187,10 +185,10 @@ async def list_orders(
     """The caller's orders, newest first, joined with customer and product data (an admin sees
     everyone's, or one customer's). `X-Read-Model` says whether they came from the read model
     (`view`) or were aggregated live because it was unavailable (`live`)."""
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, str | int] = {"limit": limit, "offset": offset}
     if customer_id is not None:
         params["customer_id"] = str(customer_id)
-    return _read_model_response(await read_orders(dapr(request), actor, "orders", params))
+    return await read_orders(dapr(request), actor, "orders", params)
 
 
 @router.get(
@@ -199,12 +197,7 @@ async def list_orders(
 async def get_order(order_id: UUID, request: Request, actor: CurrentActor) -> Response:
     """One order document; an order not yet in the read model is aggregated live (never a 404)."""
     oid = str(order_id)
-    return _read_model_response(await read_orders(dapr(request), actor, f"orders/{oid}", None))
-
-
-def _read_model_response(result: tuple[int, dict[str, Any] | None, str]) -> Response:
-    status, body, source = result
-    return JSONResponse(body, status_code=status, headers={"X-Read-Model": source})
+    return await read_orders(dapr(request), actor, f"orders/{oid}", None)
 
 
 @router.post(
@@ -230,13 +223,13 @@ async def cancel_order(order_id: UUID, request: Request, actor: CurrentActor) ->
         503: {"model": HealthReport, "description": "Some service is down (the report says which)"},
     },
 )
-async def system_health(request: Request) -> JSONResponse:
+async def system_health(request: Request) -> Response:
     """Health of every service behind the gateway: 200 when all are up, 503 otherwise."""
     settings = get_settings()
     report = await service.system_health(
         dapr(request), BACKEND_APPS, timeout_s=settings.health_probe_timeout_s
     )
-    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+    return respond(report, 200 if report.status == "ok" else 503)
 
 
 # --- auth and profile ---------------------------------------------------------------------
@@ -252,7 +245,7 @@ async def register(body: Registration, request: Request) -> Response:
     """Creates a customer account. 409 `email_taken`; 429 after too many registrations from
     one address (docs/security.md)."""
     address = client_address(request, get_settings().trusted_proxies)
-    return await sign_in(dapr(request), "register", body.model_dump(), address)
+    return await sign_in(dapr(request), "register", body, address)
 
 
 @router.post(
@@ -264,18 +257,18 @@ async def login(body: Login, request: Request) -> Response:
     """A bearer token for the account. 401 `invalid_credentials`; 429 after too many failed
     logins for the account or from the address, until Retry-After (docs/security.md)."""
     address = client_address(request, get_settings().trusted_proxies)
-    return await sign_in(dapr(request), "login", body.model_dump(), address)
+    return await sign_in(dapr(request), "login", body, address)
 
 
 @router.get("/me", tags=["auth"], responses={**ok(answers.Profile), **errors(401, 404)})
 async def me(request: Request, actor: CurrentActor) -> Response:
     """The caller's customer profile."""
-    return await service.profile(dapr(request), actor, "GET", json=None)
+    return await service.profile(dapr(request), actor)
 
 
 @router.patch("/me", tags=["auth"], responses={**ok(answers.Profile), **errors(400, 401, 404, 422)})
 async def change_me(body: ProfileChanges, request: Request, actor: CurrentActor) -> Response:
-    return await service.profile(dapr(request), actor, "PATCH", json=body.model_dump())
+    return await service.profile(dapr(request), actor, body)
 
 
 # --- notifications ------------------------------------------------------------------------
@@ -318,7 +311,9 @@ async def list_customers(
     return await forward(dapr(request), "customers", "GET", "customers", actor=actor, params=params)
 
 
-@router.get("/admin/dead-letters", tags=["admin"], responses=errors(401, 403, 422))
+@router.get(
+    "/admin/dead-letters", tags=["admin"], responses={**ok(answers.DeadLetterPage), **errors(401, 403, 422)}
+)
 async def dead_letters(
     request: Request, actor: AdminActor, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
@@ -327,7 +322,11 @@ async def dead_letters(
     return await forward(dapr(request), "order-view", "GET", "dead-letters", actor=actor, params=params)
 
 
-@router.post("/admin/dead-letters/replay", tags=["admin"], responses=errors(400, 401, 403, 422))
+@router.post(
+    "/admin/dead-letters/replay",
+    tags=["admin"],
+    responses={**ok(answers.ReplayReport), **errors(400, 401, 403, 422)},
+)
 async def replay_dead_letters(
     request: Request, actor: AdminActor, body: DeadLetterReplay | None = None
 ) -> Response:
@@ -337,13 +336,20 @@ async def replay_dead_letters(
     return await forward(dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json)
 
 
-@router.post("/admin/read-model/rebuild", status_code=202, tags=["admin"], responses=errors(401, 403, 409))
+@router.post(
+    "/admin/read-model/rebuild",
+    status_code=202,
+    tags=["admin"],
+    responses={**ok(answers.RebuildRequested, 202), **errors(401, 403, 409)},
+)
 async def rebuild_read_model(request: Request, actor: AdminActor) -> Response:
     """Rebuilds the order read model from the source services, in the background."""
     return await forward(dapr(request), "order-view", "POST", "rebuild", actor=actor)
 
 
-@router.get("/admin/read-model/status", tags=["admin"], responses=errors(401, 403))
+@router.get(
+    "/admin/read-model/status", tags=["admin"], responses={**ok(answers.RebuildStatus), **errors(401, 403)}
+)
 async def read_model_status(request: Request, actor: AdminActor) -> Response:
     """Rebuild progress: documents built, total, last event applied, lag."""
     return await forward(dapr(request), "order-view", "GET", "rebuild", actor=actor)

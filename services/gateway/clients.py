@@ -7,6 +7,7 @@ Proxies append, so the entries before theirs are whatever the client wrote and a
 
 from fastapi import Request, Response
 
+from services.gateway.models import Login, Registration
 from services.shared.calls import CLIENT_ADDRESS_HEADER
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 
@@ -25,11 +26,11 @@ def client_address(request: Request, trusted_proxies: frozenset[str]) -> str | N
     return peer
 
 
-async def sign_in(dapr: DaprSidecar, path: str, body: dict[str, object], address: str | None) -> Response:
+async def sign_in(dapr: DaprSidecar, path: str, form: Login | Registration, address: str | None) -> Response:
     """Calls auth's `login` or `register` on behalf of the client at `address`, and hands its
-    answer on as it came, Retry-After included."""
+    answer (Token, Registered) on as it came, Retry-After included."""
     headers = {CLIENT_ADDRESS_HEADER: address} if address else {}
-    response = await dapr.invoke("auth", "POST", path, json=body, headers=headers)
+    response = await dapr.invoke("auth", "POST", path, json=form.model_dump(), headers=headers)
     if not response.headers.get("content-type", "").startswith("application/json"):
         raise ServiceUnavailable("auth", f"unreadable answer ({response.status_code})")
     kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}

@@ -87,9 +87,12 @@ def errors(*statuses: int, **codes: tuple[str, ...] | str) -> dict[int | str, di
     return declared
 
 
+_SUCCESS = {200: "OK", 201: "Created", 202: "Accepted"}
+
+
 def ok(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
     """A success answer and its body's model (services/gateway/answers.py)."""
-    return {status: {"model": model, "description": "OK" if status == 200 else "Created"}}
+    return {status: {"model": model, "description": _SUCCESS[status]}}
 
 
 def created(

@@ -6,16 +6,19 @@ order_reads.py."""
 import asyncio
 from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Literal
 
 from fastapi import Response
-from fastapi.responses import JSONResponse
 
 from services.gateway.admission import InFlightLimit
+from services.gateway.answers import Profile
 from services.gateway.cache import Answer, CacheOutcome, ReadThroughCache
-from services.gateway.forwarding import call, fetch, forward, respond
+from services.gateway.contract import HealthReport
+from services.gateway.forwarding import call, fetch, forward, relay, respond
+from services.gateway.models import NewOrder, ProductChanges, ProfileChanges
 from services.shared import instances
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.calls import Customer, Order
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, answer_of
 from services.shared.identity import Actor
 
 # --- products and orders: the cache sees every change made through this gateway ------------
@@ -46,10 +49,11 @@ def changing(products: ReadThroughCache, product_ids: Iterable[str]) -> Iterator
 
 
 async def change_product(
-    dapr: DaprSidecar, products: ReadThroughCache, *, actor: Actor, product_id: str, changes: dict[str, Any]
+    dapr: DaprSidecar, products: ReadThroughCache, *, actor: Actor, product_id: str, changes: ProductChanges
 ) -> Response:
     with changing(products, [product_id]):
-        return await forward(dapr, "products", "PATCH", f"products/{product_id}", actor=actor, json=changes)
+        body = changes.model_dump(exclude_unset=True)
+        return await forward(dapr, "products", "PATCH", f"products/{product_id}", actor=actor, json=body)
 
 
 async def delete_product(
@@ -65,40 +69,46 @@ async def place_order(
     admission: InFlightLimit,
     *,
     actor: Actor,
-    order: dict[str, Any],
+    order: NewOrder,
     idempotency_key: str | None,
 ) -> Response:
     """Places an order once a slot is free (admission.py), then forgets the products it reserved."""
     headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+    body = order.model_dump(mode="json")
     async with admission.slot():
-        with changing(products, [line["product_id"] for line in order["items"]]):
-            return await forward(dapr, "orders", "POST", "orders", actor=actor, json=order, headers=headers)
+        with changing(products, [line["product_id"] for line in body["items"]]):
+            return await forward(dapr, "orders", "POST", "orders", actor=actor, json=body, headers=headers)
 
 
 async def cancel_order(
     dapr: DaprSidecar, products: ReadThroughCache, *, actor: Actor, order_id: str
 ) -> Response:
     """Cancels an order, then forgets the products whose stock it released."""
-    status, order = await call(dapr, "orders", "POST", f"orders/{order_id}/cancel", actor=actor)
-    with changing(products, [line["product_id"] for line in (order or {}).get("items", [])]):
-        return respond(status, order)
+    response = await call(dapr, "orders", "POST", f"orders/{order_id}/cancel", actor=actor)
+    cancelled = answer_of(response, Order, target="orders") if response.status_code == 200 else None
+    with changing(products, [line.product_id for line in cancelled.items] if cancelled else []):
+        return relay(response)
 
 
 # --- the caller's profile -------------------------------------------------------------------
 
 
-async def profile(dapr: DaprSidecar, actor: Actor, method: str, *, json: Any) -> Response:
-    """The caller's customer record (read or changed), with the role their token carries."""
-    status, body = await call(dapr, "customers", method, f"customers/{actor.id}", json=json)
-    if status == 200 and body is not None:
-        body = {**body, "role": actor.role}
-    return JSONResponse(body, status_code=status)
+async def profile(dapr: DaprSidecar, actor: Actor, changes: ProfileChanges | None = None) -> Response:
+    """The caller's customer record (read, or changed), with the role their token carries."""
+    if changes is None:
+        response = await call(dapr, "customers", "GET", f"customers/{actor.id}")
+    else:
+        response = await call(dapr, "customers", "PATCH", f"customers/{actor.id}", json=changes.model_dump())
+    if response.status_code != 200:
+        return relay(response)
+    customer = answer_of(response, Customer, target="customers")
+    return respond(Profile(**customer.model_dump(), role=actor.role))
 
 
 # --- health ----------------------------------------------------------------------------------
 
 
-async def probe(dapr: DaprSidecar, app_id: str, *, timeout_s: float) -> str:
+async def probe(dapr: DaprSidecar, app_id: str, *, timeout_s: float) -> Literal["up", "down"]:
     """'up' when the app answers its liveness endpoint through Dapr in time, else 'down'."""
     try:
         response = await asyncio.wait_for(
@@ -109,7 +119,7 @@ async def probe(dapr: DaprSidecar, app_id: str, *, timeout_s: float) -> str:
     return "up" if response.status_code == 200 else "down"
 
 
-async def system_health(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: float) -> dict[str, object]:
+async def system_health(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: float) -> HealthReport:
     """Probes every app at once, and counts each app's running replicas (the gateway's too);
     the whole report takes at most one probe timeout."""
     states, replicas = await asyncio.gather(
@@ -117,8 +127,8 @@ async def system_health(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: 
         _replicas(dapr, ("gateway", *apps), timeout_s=timeout_s),
     )
     services = dict(zip(apps, states, strict=True))
-    status = "ok" if all(state == "up" for state in states) else "degraded"
-    return {"status": status, "services": services, "replicas": replicas}
+    up = all(state == "up" for state in states)
+    return HealthReport(status="ok" if up else "degraded", services=services, replicas=replicas)
 
 
 async def _replicas(dapr: DaprSidecar, apps: tuple[str, ...], *, timeout_s: float) -> dict[str, int] | None:

@@ -144,8 +144,7 @@ async def _products(dapr: DaprSidecar, lines: list[NoticeLine]) -> dict[str, dic
     }
 
 
-def mark_read(store: NotificationStore, user_id: str, notification_id: str) -> dict[str, Any]:
+def mark_read(store: NotificationStore, user_id: str, notification_id: str) -> None:
     """Marks one of the user's notifications read; 404 for any other (another user's too)."""
     if not store.mark_read(user_id, notification_id):
         raise ApiError(404, "not_found", "notification not found")
-    return {"id": notification_id, "read": True}

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.order_view.projection import fetch_related, shown_versions
 from services.order_view.store import ReadModelStore
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.calls import OrderPage
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, answer_of
 from services.shared.identity import Actor
 from services.shared.order_document import compose
 
@@ -165,7 +166,8 @@ class Rebuilder:
         offset = 0
         while True:
             page = await self._page(offset)
-            orders = page["items"]
+            # As dicts from here: documents are composed, and stored, as such.
+            orders = [order.model_dump() for order in page.items]
             if not orders:
                 return offset
             # Only what the view lacks or has older: a rebuild of an up-to-date view is one
@@ -185,7 +187,7 @@ class Rebuilder:
                 ]
                 await run_in_threadpool(self.store.documents.save_orders, documents)
             offset += len(orders)
-            doc = await run_in_threadpool(self._renew, built=offset, total=page["total"])
+            doc = await run_in_threadpool(self._renew, built=offset, total=page.total)
             if doc is None:
                 return "lost"
             if doc.get("requested", 0) > serving:
@@ -196,15 +198,15 @@ class Rebuilder:
         if response.status_code != 200:
             raise ServiceUnavailable(app_id, "not ready yet")
 
-    async def _page(self, offset: int) -> dict[str, Any]:
-        async def fetch() -> dict[str, Any]:
+    async def _page(self, offset: int) -> OrderPage:
+        async def fetch() -> OrderPage:
             params = {"limit": self.page_size, "offset": offset}
             response = await self.dapr.invoke(
                 "orders", "GET", "orders", params=params, headers=SYSTEM.headers()
             )
             if response.status_code != 200:
                 raise ServiceUnavailable("orders", f"listing answered {response.status_code}")
-            return response.json()
+            return answer_of(response, OrderPage, target="orders")
 
         return await self._with_retries(fetch)
 

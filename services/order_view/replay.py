@@ -12,7 +12,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from services.order_view.store.inbox import DeadLetters
-from services.shared.dapr import DaprSidecar, ServiceUnavailable
+from services.shared.calls import FailedReplay, ReplayReport
+from services.shared.dapr import DaprSidecar, ServiceUnavailable, answer_of
+from services.shared.events import Delivered
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +25,11 @@ TOPIC_OF_ENTITY = {"order": "orders", "customer": "customers", "product": "produ
 MAX_PER_REPLAY = 100
 
 
-async def replay(dapr: DaprSidecar, dead_letters: DeadLetters, ids: list[str] | None) -> dict[str, Any]:
+async def replay(dapr: DaprSidecar, dead_letters: DeadLetters, ids: list[str] | None) -> ReplayReport:
     """Redelivers the given dead letters (or the oldest MAX_PER_REPLAY) and reports each one."""
     letters = await run_in_threadpool(dead_letters.dead_letters_to_replay, ids, limit=MAX_PER_REPLAY)
     replayed: list[str] = []
-    failed: list[dict[str, str]] = []
+    failed: list[FailedReplay] = []
     for letter in letters:
         outcome = await _redeliver(dapr, letter["subscriber"], letter["envelope"])
         context = {"dead_letter": letter["_id"], "subscriber": letter["subscriber"], "outcome": outcome}
@@ -37,15 +39,15 @@ async def replay(dapr: DaprSidecar, dead_letters: DeadLetters, ids: list[str] | 
             log.info("dead letter replayed", extra=context)
         else:
             await run_in_threadpool(dead_letters.note_failed_replay, letter["_id"], outcome)
-            failed.append({"id": letter["_id"], "outcome": outcome})
+            failed.append(FailedReplay(id=letter["_id"], outcome=outcome))
             log.warning("dead letter replay failed; kept", extra=context)
     found = {letter["_id"] for letter in letters}
-    return {
-        "replayed": replayed,
-        "failed": failed,
-        "not_found": [letter_id for letter_id in ids or [] if letter_id not in found],
-        "remaining": await run_in_threadpool(dead_letters.count_dead_letters),
-    }
+    return ReplayReport(
+        replayed=replayed,
+        failed=failed,
+        not_found=[letter_id for letter_id in ids or [] if letter_id not in found],
+        remaining=await run_in_threadpool(dead_letters.count_dead_letters),
+    )
 
 
 async def _redeliver(dapr: DaprSidecar, subscriber: str, envelope: dict[str, Any]) -> str:
@@ -54,8 +56,8 @@ async def _redeliver(dapr: DaprSidecar, subscriber: str, envelope: dict[str, Any
         return "DROP"  # no subscriber route could ever take it
     try:
         response = await dapr.invoke(subscriber, "POST", f"events/{topic}", json=envelope)
+        if response.status_code != 200:
+            return f"HTTP {response.status_code}"
+        return answer_of(response, Delivered, target=subscriber).status
     except ServiceUnavailable as exc:
         return f"UNAVAILABLE: {exc.reason}"
-    if response.status_code != 200:
-        return f"HTTP {response.status_code}"
-    return str(response.json().get("status", "SUCCESS"))

@@ -21,6 +21,16 @@ from services.order_view.store import ReadModelStore
 from services.order_view.store.documents import OrderDocuments
 from services.order_view.store.inbox import DeadLetters, Inbox
 from services.order_view.store.snapshots import Snapshots
+from services.shared.calls import (
+    AppliedEvent,
+    AppliedEvents,
+    DeadLetterPage,
+    KnownSnapshot,
+    OrderDocument,
+    OrderDocumentPage,
+    RebuildRequested,
+    RebuildStatus,
+)
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.errors import ApiError
 from services.shared.events import Outcome
@@ -134,9 +144,10 @@ async def keep_dead_letter(
     return "SUCCESS"
 
 
-async def dead_letters_page(dead_letters: DeadLetters, *, limit: int, offset: int) -> dict[str, Any]:
+async def dead_letters_page(dead_letters: DeadLetters, *, limit: int, offset: int) -> DeadLetterPage:
     """Dead letters, newest first."""
-    return await run_in_threadpool(dead_letters.list_dead_letters, limit=limit, offset=offset)
+    page = await run_in_threadpool(dead_letters.list_dead_letters, limit=limit, offset=offset)
+    return DeadLetterPage.model_validate(page)
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -144,44 +155,46 @@ async def dead_letters_page(dead_letters: DeadLetters, *, limit: int, offset: in
 
 async def orders_page(
     documents: OrderDocuments, *, actor: Actor, customer_id: str | None, limit: int, offset: int
-) -> dict[str, Any]:
+) -> OrderDocumentPage:
     """Order documents newest first: the caller's own; an admin's choice of one customer or all."""
     scope = customer_scope(actor, customer_id)
     items, total = await run_in_threadpool(
         documents.list_orders, customer_id=scope, limit=limit, offset=offset
     )
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return OrderDocumentPage.model_validate(
+        {"items": items, "total": total, "limit": limit, "offset": offset}
+    )
 
 
-async def visible_order(documents: OrderDocuments, *, actor: Actor, order_id: str) -> dict[str, Any]:
+async def visible_order(documents: OrderDocuments, *, actor: Actor, order_id: str) -> OrderDocument:
     """An order's document, for its customer or an admin; 404 for anyone else, as if absent."""
     document = await run_in_threadpool(documents.get_order, order_id)
     if document is None or (document["customer"]["id"] != actor.id and not actor.is_admin):
         raise ApiError(404, "not_found", "order not found")
-    return document
+    return OrderDocument.model_validate(document)
 
 
-async def known_snapshot(snapshots: Snapshots, *, kind: str, entity_id: str) -> dict[str, Any]:
+async def known_snapshot(snapshots: Snapshots, *, kind: str, entity_id: str) -> KnownSnapshot:
     """The newest customer or product snapshot order-view has applied."""
     if kind not in ("customer", "product"):
         raise ApiError(404, "not_found", "unknown kind")
     found = (await run_in_threadpool(snapshots.known, kind, [entity_id])).get(entity_id)
     if found is None:
         raise ApiError(404, "not_found", f"{kind} not known")
-    return {k: v for k, v in found.items() if k != "_id"}
+    return KnownSnapshot.model_validate({k: v for k, v in found.items() if k != "_id"})
 
 
 async def applied_events(
     inbox: Inbox, *, event_type: str, entity_ids: list[str], limit: int
-) -> dict[str, Any]:
+) -> AppliedEvents:
     """Applied events of one type, optionally for some entities, oldest first."""
     found = await run_in_threadpool(
         inbox.find_events, event_type=event_type, entity_ids=entity_ids, limit=limit
     )
-    return {"items": [_public(item) for item in found]}
+    return AppliedEvents(items=[_public(item) for item in found])
 
 
-async def applied_event(inbox: Inbox, event_id: str) -> dict[str, Any]:
+async def applied_event(inbox: Inbox, event_id: str) -> AppliedEvent:
     """Whether (and when) an event id was applied; 404 when it was not."""
     found = await run_in_threadpool(inbox.find_event, event_id)
     if found is None:
@@ -189,32 +202,34 @@ async def applied_event(inbox: Inbox, event_id: str) -> dict[str, Any]:
     return _public(found)
 
 
-def _public(found: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": found["_id"],
-        "topic": found["topic"],
-        "type": found["type"],
-        "entity_id": found.get("entity_id"),
-        "received_at": found["received_at"],
-    }
+def _public(found: dict[str, Any]) -> AppliedEvent:
+    return AppliedEvent(
+        id=found["_id"],
+        topic=found["topic"],
+        type=found["type"],
+        entity_id=found.get("entity_id"),
+        received_at=found["received_at"],
+    )
 
 
 # --- rebuild ----------------------------------------------------------------------------------
 
 
-async def request_rebuild(rebuilder: Rebuilder) -> dict[str, Any]:
+async def request_rebuild(rebuilder: Rebuilder) -> RebuildRequested:
     """Asks for a complete pass: whether one was running (it restarts), and the progress."""
     restarted = await rebuilder.request()
-    return {"restarted": restarted, **await run_in_threadpool(rebuilder.progress)}
+    return RebuildRequested.model_validate(
+        {"restarted": restarted, **await run_in_threadpool(rebuilder.progress)}
+    )
 
 
-async def rebuild_status(
-    rebuilder: Rebuilder, documents: OrderDocuments, last: LastApplied
-) -> dict[str, Any]:
+async def rebuild_status(rebuilder: Rebuilder, documents: OrderDocuments, last: LastApplied) -> RebuildStatus:
     """The rebuild's progress, the documents there are, and this replica's last event."""
-    return {
-        **await run_in_threadpool(rebuilder.progress),
-        "documents": await run_in_threadpool(documents.count_orders),
-        "last_event_at": last.at,
-        "lag_ms": last.lag_ms(),
-    }
+    return RebuildStatus.model_validate(
+        {
+            **await run_in_threadpool(rebuilder.progress),
+            "documents": await run_in_threadpool(documents.count_orders),
+            "last_event_at": last.at,
+            "lag_ms": last.lag_ms(),
+        }
+    )

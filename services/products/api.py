@@ -1,13 +1,20 @@
 """The products service's internal API (reached only through Dapr service invocation)."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Engine
 
 from services.products import reserving, service
 from services.products.models import NewProduct, ProductChanges
-from services.shared.calls import Lookup, ProductsFound, Reservation, ReservationOutcome
+from services.shared.calls import (
+    Lookup,
+    Product,
+    ProductPage,
+    ProductsFound,
+    Reservation,
+    ReservationOutcome,
+)
 from services.shared.identity import Actor, require_actor
 from services.shared.paging import Limit, Offset
 
@@ -30,15 +37,17 @@ def list_products(
     include_deleted: bool = False,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     seller_id: Annotated[str | None, Query(max_length=36)] = None,
-) -> dict[str, Any]:
-    return service.page(
-        db, limit=limit, offset=offset, include_deleted=include_deleted, q=q, seller_id=seller_id
+) -> ProductPage:
+    return ProductPage.model_validate(
+        service.page(
+            db, limit=limit, offset=offset, include_deleted=include_deleted, q=q, seller_id=seller_id
+        )
     )
 
 
 @router.post("/products", status_code=201, tags=["products"])
-def create_product(body: NewProduct, db: DB, actor: Caller) -> dict[str, Any]:
-    return service.create(db, seller=actor, new=body)
+def create_product(body: NewProduct, db: DB, actor: Caller) -> Product:
+    return Product.model_validate(service.create(db, seller=actor, new=body))
 
 
 @router.post("/products/batch", tags=["products"])
@@ -48,13 +57,13 @@ def batch(body: Lookup, db: DB) -> ProductsFound:
 
 
 @router.get("/products/{product_id}", tags=["products"])
-def get_product(product_id: str, db: DB) -> dict[str, Any]:
-    return service.get(db, product_id=product_id)
+def get_product(product_id: str, db: DB) -> Product:
+    return Product.model_validate(service.get(db, product_id=product_id))
 
 
 @router.patch("/products/{product_id}", tags=["products"])
-def change_product(product_id: str, body: ProductChanges, db: DB, actor: Caller) -> dict[str, Any]:
-    return service.change(db, actor=actor, product_id=product_id, changes=body)
+def change_product(product_id: str, body: ProductChanges, db: DB, actor: Caller) -> Product:
+    return Product.model_validate(service.change(db, actor=actor, product_id=product_id, changes=body))
 
 
 @router.delete("/products/{product_id}", status_code=204, tags=["products"])

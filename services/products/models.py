@@ -1,5 +1,5 @@
 """The products service's tables and the bodies of its own API (the bodies other services send
-it are in services/shared/calls.py)."""
+it are in services/shared/calls/products.py)."""
 
 from pydantic import Field, model_validator
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table

@@ -286,7 +286,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def answer_of(response: httpx.Response, model: type[M], *, target: str) -> M:
-    """A peer's answer as `model` (services/shared/calls.py). An answer that does not fit is
+    """A peer's answer as `model` (services/shared/calls/). An answer that does not fit is
     ServiceUnavailable naming the fields at fault: the peer is broken, which is no fault of our
     caller's request, so it gets a 503 as for a peer that is down, never a 500."""
     try:

@@ -3,10 +3,18 @@
 from typing import Any, Literal
 
 from fastapi import Request
+from pydantic import BaseModel
 
 # What a subscriber answers Dapr for one delivery: done, deliver again later, or never
 # (Dapr then dead-letters it).
 Outcome = Literal["SUCCESS", "RETRY", "DROP"]
+
+
+class Delivered(BaseModel):
+    """A subscriber's answer to a delivery (Dapr's programmatic subscription contract), and to
+    a dead letter's replay (services/order_view/replay.py)."""
+
+    status: Outcome
 
 
 async def read_envelope(request: Request) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 # Id is imported from here by the events' consumers too.
+from services.shared.calls.products import Product
 from services.shared.contracts import Cents, Id, IsoTime, Strict, Version, describe
 
 
@@ -89,21 +90,11 @@ class OrderCancelled(OrderEvent):
 # --- products: a seller's change (stock an order takes is told by the order's events) ---------
 
 
-class ProductEvent(IntegrationEvent):
+# The fields are those of products' answers (services/shared/calls/products.py): one snapshot.
+class ProductEvent(IntegrationEvent, Product):
     """The product as the products service shows it (services/products/service.py `snapshot`)."""
 
     TOPIC: ClassVar[str] = "products"
-
-    id: Id
-    seller_id: Id
-    name: str = Field(min_length=1)
-    description: str
-    price_cents: Cents
-    stock: int = Field(ge=0)
-    created_at: IsoTime
-    updated_at: IsoTime
-    version: Version
-    deleted: bool
 
 
 class ProductCreated(ProductEvent):

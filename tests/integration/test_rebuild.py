@@ -22,7 +22,15 @@ def orders(n: int) -> list[dict[str, Any]]:
             "id": f"o{i:03d}",
             "customer_id": "c1",
             "status": "confirmed",
-            "items": [{"product_id": "p1", "quantity": 1, "unit_price_cents": 100}],
+            "items": [
+                {
+                    "product_id": "p1",
+                    "quantity": 1,
+                    "unit_price_cents": 100,
+                    "product_name": "Lamp",
+                    "seller_id": "s1",
+                }
+            ],
             "total_cents": 100,
             "created_at": f"2026-12-01T00:{i // 60:02d}:{i % 60:02d}Z",
             "updated_at": f"2026-12-01T00:{i // 60:02d}:{i % 60:02d}Z",
@@ -33,7 +41,8 @@ def orders(n: int) -> list[dict[str, Any]]:
 
 
 class Sources:
-    """The orders, customers and products services as the rebuild calls them."""
+    """The orders, customers and products services as the rebuild calls them, answering as
+    they do (services/shared/calls/: OrderPage, CustomersFound, ProductsFound)."""
 
     def __init__(self, all_orders: list[dict[str, Any]]) -> None:
         self.orders = all_orders
@@ -46,7 +55,8 @@ class Sources:
             self.pages += 1
             offset, limit = kwargs["params"]["offset"], kwargs["params"]["limit"]
             page = self.orders[offset : offset + limit]
-            return httpx.Response(200, json={"items": page, "total": len(self.orders)})
+            answer = {"items": page, "total": len(self.orders), "limit": limit, "offset": offset}
+            return httpx.Response(200, json=answer)
         items = [CUSTOMER] if target == "customers" else [PRODUCT]
         return httpx.Response(200, json={"items": items})
 

@@ -49,7 +49,7 @@ def test_each_letter_goes_to_its_own_subscriber_and_only_successes_are_forgotten
         status = "RETRY" if b'"e3"' in request.content else "SUCCESS"
         return httpx.Response(200, json={"status": status})
 
-    report = asyncio.run(replay(sidecar(httpx.MockTransport(answer)), store, None))
+    report = asyncio.run(replay(sidecar(httpx.MockTransport(answer)), store, None)).model_dump()
 
     assert [path for path, _ in calls] == [
         "/v1.0/invoke/notifications/method/events/orders",
@@ -68,7 +68,8 @@ def test_an_unreachable_subscriber_or_an_unknown_id_loses_nothing() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, json={"errorCode": "ERR_DIRECT_INVOKE", "message": "app down"})
 
-    report = asyncio.run(replay(sidecar(httpx.MockTransport(answer)), store, ["notifications:e1", "nope"]))
+    ids = ["notifications:e1", "nope"]
+    report = asyncio.run(replay(sidecar(httpx.MockTransport(answer)), store, ids)).model_dump()
 
     assert report["replayed"] == []
     assert report["failed"][0]["outcome"].startswith("UNAVAILABLE")

@@ -35,7 +35,8 @@ class FakeSidecar:
 
 
 def run(behaviour: dict[str, str], timeout_s: float = 0.2) -> dict[str, object]:
-    return asyncio.run(system_health(FakeSidecar(behaviour), APPS, timeout_s=timeout_s))  # type: ignore[arg-type]
+    report = asyncio.run(system_health(FakeSidecar(behaviour), APPS, timeout_s=timeout_s))  # type: ignore[arg-type]
+    return report.model_dump()
 
 
 def test_all_apps_answering_is_ok() -> None:

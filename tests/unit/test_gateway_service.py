@@ -10,6 +10,7 @@ import pytest
 from services.gateway import service
 from services.gateway.admission import InFlightLimit
 from services.gateway.cache import Answer, ReadThroughCache
+from services.gateway.models import NewOrder
 from services.shared.dapr import ServiceUnavailable
 from services.shared.identity import Actor
 
@@ -45,7 +46,17 @@ def cached_product() -> ReadThroughCache:
 
 def test_cancelling_an_order_forgets_the_products_whose_stock_it_released() -> None:
     products = cached_product()
-    order = {"id": "o1", "status": "cancelled", "items": [{"product_id": PRODUCT.upper(), "quantity": 1}]}
+    line = {"product_id": PRODUCT.upper(), "quantity": 1, "unit_price_cents": 100}
+    order = {
+        "id": "o1",
+        "customer_id": ACTOR.id,
+        "status": "cancelled",
+        "items": [line | {"product_name": "Lamp", "seller_id": "s1"}],
+        "total_cents": 100,
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:01Z",
+        "version": 3,
+    }
     dapr = FakeSidecar(httpx.Response(200, json=order))
 
     response = asyncio.run(service.cancel_order(dapr, products, actor=ACTOR, order_id="o1"))
@@ -58,7 +69,7 @@ def test_an_order_that_times_out_still_forgets_its_products() -> None:
     products = cached_product()
     dapr = FakeSidecar(ServiceUnavailable("orders", "timeout"))
     admission = InFlightLimit("orders", 1, wait_s=0)
-    order = {"items": [{"product_id": PRODUCT, "quantity": 1}]}
+    order = NewOrder.model_validate({"items": [{"product_id": PRODUCT, "quantity": 1}]})
 
     with pytest.raises(ServiceUnavailable):
         asyncio.run(
@@ -79,7 +90,7 @@ def test_the_idempotency_key_reaches_the_orders_service() -> None:
 
     dapr = Recording(httpx.Response(201, json={"id": "o1"}))
     admission = InFlightLimit("orders", 1, wait_s=0)
-    order = {"items": [{"product_id": PRODUCT, "quantity": 1}]}
+    order = NewOrder.model_validate({"items": [{"product_id": PRODUCT, "quantity": 1}]})
 
     response = asyncio.run(
         service.place_order(

@@ -1,4 +1,4 @@
-"""The bodies services exchange through Dapr invocation (services/shared/calls.py), checked as a
+"""The bodies services exchange through Dapr invocation (services/shared/calls/), checked as a
 consumer-driven contract without Dapr: each caller's own code sends its request to the callee's
 own routes (a FastAPI app per callee, on SQLite), so what the caller builds must validate there,
 and what the callee answers must parse on the caller's side. An answer that does not fit is
@@ -21,6 +21,7 @@ from services.auth.models import metadata as auth_tables
 from services.customers import service as customers
 from services.customers.api import router as customers_api
 from services.customers.models import metadata as customers_tables
+from services.gateway.contract import ErrorBody
 from services.orders import placing
 from services.orders.models import NewOrder
 from services.orders.models import metadata as orders_tables
@@ -28,7 +29,7 @@ from services.products import service as products
 from services.products.api import router as products_api
 from services.products.models import NewProduct
 from services.products.models import metadata as products_tables
-from services.shared.calls import MAX_LOOKUP, NewCustomer, Reservation
+from services.shared.calls import MAX_LOOKUP, NewCustomer, Order, Reservation
 from services.shared.dapr import ServiceUnavailable, batch_lookup, lookup_customers, lookup_products
 from services.shared.errors import install_error_handlers
 from services.shared.identity import Actor
@@ -107,6 +108,9 @@ def test_an_order_placed_and_cancelled_reserves_and_releases_through_products_ow
     )
 
     assert (status, order["status"], order["total_cents"]) == (201, "confirmed", 1500)
+    # The body orders answers as it was built (not through FastAPI's check): the model its
+    # route declares must hold it.
+    assert Order.model_validate(order).model_dump() == order
     assert {(i["product_id"], i["product_name"], i["seller_id"]) for i in order["items"]} == {
         (lamp, "Lamp 💡", SELLER.id),
         (kettle, "Kettle", SELLER.id),
@@ -138,6 +142,7 @@ def test_a_short_line_rejects_the_order_with_the_prices_products_fixed(
     )
 
     assert (status, body["code"]) == (409, "insufficient_stock")
+    assert ErrorBody.model_validate(body).order_id is not None
 
 
 def test_every_order_the_public_api_takes_makes_a_reservation_products_takes() -> None:
@@ -160,8 +165,8 @@ def test_a_registration_creates_the_customer_through_customers_own_route(
 
     registered = asyncio.run(auth.register(dbs["auth"], dapr, form, id_key=ID_KEY))  # type: ignore[arg-type]
 
-    stored = customers.get(dbs["customers"], customer_id=registered["id"])
-    assert registered == {
+    stored = customers.get(dbs["customers"], customer_id=registered.id)
+    assert registered.model_dump() == {
         "id": stored["id"],
         "email": "ann@example.com",
         "name": "Ann 🌻",

@@ -20,7 +20,7 @@ class CountingSidecar:
 
     async def invoke(self, target: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         self.calls.append(kwargs["json"])
-        # As products answers (services/shared/calls.py ProductsFound).
+        # As products answers (services/shared/calls/products.py ProductsFound).
         items = [
             {"id": i, "name": "Old lamp", "seller_id": SELLER, "version": 3} for i in kwargs["json"]["ids"]
         ]

@@ -34,7 +34,19 @@ class FakeDocuments:
         return 3
 
     def get_order(self, order_id: str) -> dict[str, Any] | None:
-        return {"id": order_id, "customer": {"id": "c1"}} if order_id == "o1" else None
+        return DOCUMENT | {"id": order_id} if order_id == "o1" else None
+
+
+DOCUMENT = {
+    "id": "o1",
+    "status": "confirmed",
+    "customer": {"id": "c1", "name": "Ann", "email": "ann@example.com"},
+    "items": [],
+    "total_cents": 0,
+    "created_at": "2026-01-01T00:00:00Z",
+    "updated_at": "2026-01-01T00:00:00Z",
+    "version": 2,
+}
 
 
 class FakeStore:
