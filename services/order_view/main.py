@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
-from services.order_view.api import router
 from services.order_view import metrics
+from services.order_view.api import router
 from services.order_view.config import get_settings
 from services.order_view.events import TOPICS
 from services.order_view.rebuild import Rebuilder
