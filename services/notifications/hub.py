@@ -18,9 +18,20 @@ import logging
 from collections import OrderedDict, defaultdict
 from typing import Any
 
+from prometheus_client import Counter
 from starlette.websockets import WebSocket
 
 log = logging.getLogger(__name__)
+
+# What reached the WebSockets (beside services/shared/metrics.py's events handled): sent, or
+# refused by a client too slow to keep up (it is disconnected and reads them from its inbox).
+PUSHED = Counter(
+    "shop_notifications_pushed",
+    "Notifications pushed to a WebSocket (sent), or refused by a client too far behind (overflowed)",
+    ["outcome"],
+)
+for _outcome in ("sent", "overflowed"):  # both series from the start: a rate answers 0, not nothing
+    PUSHED.labels(_outcome)
 
 TOO_SLOW = 1013  # "try again later": reconnect, the inbox has everything
 # The application's own code (4000-4999), after HTTP's 429: a newer connection of the same user
@@ -53,6 +64,7 @@ class Connection:
             self.queue.put_nowait(notification)
         except asyncio.QueueFull:
             self.overflowed.set()
+            PUSHED.labels("overflowed").inc()
             return
         self._taken[notification["id"]] = None
         if len(self._taken) > REMEMBERED:
@@ -69,6 +81,7 @@ class Connection:
         while True:
             notification = await self.queue.get()
             await self.websocket.send_json({"event": "notification", "data": notification})
+            PUSHED.labels("sent").inc()
 
 
 class Hub:

@@ -8,8 +8,10 @@ from fastapi import FastAPI
 from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
+from services.order_view import metrics
 from services.order_view.api import router
 from services.order_view.config import get_settings
+from services.order_view.events import TOPICS
 from services.order_view.rebuild import Rebuilder
 from services.order_view.service import LastApplied
 from services.order_view.store import ReadModelStore
@@ -37,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning("indexes not ensured, MongoDB unavailable", extra={"error": str(exc)})
     app.state.store = store
     app.state.last_applied = LastApplied()
+    metrics.started(TOPICS, store.dead_letters.count_dead_letters)
     try:
         async with open_sidecar(app, settings) as dapr:
             app.state.dapr = dapr

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 from starlette.concurrency import run_in_threadpool
 
+from services.order_view import metrics
 from services.order_view.events import Delivery, Unprocessable, parse
 from services.order_view.projection import apply
 from services.order_view.rebuild import Rebuilder
@@ -42,22 +43,32 @@ log = logging.getLogger(__name__)
 
 class LastApplied:
     """The last event this replica applied: when, and when it was published (its CloudEvent
-    `time`), so the rebuild's status shows how far behind the replica is."""
+    `time`), so the rebuild's status shows how far behind the replica is (and its metrics, by
+    topic: services/order_view/metrics.py)."""
 
     def __init__(self) -> None:
         self.at: datetime | None = None
         self.published: Any = None
 
-    def note(self, envelope: dict[str, Any]) -> None:
+    def note(self, topic: str, envelope: dict[str, Any]) -> None:
         self.at, self.published = datetime.now(UTC), envelope.get("time")
+        published = self.published_at()
+        if published is not None:
+            metrics.applied(topic, published.timestamp(), self.at.timestamp())
 
-    def lag_ms(self) -> float | None:
-        """Time from the last applied event's publication to its application."""
-        if self.at is None or not isinstance(self.published, str):
+    def published_at(self) -> datetime | None:
+        if not isinstance(self.published, str):
             return None
         try:
             published = datetime.fromisoformat(self.published.replace("Z", "+00:00"))
         except ValueError:
+            return None
+        return published if published.tzinfo else published.replace(tzinfo=UTC)
+
+    def lag_ms(self) -> float | None:
+        """Time from the last applied event's publication to its application."""
+        published = self.published_at()
+        if self.at is None or published is None:
             return None
         return round((self.at - published).total_seconds() * 1000, 1)
 
@@ -79,7 +90,7 @@ async def deliver(
     outcome = await handle(dapr, store, topic, envelope)
     record_event(topic, envelope.get("type"), outcome)
     if outcome == "SUCCESS":
-        last.note(envelope)
+        last.note(topic, envelope)
     return outcome
 
 

@@ -1,5 +1,7 @@
 """Prometheus metrics every app serves at GET /metrics: requests by route, pub/sub deliveries
-by outcome, the outbox backlog of services that publish, and the gateway's cache lookups.
+by outcome, the outbox of services that publish (its backlog, when it last published), and the
+gateway's cache lookups. Apps add their own beside them (services/order_view/metrics.py,
+services/notifications/hub.py).
 
 Labels stay bounded on purpose: a request is counted under its route template
 (`/orders/{order_id}`), never its raw path, and an event type that does not look like one of ours
@@ -51,6 +53,13 @@ CACHE_LOOKUPS = Counter(
     ["cache", "result"],
 )
 OUTBOX_BACKLOG = Gauge("shop_outbox_backlog", "Outbox rows not yet published to the broker")
+# Compared with the read model's newest applied event (monitoring/alerts.yaml, the read model's
+# lag): labelled by topic, so it appears only in the apps that publish, once they have.
+OUTBOX_LAST_PUBLISHED = Gauge(
+    "shop_outbox_last_published_timestamp_seconds",
+    "When the outbox relay last published an event to the topic (Unix time, taken just before)",
+    ["topic"],
+)
 
 UNMATCHED = "unmatched"  # every path no route serves: one series, whatever was asked
 _EVENT_TYPE = re.compile(r"^[a-z]+(\.[a-z_]+){1,3}$")
@@ -101,14 +110,19 @@ def record_event(topic: str, event_type: object, outcome: str) -> None:
     EVENTS.labels(topic, kind, outcome if outcome in _OUTCOMES else "other").inc()
 
 
-def track_outbox_backlog(backlog: Callable[[], int]) -> None:
-    """Makes the backlog gauge read `backlog()` at each scrape; NaN while it cannot be read
-    (database down), so a scrape never fails for it."""
+def read_at_scrape(gauge: Gauge, count: Callable[[], int]) -> None:
+    """Makes a gauge read `count()` at each scrape; NaN while it cannot be read (database down),
+    so a scrape never fails for it."""
 
     def read() -> float:
         try:
-            return float(backlog())
+            return float(count())
         except Exception:
             return math.nan
 
-    OUTBOX_BACKLOG.set_function(read)
+    gauge.set_function(read)
+
+
+def track_outbox_backlog(backlog: Callable[[], int]) -> None:
+    """Makes the backlog gauge read `backlog()` at each scrape."""
+    read_at_scrape(OUTBOX_BACKLOG, backlog)

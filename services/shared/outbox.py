@@ -22,6 +22,7 @@ two relays publish one entity's events out of order.
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -46,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 from services.shared.db import Timestamp, release_named_lock, take_named_lock
 from services.shared.integration_events import IntegrationEvent
-from services.shared.metrics import track_outbox_backlog
+from services.shared.metrics import OUTBOX_LAST_PUBLISHED, track_outbox_backlog
 from services.shared.timeutil import utcnow
 from services.shared.tracing import TRACEPARENT_LENGTH, continued, current_traceparent
 
@@ -210,6 +211,8 @@ class OutboxRelay:
         try:
             for row in rows:
                 with continued(row.traceparent):
+                    # Before the publish: the event's own time (its CloudEvent's) is never earlier.
+                    publishing_at = time.time()
                     try:
                         await self.dapr.publish(
                             row.topic, event_id=row.event_id, event_type=row.event_type, data=row.payload
@@ -218,6 +221,7 @@ class OutboxRelay:
                         await run_in_threadpool(self._count_attempt, row.seq)
                         raise
                     sent.append(row.seq)
+                    OUTBOX_LAST_PUBLISHED.labels(row.topic).set(publishing_at)
                     log.info(
                         "event published", extra={"event_id": row.event_id, "event_type": row.event_type}
                     )

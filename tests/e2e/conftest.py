@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.system import ROOT, System, SystemManager, missing_infrastructure, stray_processes
+from tests.e2e.alerts import TIMINGS
 from tests.e2e.traffic import summary_lines
 
 
@@ -53,4 +54,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if lines:
         terminalreporter.write_sep("-", "reconciliation (tests/e2e/traffic.py)")
         for line in lines:
+            terminalreporter.write_line(line)
+    # How long each alert took on the real system (test_monitoring.py, marker `alerts`).
+    if TIMINGS:
+        terminalreporter.write_sep("-", "alerts on the real system (tests/e2e/test_monitoring.py)")
+        for line in TIMINGS:
             terminalreporter.write_line(line)

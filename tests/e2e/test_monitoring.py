@@ -1,46 +1,31 @@
 """The operator's view on the real system: the Prometheus that MONITORING=1 starts (the e2e suite
-always does) scrapes every app, every sidecar and RabbitMQ (when it is the broker); an app that
-stops fires its alert, and the alert resolves once the app is back (monitoring/alerts.yaml, with
-the `for:` it ships with); every query of the Grafana dashboard (monitoring/dashboard.json)
-answers after some traffic (RabbitMQ's panels only on RabbitMQ)."""
+always does) scrapes every app, every sidecar and RabbitMQ (when it is the broker); every query
+of the Grafana dashboard (monitoring/dashboard.json) answers after some traffic (RabbitMQ's
+panels only on RabbitMQ).
+
+The alerts of monitoring/alerts.yaml, with the `for:` they ship with, on real faults: an app
+stopped, RabbitMQ stopped (each alert resolves once it is back), an event that can never apply.
+They wait minutes, so they run once, in the default suite (marker `alerts`: make test-e2e on
+RabbitMQ with one replica; REPLICAS=2 and make test-brokers leave them out), and the session's
+summary prints how long each alert took."""
 
 import json
+import subprocess
 import time
-from typing import Any
+import uuid
 
-import httpx
+import pytest
 
-from harness.shop import admin, create_product, place_order, register
-from harness.system import ROOT, System, app_environ, stop_app
+from harness.shop import admin, create_product, place_order, register, view_shows
+from harness.system import ROOT, System, app_environ, publish, stop_app
 from harness.waiting import wait_until
+from tests.e2e.alerts import firing, prometheus, record_timing, targets_up
 
-PROMETHEUS = "http://127.0.0.1:9095"  # scripts/monitoring.sh
 APPS = {"gateway", "notifications", "auth", "customers", "products", "orders", "order-view"}
 
 
-def prometheus(path: str, **params: str) -> Any:
-    response = httpx.get(f"{PROMETHEUS}{path}", params=params, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
-
-
-def targets_up() -> set[tuple[str, str]]:
-    """(job, app) of every target whose last scrape succeeded."""
-    return {
-        (target["labels"]["job"], target["labels"].get("app", ""))
-        for target in prometheus("/api/v1/targets")["activeTargets"]
-        if target["health"] == "up"
-    }
-
-
-def firing(alertname: str, **labels: str) -> list[dict[str, Any]]:
-    return [
-        alert
-        for alert in prometheus("/api/v1/alerts")["alerts"]
-        if alert["labels"]["alertname"] == alertname
-        and alert["state"] == "firing"
-        and all(alert["labels"].get(k) == v for k, v in labels.items())
-    ]
+def infra(action: str, name: str) -> None:
+    subprocess.run(["scripts/infra.sh", action, name], cwd=ROOT, check=True, capture_output=True)
 
 
 def broker_queries_apply(system: System) -> bool:
@@ -60,6 +45,7 @@ def test_prometheus_scrapes_every_app_every_sidecar_and_rabbitmq(system: System)
     )
 
 
+@pytest.mark.alerts
 def test_a_stopped_app_fires_app_down_and_its_restart_resolves_it(system: System) -> None:
     wait_until(lambda: ("apps", "order-view") in targets_up(), timeout=60, what="order-view scraped")
     environ = app_environ("order-view")
@@ -78,9 +64,69 @@ def test_a_stopped_app_fires_app_down_and_its_restart_resolves_it(system: System
     wait_until(lambda: not firing("AppDown", app="order-view"), timeout=60, what="AppDown resolved")
     resolved = time.monotonic() - restarted
 
-    print(
-        f"[monitoring] order-view stopped: AppDown fired in {fired:.0f}s; back: resolved in {resolved:.0f}s"
+    record_timing(f"order-view stopped: AppDown fired in {fired:.0f}s; back: resolved in {resolved:.0f}s")
+
+
+@pytest.mark.alerts
+def test_a_stopped_rabbitmq_fires_rabbitmq_down_and_its_restart_resolves_it(system: System) -> None:
+    assert system.broker == "rabbitmq", (
+        "RabbitMQDown watches RabbitMQ as the broker: run the alert tests with BROKER=rabbitmq "
+        "(make test-e2e leaves them out on other brokers: -m 'not alerts')"
     )
+    wait_until(lambda: ("rabbitmq", "") in targets_up(), timeout=60, what="RabbitMQ scraped")
+    infra("stop", "rabbitmq")
+    stopped = time.monotonic()
+    try:
+        # RabbitMQDown waits a minute (for: 1m) after a failed scrape (every 10 s).
+        wait_until(lambda: firing("RabbitMQDown"), timeout=180, what="RabbitMQDown firing", interval=1)
+        fired = time.monotonic() - stopped
+    finally:
+        infra("start", "rabbitmq")
+    restarted = time.monotonic()
+    wait_until(lambda: not firing("RabbitMQDown"), timeout=60, what="RabbitMQDown resolved", interval=1)
+    resolved = time.monotonic() - restarted
+
+    # The sidecars are back on the broker before the next test: an order reaches the read model.
+    seller, buyer = admin(), register("Broker Back Buyer")
+    product = create_product(seller, stock=1)
+    order = place_order(buyer, [(product["id"], 1)])
+    assert order.status_code == 201, order.text
+    wait_until(
+        lambda: view_shows(order.json()["id"], "confirmed"),
+        timeout=60,
+        what="an order placed after RabbitMQ's restart in the read model",
+        interval=0.5,
+    )
+    record_timing(f"RabbitMQ stopped: RabbitMQDown fired in {fired:.0f}s; back: resolved in {resolved:.0f}s")
+
+
+@pytest.mark.alerts
+def test_an_event_that_can_never_apply_fires_events_dead_lettered(system: System) -> None:
+    """An orders event order-view cannot read: it answers DROP, its sidecar forwards the event to
+    order-view-deadletters, order-view keeps it, and EventsDeadLettered names its type (one no
+    other test publishes, so this alert is this test's)."""
+    envelope = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "orders",
+        "type": "order.monitoring_probe",
+        "datacontenttype": "application/json",
+        "data": {"id": str(uuid.uuid4()), "note": "no customer, no items: never applies"},
+    }
+    response = publish("orders", "orders", envelope)
+    assert response.status_code == 204, response.text
+    published = time.monotonic()
+
+    alerts = wait_until(
+        lambda: firing("EventsDeadLettered", topic="order-view-deadletters", type="order.monitoring_probe"),
+        timeout=120,
+        what="EventsDeadLettered firing for order.monitoring_probe",
+        interval=1,
+    )
+    fired = time.monotonic() - published
+    summary = alerts[0]["annotations"]["summary"]
+    assert "order.monitoring_probe events landed on order-view-deadletters" in summary
+    record_timing(f"an event order-view cannot apply published: EventsDeadLettered fired in {fired:.0f}s")
 
 
 def test_every_dashboard_query_answers_after_some_traffic(system: System) -> None:

@@ -113,8 +113,16 @@ def test_strict_validation_catches_a_misspelt_field() -> None:
         (["--set", "apps.orders.replicas=-1"], "replicas"),
         (["--set", "apps.orders.replica=2"], "replica"),
         (["--set", "broker=redis", "--set", "apps.order-view.autoscaling.enabled=true"], "RabbitMQ queues"),
+        (["--set", "monitoring.enabled=true", "--set", "monitoring.interval=often"], "interval"),
     ],
-    ids=["unknown-broker", "replicas-two", "negative-replicas", "misspelt-key", "keda-without-rabbitmq"],
+    ids=[
+        "unknown-broker",
+        "replicas-two",
+        "negative-replicas",
+        "misspelt-key",
+        "keda-without-rabbitmq",
+        "monitoring-interval",
+    ],
 )
 def test_bad_values_are_refused_with_a_message_naming_them(values: list[str], message: str) -> None:
     result = helm("template", "shop", str(CHART), *values)
@@ -307,3 +315,61 @@ def test_network_policies_admit_apps_only_from_peers_and_the_ingress() -> None:
     mariadb = policies["shop-dapr-shop-dev-mariadb"]["spec"]["ingress"][0]["from"][0]["podSelector"]
     users = mariadb["matchExpressions"][1]["values"]
     assert set(users) == {"auth", "customers", "products", "orders", "notifications", "dev-provision"}
+
+
+# The Prometheus Operator's kinds: its CRDs are not among kubeconform's schemas here (the module
+# that ships them is not served), so their fields are checked below instead.
+MONITORING = ["--set", "monitoring.enabled=true", "--set", "monitoring.labels.release=kps"]
+
+
+def test_monitoring_objects_are_off_by_default() -> None:
+    kinds = {doc["kind"] for doc in render(*EVERYTHING)}
+
+    assert kinds.isdisjoint({"PodMonitor", "ServiceMonitor", "PrometheusRule"})
+
+
+def test_pod_monitors_scrape_every_app_and_sidecar_labelled_as_the_alerts_read_them() -> None:
+    docs = render(*MONITORING)
+    monitors = by_kind(docs, "PodMonitor")
+    pods = dict(pod_templates(docs))
+    app_pods = {name: pod for name, pod in pods.items() if name.removeprefix("shop-dapr-shop-") in APP_IDS}
+
+    assert set(monitors) == {"shop-dapr-shop-apps", "shop-dapr-shop-sidecars"}
+    for name, monitor in monitors.items():
+        assert monitor["metadata"]["labels"]["release"] == "kps", name
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        selected = {n for n, pod in pods.items() if selector.items() <= pod["metadata"]["labels"].items()}
+        assert selected == set(app_pods), name
+        (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+        relabel = {rule["targetLabel"]: rule for rule in endpoint["relabelings"]}
+        job = relabel["job"]["replacement"]
+        # The labels of monitoring/prometheus.yml's targets: job, app (the app-id), replica.
+        assert job == name.removeprefix("shop-dapr-shop-")
+        assert relabel["app"]["sourceLabels"] == ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+        assert relabel["replica"]["sourceLabels"] == ["__meta_kubernetes_pod_name"]
+        if job == "apps":  # the app container's named port; daprd's is named by Dapr's injector
+            for pod in app_pods.values():
+                (app,) = [c for c in pod["spec"]["containers"] if c["name"] == "app"]
+                assert endpoint["port"] in {port["name"] for port in app["ports"]}
+        else:
+            assert endpoint["port"] == "dapr-metrics"
+    for name, pod in app_pods.items():
+        assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == name.removeprefix("shop-dapr-shop-")
+
+
+def test_the_prometheus_rule_is_monitoring_alerts_yaml_itself() -> None:
+    (rule,) = by_kind(render(*MONITORING), "PrometheusRule").values()
+
+    assert rule["spec"] == yaml.safe_load((ROOT / "monitoring" / "alerts.yaml").read_text())
+    # Prometheus' own templates reach it untouched by Helm's.
+    assert "{{ $labels.app }}" in json.dumps(rule["spec"])
+
+
+def test_the_monitoring_namespace_may_scrape_each_app_and_its_sidecar() -> None:
+    policies = by_kind(render(*EVERYTHING), "NetworkPolicy")
+    run_file = yaml.safe_load((ROOT / "dapr.yaml").read_text())
+    app_ports = {app["appID"]: app["appPort"] for app in run_file["apps"]}
+    for app in APP_IDS:
+        rules = policies[f"shop-dapr-shop-{app}"]["spec"]["ingress"]
+        (metrics,) = [rule for rule in rules if "monitoring" in json.dumps(rule["from"])]
+        assert {port["port"] for port in metrics["ports"]} == {9090, app_ports[app]}, app

@@ -3,6 +3,8 @@
 import asyncio
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from services.notifications.events import OrderNotice
 from services.notifications.hub import Connection, Hub
 from services.notifications.service import build
@@ -93,3 +95,22 @@ def test_a_users_connection_beyond_the_limit_replaces_the_oldest() -> None:
         return [c.replaced.is_set() for c in mine], [r == [mine[0]] for r in replaced], hub.connection_count()
 
     assert asyncio.run(scenario()) == ([True, False, False], [False, False, False, True], 3)
+
+
+def pushed(outcome: str) -> float:
+    return REGISTRY.get_sample_value("shop_notifications_pushed_total", {"outcome": outcome}) or 0.0
+
+
+def test_notifications_are_counted_as_sent_once_on_the_socket_or_as_overflowed() -> None:
+    before = pushed("sent"), pushed("overflowed")
+
+    async def scenario() -> None:
+        socket = FakeSocket(expect=2)
+        connection = Connection(socket, "u1", 2)  # type: ignore[arg-type]
+        connection.start_with([note(1), note(2), note(1)])  # the same id twice: sent once
+        connection.offer(note(3))  # the queue holds two: this one overflows
+        await pump_until_sent(connection, socket)
+
+    asyncio.run(scenario())
+
+    assert (pushed("sent") - before[0], pushed("overflowed") - before[1]) == (2, 1)

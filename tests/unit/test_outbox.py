@@ -3,10 +3,12 @@ it misses no commit and does not look again after a batch that took everything t
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any, Literal
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from services.customers.models import metadata, outbox
@@ -59,8 +61,12 @@ def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_
                 settled.set()
             return await super().wait()
 
+    event_times: list[float] = []
+
     def broker(request: httpx.Request) -> httpx.Response:
-        published.append(json.loads(request.content)["type"])
+        event = json.loads(request.content)
+        published.append(event["type"])
+        event_times.append(datetime.fromisoformat(event["time"]).timestamp())
         if len(published) == 1:  # another request commits its event meanwhile
             with engine.begin() as conn:
                 add_event(conn, outbox, topic="customers", event_type="second", data={})
@@ -95,3 +101,7 @@ def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_
 
     # One look for each batch, none finding nothing: each batch was shorter than batch_size.
     assert (published, looks) == (["first", "second"], 2)
+    # When it last published, never later than the event's own time (the read model's lag
+    # compares the two: monitoring/alerts.yaml).
+    last = REGISTRY.get_sample_value("shop_outbox_last_published_timestamp_seconds", {"topic": "customers"})
+    assert last is not None and event_times[0] <= last <= event_times[1]
