@@ -1,11 +1,13 @@
 """Who a client is, for the limits counted per client address (auth's login and registration
-throttling, services/auth/guard.py), and the sign-in calls that carry it to auth.
+throttling, services/auth/guard.py; the gateway's request budget, budget.py), and the sign-in
+calls that carry it to auth.
 
 The address is the connection's peer, unless the peer is a trusted proxy (settings:
 trusted_proxies): then it is the last address in X-Forwarded-For that no trusted proxy added.
 Proxies append, so the entries before theirs are whatever the client wrote and are never read."""
 
 from fastapi import Request, Response
+from starlette.types import Scope
 
 from services.shared.calls import CLIENT_ADDRESS_HEADER
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
@@ -15,10 +17,20 @@ KEPT_HEADERS = ("retry-after",)
 
 
 def client_address(request: Request, trusted_proxies: frozenset[str]) -> str | None:
-    peer = request.client.host if request.client else None
+    return address_of(request.scope, trusted_proxies)
+
+
+def address_of(scope: Scope, trusted_proxies: frozenset[str]) -> str | None:
+    """client_address for a bare ASGI scope (the request budget reads it before routing)."""
+    peer = scope["client"][0] if scope.get("client") else None
     if peer not in trusted_proxies:
         return peer
-    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    hops = [
+        hop.strip()
+        for name, value in scope["headers"]
+        if name == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+    ]
     for hop in reversed(hops):
         if hop and hop not in trusted_proxies:
             return hop

@@ -1,5 +1,6 @@
 """Abuse resistance at the edge (docs/security.md): failed logins throttled per account and per
-address in the state store every auth replica shares, and a bound on each user's WebSockets."""
+address in the state store every auth replica shares, each client's request budget at the
+gateway counted in the Redis every gateway replica shares, and a bound on each user's WebSockets."""
 
 import json
 from collections.abc import Iterator
@@ -25,6 +26,11 @@ SHORT = {
     "SHOP_LOGIN_FAILURES_PER_ACCOUNT": str(ACCOUNT_LIMIT),
     "SHOP_LOGIN_FAILURES_PER_ADDRESS": str(ADDRESS_LIMIT),
 }
+# The gateway's per-user request budget, small and short for the same reasons (the suite runs
+# with it raised: harness/system.py). The per-address one stays raised: every test's anonymous
+# requests come from 127.0.0.1, the login tests' many failures too.
+BUDGET, BUDGET_WINDOW_S = 10, 5
+SMALL_BUDGET = {"SHOP_RATE_LIMIT_PER_USER": str(BUDGET), "SHOP_RATE_LIMIT_WINDOW_S": str(BUDGET_WINDOW_S)}
 
 
 def log_in(email: str, password: str) -> httpx.Response:
@@ -86,20 +92,58 @@ def test_a_message_over_the_size_bound_closes_the_websocket(system: System) -> N
         assert closed_with(ws) == 1009
 
 
-# --- login throttling (last: the fixture restarts auth as it was when the module ends) ---
+# --- login throttling and the request budget (last: the fixture restarts auth and the gateway
+# as they were when the module ends) ---
 
 
 @pytest.fixture(scope="module")
 def short_windows(systems: SystemManager) -> Iterator[None]:
     system = systems.ensure(BROKER)
-    environs = app_environ("auth")
-    stop_app("auth")
-    system.restart_apps_and_wait({"auth": [{**environ, **SHORT} for environ in environs]})
+    changed = {"auth": SHORT, "gateway": SMALL_BUDGET}
+    environs = {app_id: app_environ(app_id) for app_id in changed}
+    for app_id in changed:
+        stop_app(app_id)
+    system.restart_apps_and_wait(
+        {app_id: [{**environ, **changed[app_id]} for environ in environs[app_id]] for app_id in changed}
+    )
     try:
         yield
     finally:
-        stop_app("auth")
-        system.restart_apps_and_wait({"auth": environs})
+        for app_id in changed:
+            stop_app(app_id)
+        system.restart_apps_and_wait(environs)
+
+
+def test_a_user_over_the_request_budget_is_refused_while_another_is_served(
+    system: System, short_windows: None
+) -> None:
+    """Every gateway replica counts in the same Redis: with two, a budget counted per replica
+    would let twice as many through."""
+    alice, bob = register(), register()
+
+    def products(user: User) -> httpx.Response:
+        return api("GET", "/products?limit=1", token=user.token)
+
+    answers: list[httpx.Response] = []
+    while len(answers) <= 2 * BUDGET and (not answers or answers[-1].status_code == 200):
+        answers.append(products(alice))
+
+    refused = answers[-1]
+    # A sliding window counter weighs in the window before: a request or two more may pass.
+    assert BUDGET <= len(answers) - 1 <= BUDGET + 2, [r.status_code for r in answers]
+    assert refused.status_code == 429, refused.text
+    assert refused.json() == {"detail": "too many requests, try again later", "code": "too_many_requests"}
+    wait_s = int(refused.headers["retry-after"])
+    assert 1 <= wait_s <= BUDGET_WINDOW_S
+    assert refused.headers["ratelimit"] == f'"user";r=0;t={wait_s}'
+    assert refused.headers["ratelimit-policy"] == f'"user";q={BUDGET};w={BUDGET_WINDOW_S}'
+
+    assert products(bob).status_code == 200
+    wait_until(
+        lambda: products(alice).status_code == 200,
+        timeout=3 * BUDGET_WINDOW_S,
+        what=f"alice served again after the {BUDGET_WINDOW_S} s window",
+    )
 
 
 def test_failed_logins_for_one_account_are_refused_with_429_then_even_with_its_password(
