@@ -144,6 +144,9 @@ class System:
         # the gateway with a small one; counted all the same, so the bench measures its cost.
         env.setdefault("SHOP_RATE_LIMIT_PER_USER", "100000000")
         env.setdefault("SHOP_RATE_LIMIT_PER_ADDRESS", "100000000")
+        # And the bound on WebSockets per address (services/notifications/leases.py): every test's
+        # sockets come from 127.0.0.1, whoever's they are.
+        env.setdefault("SHOP_MAX_CONNECTIONS_PER_ADDRESS", "100000")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         for earlier in self.log_path.parent.glob("e2e-restarted-*.log"):  # an earlier run's
             earlier.unlink()

@@ -29,8 +29,8 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import Receive, Scope, Send
 
-from services.gateway.clients import address_of
 from services.shared.asgi import HttpMiddleware
+from services.shared.client_address import address_of
 from services.shared.errors import error_body
 from services.shared.identity import Actor
 from services.shared.tokens import InvalidToken, verify

@@ -3,13 +3,12 @@ throttling, services/auth/guard.py; the gateway's request budget, budget.py), an
 calls that carry it to auth.
 
 The address is the connection's peer, unless the peer is a trusted proxy (settings:
-trusted_proxies): then it is the last address in X-Forwarded-For that no trusted proxy added.
-Proxies append, so the entries before theirs are whatever the client wrote and are never read."""
+trusted_proxies): services/shared/client_address.py."""
 
 from fastapi import Request, Response
-from starlette.types import Scope
 
 from services.shared.calls import CLIENT_ADDRESS_HEADER
+from services.shared.client_address import address_of
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 
 # Headers of auth's answer the client gets too: how long to wait after a 429 or a 503.
@@ -18,23 +17,6 @@ KEPT_HEADERS = ("retry-after",)
 
 def client_address(request: Request, trusted_proxies: frozenset[str]) -> str | None:
     return address_of(request.scope, trusted_proxies)
-
-
-def address_of(scope: Scope, trusted_proxies: frozenset[str]) -> str | None:
-    """client_address for a bare ASGI scope (the request budget reads it before routing)."""
-    peer = scope["client"][0] if scope.get("client") else None
-    if peer not in trusted_proxies:
-        return peer
-    hops = [
-        hop.strip()
-        for name, value in scope["headers"]
-        if name == b"x-forwarded-for"
-        for hop in value.decode("latin-1").split(",")
-    ]
-    for hop in reversed(hops):
-        if hop and hop not in trusted_proxies:
-            return hop
-    return peer
 
 
 async def sign_in(dapr: DaprSidecar, path: str, body: dict[str, object], address: str | None) -> Response:

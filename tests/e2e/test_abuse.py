@@ -31,6 +31,9 @@ SHORT = {
 # requests come from 127.0.0.1, the login tests' many failures too.
 BUDGET, BUDGET_WINDOW_S = 10, 5
 SMALL_BUDGET = {"SHOP_RATE_LIMIT_PER_USER": str(BUDGET), "SHOP_RATE_LIMIT_WINDOW_S": str(BUDGET_WINDOW_S)}
+# WebSockets per address, lowered from the suite's (every socket comes from 127.0.0.1).
+PER_ADDRESS = 7
+FEW_SOCKETS = {"SHOP_MAX_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS)}
 
 
 def log_in(email: str, password: str) -> httpx.Response:
@@ -55,20 +58,24 @@ def assert_throttled(response: httpx.Response, *, window_s: int) -> None:
 
 # --- WebSockets -----------------------------------------------------------------------------
 
-# One notifications replica (the limit holds per replica, docs/security.md).
-WS = f"ws://127.0.0.1:{app_ports('notifications', 8001)[0]}/ws"
+# Each notifications replica's own port (not HAProxy's): the sockets of one user are spread over
+# them, so the bound holds across replicas, not per replica.
+SOCKETS = [f"ws://127.0.0.1:{port}/ws" for port in app_ports("notifications", 8001)]
 PER_USER = 5  # services/notifications/config.py
+# Counted across replicas through leases renewed every quarter of socket_lease_s (12 s): a
+# replica closes its socket a newer one on another replica evicted within about 3 s.
+EVICTED_WITHIN_S = 10
 
 
-def open_socket(stack: ExitStack, user: User) -> ClientConnection:
-    ws = stack.enter_context(connect(f"{WS}?token={user.token}", open_timeout=5))
+def open_socket(stack: ExitStack, user: User, k: int = 0) -> ClientConnection:
+    ws = stack.enter_context(connect(f"{SOCKETS[k % len(SOCKETS)]}?token={user.token}", open_timeout=5))
     assert json.loads(ws.recv(timeout=5)) == {"event": "authorized"}
     return ws
 
 
-def closed_with(ws: ClientConnection) -> int | None:
+def closed_with(ws: ClientConnection, timeout: float = EVICTED_WITHIN_S) -> int | None:
     try:
-        ws.recv(timeout=5)
+        ws.recv(timeout=timeout)
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd else None
     return None
@@ -77,7 +84,7 @@ def closed_with(ws: ClientConnection) -> int | None:
 def test_a_users_sixth_websocket_closes_the_oldest(system: System) -> None:
     user = register()
     with ExitStack() as stack:
-        sockets = [open_socket(stack, user) for _ in range(PER_USER + 1)]
+        sockets = [open_socket(stack, user, k) for k in range(PER_USER + 1)]
         assert closed_with(sockets[0]) == 4429
         # The other five stay open.
         for ws in sockets[1:]:
@@ -92,14 +99,14 @@ def test_a_message_over_the_size_bound_closes_the_websocket(system: System) -> N
         assert closed_with(ws) == 1009
 
 
-# --- login throttling and the request budget (last: the fixture restarts auth and the gateway
-# as they were when the module ends) ---
+# --- login throttling, the request budget, WebSockets per address (last: the fixture restarts
+# auth, the gateway and notifications as they were when the module ends) ---
 
 
 @pytest.fixture(scope="module")
 def short_windows(systems: SystemManager) -> Iterator[None]:
     system = systems.ensure(BROKER)
-    changed = {"auth": SHORT, "gateway": SMALL_BUDGET}
+    changed = {"auth": SHORT, "gateway": SMALL_BUDGET, "notifications": FEW_SOCKETS}
     environs = {app_id: app_environ(app_id) for app_id in changed}
     for app_id in changed:
         stop_app(app_id)
@@ -144,6 +151,21 @@ def test_a_user_over_the_request_budget_is_refused_while_another_is_served(
         timeout=3 * BUDGET_WINDOW_S,
         what=f"alice served again after the {BUDGET_WINDOW_S} s window",
     )
+
+
+def test_websockets_from_one_address_are_bounded_whoever_opens_them(
+    system: System, short_windows: None
+) -> None:
+    alice, bob = register(), register()
+    with ExitStack() as stack:
+        first = [open_socket(stack, alice, k) for k in range(PER_ADDRESS // 2 + 1)]
+        rest = [open_socket(stack, bob, k) for k in range(PER_ADDRESS - len(first) + 1)]
+        # One more than the address may hold: alice's oldest gives way, though she has fewer
+        # than her own bound.
+        assert closed_with(first[0]) == 4429
+        for ws in [*first[1:], *rest]:
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.2)
 
 
 def test_failed_logins_for_one_account_are_refused_with_429_then_even_with_its_password(

@@ -93,3 +93,14 @@ def test_a_users_connection_beyond_the_limit_replaces_the_oldest() -> None:
         return [c.replaced.is_set() for c in mine], [r == [mine[0]] for r in replaced], hub.connection_count()
 
     assert asyncio.run(scenario()) == ([True, False, False], [False, False, False, True], 3)
+
+
+def test_a_lease_evicted_across_replicas_closes_its_connection_here() -> None:
+    hub = Hub()
+    mine, other = Connection(FakeSocket(), "u1", 2), Connection(FakeSocket(), "u1", 2)  # type: ignore[arg-type]
+    mine.lease, other.lease = "0001|a", "0002|b"
+    hub.add(mine)
+    hub.add(other)
+    hub.evict("0001|a")
+    hub.evict("unknown|lease")  # gone already: nothing to close
+    assert (mine.replaced.is_set(), other.replaced.is_set()) == (True, False)
