@@ -94,7 +94,7 @@ class RequestBudget:
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "bearer" and token:
                     try:
-                        actor = verify(token.strip(), self.jwt_key)
+                        actor = verify(token, self.jwt_key)
                     except InvalidToken:
                         break  # the route answers 401; counted by address until then
                     scope.setdefault("state", {})[ACTOR_STATE] = actor
