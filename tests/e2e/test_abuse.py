@@ -3,6 +3,8 @@ address in the state store every auth replica shares, each client's request budg
 gateway counted in the Redis every gateway replica shares, and a bound on each user's WebSockets."""
 
 import json
+import random
+import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -60,15 +62,21 @@ def assert_throttled(response: httpx.Response, *, window_s: int) -> None:
 
 # Each notifications replica's own port (not HAProxy's): the sockets of one user are spread over
 # them, so the bound holds across replicas, not per replica.
-SOCKETS = [f"ws://127.0.0.1:{port}/ws" for port in app_ports("notifications", 8001)]
+WS_PORTS = app_ports("notifications", 8001)
 PER_USER = 5  # services/notifications/config.py
 # Counted across replicas through leases renewed every quarter of socket_lease_s (12 s): a
 # replica closes its socket a newer one on another replica evicted within about 3 s.
 EVICTED_WITHIN_S = 10
 
 
-def open_socket(stack: ExitStack, user: User, k: int = 0) -> ClientConnection:
-    ws = stack.enter_context(connect(f"{SOCKETS[k % len(SOCKETS)]}?token={user.token}", open_timeout=5))
+def open_socket(stack: ExitStack, user: User, k: int = 0, source: str | None = None) -> ClientConnection:
+    """The user's socket on replica k (modulo their number), from `source` when given (an
+    address of the loopback network: Linux answers on all of 127.0.0.0/8)."""
+    port = WS_PORTS[k % len(WS_PORTS)]
+    sock = socket.create_connection(("127.0.0.1", port), 5, (source, 0)) if source else None
+    ws = stack.enter_context(
+        connect(f"ws://127.0.0.1:{port}/ws?token={user.token}", open_timeout=5, sock=sock)
+    )
     assert json.loads(ws.recv(timeout=5)) == {"event": "authorized"}
     return ws
 
@@ -156,10 +164,13 @@ def test_a_user_over_the_request_budget_is_refused_while_another_is_served(
 def test_websockets_from_one_address_are_bounded_whoever_opens_them(
     system: System, short_windows: None
 ) -> None:
+    """From an address of its own, so that no other test's sockets count: a lease given back a
+    moment late would be the oldest."""
     alice, bob = register(), register()
+    address = f"127.77.{random.randrange(256)}.{random.randrange(1, 255)}"
     with ExitStack() as stack:
-        first = [open_socket(stack, alice, k) for k in range(PER_ADDRESS // 2 + 1)]
-        rest = [open_socket(stack, bob, k) for k in range(PER_ADDRESS - len(first) + 1)]
+        first = [open_socket(stack, alice, k, address) for k in range(PER_ADDRESS // 2 + 1)]
+        rest = [open_socket(stack, bob, k, address) for k in range(PER_ADDRESS - len(first) + 1)]
         # One more than the address may hold: alice's oldest gives way, though she has fewer
         # than her own bound.
         assert closed_with(first[0]) == 4429
