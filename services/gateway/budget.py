@@ -11,8 +11,10 @@ readiness, metrics, the OpenAPI page and the storefront's pages and assets are n
 Counted by the `limits` library's sliding window counter, one Lua script per request straight
 to Redis: the Dapr state store costs fifteen times the CPU per decision, as two calls through the
 sidecar (docs/decisions/rate-limits-in-redis.md has the figures). A refused request costs one
-more script, for the time to wait; a served one carries no RateLimit field, which the draft
-allows (section 6.2), so that it costs nothing more.
+more script, for the time to wait, and the replica remembers the refusal until then: a client
+flooding past its budget is refused from memory, at no cost to Redis, for that long. A served
+request carries no RateLimit field, which the draft allows (section 6.2), so that it costs
+nothing more.
 
 When Redis cannot be reached, requests are served uncounted (and a warning logged every
 few seconds): the budget is about fairness between clients, and the expensive work behind it
@@ -45,6 +47,9 @@ ACTOR_STATE = "verified_actor"
 # that is down costs a refused connection a second, not one per request.
 STORAGE_RETRY_S = 1.0
 WARN_EVERY_S = 10.0
+# Refusals remembered at once (one per client over its budget); past it, the lapsed are dropped,
+# and if none has lapsed, all: a client forgotten early is asked about in Redis again.
+REMEMBERED_REFUSALS = 10_000
 _REFUSED = json.dumps(error_body("too many requests, try again later", "too_many_requests")).encode()
 
 
@@ -85,6 +90,7 @@ class RequestBudget:
         self.jwt_key = jwt_key
         self._skip_until = 0.0
         self._warned_at = -math.inf
+        self._refused_until: dict[tuple[str, str], float] = {}  # (partition, client) -> monotonic
 
     def client(self, scope: Scope) -> tuple[str, str] | None:
         """(partition, client id) of a request; the verified caller is kept in the scope's
@@ -107,6 +113,9 @@ class RequestBudget:
         """None when the client may go on (the request is counted); otherwise the seconds to
         wait. None too while Redis is unreachable."""
         now = time.monotonic()
+        until = self._refused_until.get((partition, client))
+        if until is not None and until > now:
+            return math.ceil(until - now)
         if now < self._skip_until:
             return None
         item = self.items[partition]
@@ -122,7 +131,17 @@ class RequestBudget:
                     "request budget not counted: Redis unreachable", extra={"error_type": type(exc).__name__}
                 )
             return None
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        wait_s = max(1, math.ceil(stats.reset_time - time.time()))
+        self._remember(partition, client, now + wait_s)
+        return wait_s
+
+    def _remember(self, partition: str, client: str, until: float) -> None:
+        if len(self._refused_until) >= REMEMBERED_REFUSALS:
+            now = time.monotonic()
+            self._refused_until = {key: t for key, t in self._refused_until.items() if t > now}
+            if len(self._refused_until) >= REMEMBERED_REFUSALS:
+                self._refused_until.clear()
+        self._refused_until[(partition, client)] = until
 
     def refused_headers(self, partition: str, wait_s: int) -> list[tuple[bytes, bytes]]:
         policy = self.policies[partition]

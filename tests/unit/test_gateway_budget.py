@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.middleware import Middleware
 
 from services.gateway.budget import BudgetMiddleware, Policy, RequestBudget, verified_actor
@@ -101,3 +102,14 @@ def test_an_unreachable_redis_leaves_requests_served_uncounted() -> None:
     storage = RedisStorage("async+redis://127.0.0.1:1", implementation="redispy", socket_connect_timeout=0.25)
     with TestClient(app_with(storage)) as client:
         assert statuses(client, PER_USER + 2, headers=token("erin")) == [200] * (PER_USER + 2)
+
+
+def test_a_refusal_is_remembered_until_its_wait_is_over_without_asking_redis_again() -> None:
+    app = app_with(MemoryStorage())
+    with TestClient(app) as client:
+        assert statuses(client, PER_USER + 1, headers=token("frank"))[-1] == 429
+        # Were the storage asked again, a fresh one would find the budget whole.
+        app.state.budget.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        again = client.get("/api/products", headers=token("frank"))
+        assert again.status_code == 429
+        assert 1 <= int(again.headers["retry-after"]) <= WINDOW_S
