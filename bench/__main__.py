@@ -11,7 +11,9 @@ bounded run (about 5 minutes) on this machine. Starts what it measures and stops
 4. Resident memory of the whole system, idle and at its peak under load.
 5. Scaling: orders/s sustained and CPU per order with 1 and with 2 replicas of every app, the
    shop on every CPU (bench/scaling.py; BENCH_SCALING=0 leaves it out).
-6. Only with BENCH_SDK=1 (about 2 minutes more; alone: `make bench-sdk`): the shop's sidecar
+6. Another client's product list, idle and during a 64-client login flood (bench/flood.py;
+   BENCH_FLOOD=0 leaves it out; alone: `make bench-flood`).
+7. Only with BENCH_SDK=1 (about 2 minutes more; alone: `make bench-sdk`): the shop's sidecar
    client against the Dapr SDK's, CPU and latency per call (bench/sdk.py).
 
 The system runs on CPU 0, every load generator on CPU 1 (bench/cpus.py). Prints a Markdown
@@ -32,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import hey, orders, processes, scaling, sdk, sidecars
+from bench import flood, hey, orders, processes, scaling, sdk, sidecars
 from bench.cpus import LOADGEN_CPUS, SYSTEM_CPUS, named, pinned, split, split_available
 from bench.report import cpu_lines, table
 from harness.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
@@ -248,6 +250,8 @@ def main() -> int:
         if os.environ.get("BENCH_SCALING", "1") != "0":
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
             results["scaling"] = scaling.figures(seconds=SECONDS, concurrency=ORDER_CONCURRENCY)
+        if os.environ.get("BENCH_FLOOD", "1") != "0":
+            results["flood"] = flood.figures()
         if os.environ.get("BENCH_SDK", "0") == "1":
             results["sdk"] = sdk.figures()
     finally:
@@ -268,6 +272,8 @@ def main() -> int:
     print(cpu_lines("CPU during POST /api/orders", results["cpu_shares_orders"]))
     if "scaling" in results:
         print(scaling.lines(results["scaling"]))
+    if "flood" in results:
+        print(flood.lines(results["flood"]))
     if "sdk" in results:
         print(sdk.table(results["sdk"]["rows"]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

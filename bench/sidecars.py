@@ -102,12 +102,17 @@ def running(*, with_sidecars: bool = True) -> Iterator[None]:
             wait_until(partial(_ready, url), timeout=30, what=f"{what} (logs: .run/logs/bench-*.log)")
         yield
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    process.kill()
-                process.wait(timeout=5)
+        stop(list(reversed(processes)))
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Ends processes this bench started: TERM, then KILL after 15 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                process.kill()
+            process.wait(timeout=5)

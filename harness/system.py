@@ -139,6 +139,14 @@ class System:
         # in tests/e2e/test_abuse.py, and would otherwise refuse the rest of the suite.
         env.setdefault("SHOP_LOGIN_FAILURES_PER_ADDRESS", "100000")
         env.setdefault("SHOP_REGISTRATIONS_PER_ADDRESS", "100000")
+        # The same for the gateway's request budget (services/gateway/budget.py): the suite and
+        # the bench make thousands of requests a minute from 127.0.0.1. test_abuse.py restarts
+        # the gateway with a small one; counted all the same, so the bench measures its cost.
+        env.setdefault("SHOP_RATE_LIMIT_PER_USER", "100000000")
+        env.setdefault("SHOP_RATE_LIMIT_PER_ADDRESS", "100000000")
+        # And the bound on WebSockets per address (services/notifications/leases.py): every test's
+        # sockets come from 127.0.0.1, whoever's they are.
+        env.setdefault("SHOP_MAX_CONNECTIONS_PER_ADDRESS", "100000")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         for earlier in self.log_path.parent.glob("e2e-restarted-*.log"):  # an earlier run's
             earlier.unlink()

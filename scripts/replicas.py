@@ -49,7 +49,7 @@ def instances(app: dict[str, Any], replicas: int) -> list[dict[str, Any]]:
         entry["command"] = [str(ROOT / ".venv/bin/python"), "-m", app["command"][-1]]
         # The app runs from its replica's directory: Python finds the services package here.
         entry["env"] = {**app.get("env", {}), "PYTHONPATH": str(ROOT)}
-        if app["appID"] == "gateway":
+        if app["appID"] in PUBLIC:
             # Every client reaches it through HAProxy on this host: the client's address is the
             # one HAProxy adds to X-Forwarded-For (option forwardfor below).
             entry["env"]["SHOP_TRUSTED_PROXIES"] = '["127.0.0.1"]'

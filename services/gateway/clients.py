@@ -1,14 +1,15 @@
 """Who a client is, for the limits counted per client address (auth's login and registration
-throttling, services/auth/guard.py), and the sign-in calls that carry it to auth.
+throttling, services/auth/guard.py; the gateway's request budget, budget.py), and the sign-in
+calls that carry it to auth.
 
 The address is the connection's peer, unless the peer is a trusted proxy (settings:
-trusted_proxies): then it is the last address in X-Forwarded-For that no trusted proxy added.
-Proxies append, so the entries before theirs are whatever the client wrote and are never read."""
+trusted_proxies): services/shared/client_address.py."""
 
 from fastapi import Request, Response
 
 from services.gateway.models import Login, Registration
 from services.shared.calls import CLIENT_ADDRESS_HEADER
+from services.shared.client_address import address_of
 from services.shared.dapr import DaprSidecar, ServiceUnavailable
 
 # Headers of auth's answer the client gets too: how long to wait after a 429 or a 503.
@@ -16,14 +17,7 @@ KEPT_HEADERS = ("retry-after",)
 
 
 def client_address(request: Request, trusted_proxies: frozenset[str]) -> str | None:
-    peer = request.client.host if request.client else None
-    if peer not in trusted_proxies:
-        return peer
-    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
-    for hop in reversed(hops):
-        if hop and hop not in trusted_proxies:
-            return hop
-    return peer
+    return address_of(request.scope, trusted_proxies)
 
 
 async def sign_in(dapr: DaprSidecar, path: str, form: Login | Registration, address: str | None) -> Response:

@@ -42,6 +42,16 @@ class Settings(ServiceSettings):
     # balancer): from them the client's address is read off X-Forwarded-For (clients.py). From
     # anyone else the header is ignored, so a client cannot choose the address it is counted by.
     trusted_proxies: frozenset[str] = frozenset()
+    # The public API's request budget (budget.py): requests each client may make in a sliding
+    # window, shared by every gateway replica. A client is the user of a valid bearer token, else
+    # its address; an address can stand for many people (an office, a mobile carrier), hence the
+    # larger budget. Generous: a shopper browsing quickly makes a few requests a second at most.
+    rate_limit_window_s: int = Field(default=60, ge=1, le=3600)
+    rate_limit_per_user: int = Field(default=600, ge=1)
+    rate_limit_per_address: int = Field(default=1200, ge=1)
+    # Where the budget is counted: the Redis of the Dapr state store (the same variable its
+    # component reads; host:port). Straight, not through Dapr: docs/decisions/rate-limits-in-redis.md.
+    redis_host: str = "127.0.0.1:6379"
 
 
 @lru_cache

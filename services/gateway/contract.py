@@ -52,12 +52,24 @@ _MEANING = {
     404: "Not found",
     409: "Conflict with the current state",
     422: "Invalid request",
-    429: "Too many attempts; retry after `Retry-After` seconds",
+    429: "Too many requests from this client (its budget, docs/security.md) or attempts; retry "
+    "after `Retry-After` seconds",
     503: "A service behind the gateway is unavailable or overloaded; retry after `Retry-After` seconds",
 }
 _RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
     "schema": {"type": "integer", "minimum": 1},
+}
+# The IETF draft's fields (draft-ietf-httpapi-ratelimit-headers-11), on a 429 of the request budget.
+_RATE_LIMIT = {
+    "RateLimit": {
+        "description": 'The quota left under the policy and when it is back, e.g. `"user";r=0;t=12`.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit-Policy": {
+        "description": 'The policy: requests per window in seconds, e.g. `"user";q=600;w=60`.',
+        "schema": {"type": "string"},
+    },
 }
 _DEFAULT_CODES = {
     400: ("bad_request",),
@@ -72,10 +84,10 @@ _DEFAULT_CODES = {
 
 def errors(*statuses: int, **codes: tuple[str, ...] | str) -> dict[int | str, dict[str, Any]]:
     """The `responses` of an operation: each status with ErrorBody and the codes it can carry,
-    e.g. errors(401, 404, 409, c409="not_cancellable"). 503 is always there: every operation
-    calls an app behind the gateway."""
+    e.g. errors(401, 404, 409, c409="not_cancellable"). 429 and 503 are always there: every
+    operation draws on the client's request budget (budget.py) and calls an app behind the gateway."""
     declared: dict[int | str, dict[str, Any]] = {}
-    for status in sorted({*statuses, 503}):
+    for status in sorted({*statuses, 429, 503}):
         given = codes.get(f"c{status}")
         status_codes = (given,) if isinstance(given, str) else given or _DEFAULT_CODES.get(status, ())
         if status == 422 and "validation_error" not in status_codes:
@@ -83,7 +95,7 @@ def errors(*statuses: int, **codes: tuple[str, ...] | str) -> dict[int | str, di
         listed = ", ".join(f"`{code}`" for code in status_codes)
         declared[status] = {"model": ErrorBody, "description": f"{_MEANING[status]}: {listed}"}
         if status == 429:
-            declared[status]["headers"] = {"Retry-After": _RETRY_AFTER}
+            declared[status]["headers"] = {"Retry-After": _RETRY_AFTER, **_RATE_LIMIT}
     return declared
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway.budget import verified_actor
 from services.shared.errors import ApiError
 from services.shared.identity import Actor
 from services.shared.tokens import InvalidToken, verify
@@ -17,6 +18,9 @@ async def current_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Actor:
     """The caller named by a valid bearer token; 401 otherwise."""
+    verified = verified_actor(request.scope)  # the request budget read the token already
+    if verified is not None:
+        return verified
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "unauthorized", "a bearer token is required")
     try:

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from services.notifications.config import get_settings
 from services.notifications.hub import TOO_MANY_CONNECTIONS, TOO_SLOW, Connection
+from services.shared.client_address import address_of
 from services.shared.identity import Actor
 from services.shared.tokens import InvalidToken, verify
 
@@ -47,11 +48,13 @@ async def serve(websocket: WebSocket, token: str | None) -> None:
     except WebSocketDisconnect:
         return
     await websocket.send_json({"event": "authorized"})
-    state = websocket.app.state
-    connection = Connection(websocket, actor.id, get_settings().send_queue_size)
+    state, settings = websocket.app.state, get_settings()
+    connection = Connection(websocket, actor.id, settings.send_queue_size)
     state.hub.add(connection)
     tasks: list[asyncio.Task[Any]] = []
     try:
+        address = address_of(websocket.scope, settings.trusted_proxies)
+        connection.lease = await state.leases.open(actor.id, address)
         try:
             backlog = await run_in_threadpool(state.store.unread, actor.id)
         except SQLAlchemyError:
@@ -70,7 +73,7 @@ async def serve(websocket: WebSocket, token: str | None) -> None:
             log.info("a newer connection of the user replaced this one", extra={"user_id": actor.id})
             await websocket.close(
                 code=TOO_MANY_CONNECTIONS,
-                reason=f"more than {state.hub.max_per_user} connections for this user: the oldest is closed",
+                reason="too many connections for this user or address: the oldest is closed",
             )
         elif tasks[2] in done:
             log.info("client too far behind, disconnecting", extra={"user_id": actor.id})
@@ -81,6 +84,7 @@ async def serve(websocket: WebSocket, token: str | None) -> None:
         pass
     finally:
         state.hub.remove(connection)
+        await state.leases.close(connection.lease)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

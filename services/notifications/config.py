@@ -17,8 +17,20 @@ class Settings(DatabaseSettings):
     # Messages waiting for one connection; a client further behind is disconnected and catches
     # up from the inbox when it reconnects, so one slow client never holds back the others.
     send_queue_size: int = Field(default=256, ge=1, le=10000)
-    # Connections one user keeps open on one replica; a newer one closes the oldest (hub.py).
+    # Connections one user keeps open, across replicas (leases.py, and on each replica: hub.py);
+    # a newer one closes the oldest.
     max_connections_per_user: int = Field(default=5, ge=1, le=100)
+    # The same per client address: an address can stand for many people (an office, a mobile
+    # carrier), hence more, and bounded all the same.
+    max_connections_per_address: int = Field(default=20, ge=1)
+    # How long a connection's place counts once its replica stops renewing it (renewed every
+    # quarter of it): how long the sockets of a replica that died go on counting at most.
+    socket_lease_s: float = Field(default=12.0, ge=1, le=300)
+    # The Redis the leases are kept in: the Dapr state store's (the same variable its component
+    # reads; host:port). Straight, as the gateway's request budget: docs/decisions/rate-limits-in-redis.md.
+    redis_host: str = "127.0.0.1:6379"
+    # Proxies whose X-Forwarded-For names the client (HAProxy with REPLICAS>1), as the gateway's.
+    trusted_proxies: frozenset[str] = frozenset()
     # How often each replica looks in the inbox for what other replicas stored for the users
     # connected to it (fanout.py): the longest a push can trail, when another replica stored it.
     follow_inbox_every_s: float = Field(default=0.2, gt=0, le=10)

@@ -6,7 +6,9 @@ disconnected (close code 1013) and catches up from the inbox when it reconnects.
 
 A user has at most `max_per_user` connections on one replica: a new one beyond that replaces the
 oldest, which is closed with TOO_MANY_CONNECTIONS (a browser's forgotten tab gives way to the tab
-in use; a script opening hundreds holds no more than the limit).
+in use; a script opening hundreds holds no more than the limit). The same bound holds across
+replicas, per user and per address, through leases in Redis (leases.py), which evict a
+connection here by its lease (`evict`).
 
 A notification can be offered to a connection more than once (the replica that stored it pushes
 it, and every replica's inbox follower offers what was stored lately): each connection takes an
@@ -53,6 +55,7 @@ class Connection:
         self._early: list[dict[str, Any]] | None = []
         self.overflowed = asyncio.Event()
         self.replaced = asyncio.Event()  # a newer connection of the user took its place
+        self.lease: str | None = None  # its place across replicas (leases.py), once taken
 
     def offer(self, notification: dict[str, Any]) -> None:
         if self._early is not None:
@@ -100,6 +103,15 @@ class Hub:
             del connections[old]
             old.replaced.set()
         return replaced
+
+    def evict(self, lease: str) -> None:
+        """A newer connection, here or on another replica, took the place of the one holding
+        this lease (leases.LeaseKeeper): it is closed like one replaced here."""
+        for connections in self._by_user.values():
+            for connection in connections:
+                if connection.lease == lease:
+                    connection.replaced.set()
+                    return
 
     def remove(self, connection: Connection) -> None:
         connections = self._by_user.get(connection.user_id)

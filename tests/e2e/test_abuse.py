@@ -1,7 +1,10 @@
 """Abuse resistance at the edge (docs/security.md): failed logins throttled per account and per
-address in the state store every auth replica shares, and a bound on each user's WebSockets."""
+address in the state store every auth replica shares, each client's request budget at the
+gateway counted in the Redis every gateway replica shares, and a bound on each user's WebSockets."""
 
 import json
+import random
+import socket
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -25,6 +28,14 @@ SHORT = {
     "SHOP_LOGIN_FAILURES_PER_ACCOUNT": str(ACCOUNT_LIMIT),
     "SHOP_LOGIN_FAILURES_PER_ADDRESS": str(ADDRESS_LIMIT),
 }
+# The gateway's per-user request budget, small and short for the same reasons (the suite runs
+# with it raised: harness/system.py). The per-address one stays raised: every test's anonymous
+# requests come from 127.0.0.1, the login tests' many failures too.
+BUDGET, BUDGET_WINDOW_S = 10, 5
+SMALL_BUDGET = {"SHOP_RATE_LIMIT_PER_USER": str(BUDGET), "SHOP_RATE_LIMIT_WINDOW_S": str(BUDGET_WINDOW_S)}
+# WebSockets per address, lowered from the suite's (every socket comes from 127.0.0.1).
+PER_ADDRESS = 7
+FEW_SOCKETS = {"SHOP_MAX_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS)}
 
 
 def log_in(email: str, password: str) -> httpx.Response:
@@ -49,20 +60,30 @@ def assert_throttled(response: httpx.Response, *, window_s: int) -> None:
 
 # --- WebSockets -----------------------------------------------------------------------------
 
-# One notifications replica (the limit holds per replica, docs/security.md).
-WS = f"ws://127.0.0.1:{app_ports('notifications', 8001)[0]}/ws"
+# Each notifications replica's own port (not HAProxy's): the sockets of one user are spread over
+# them, so the bound holds across replicas, not per replica.
+WS_PORTS = app_ports("notifications", 8001)
 PER_USER = 5  # services/notifications/config.py
+# Counted across replicas through leases renewed every quarter of socket_lease_s (12 s): a
+# replica closes its socket a newer one on another replica evicted within about 3 s.
+EVICTED_WITHIN_S = 10
 
 
-def open_socket(stack: ExitStack, user: User) -> ClientConnection:
-    ws = stack.enter_context(connect(f"{WS}?token={user.token}", open_timeout=5))
+def open_socket(stack: ExitStack, user: User, k: int = 0, source: str | None = None) -> ClientConnection:
+    """The user's socket on replica k (modulo their number), from `source` when given (an
+    address of the loopback network: Linux answers on all of 127.0.0.0/8)."""
+    port = WS_PORTS[k % len(WS_PORTS)]
+    sock = socket.create_connection(("127.0.0.1", port), 5, (source, 0)) if source else None
+    ws = stack.enter_context(
+        connect(f"ws://127.0.0.1:{port}/ws?token={user.token}", open_timeout=5, sock=sock)
+    )
     assert json.loads(ws.recv(timeout=5)) == {"event": "authorized"}
     return ws
 
 
-def closed_with(ws: ClientConnection) -> int | None:
+def closed_with(ws: ClientConnection, timeout: float = EVICTED_WITHIN_S) -> int | None:
     try:
-        ws.recv(timeout=5)
+        ws.recv(timeout=timeout)
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd else None
     return None
@@ -71,7 +92,7 @@ def closed_with(ws: ClientConnection) -> int | None:
 def test_a_users_sixth_websocket_closes_the_oldest(system: System) -> None:
     user = register()
     with ExitStack() as stack:
-        sockets = [open_socket(stack, user) for _ in range(PER_USER + 1)]
+        sockets = [open_socket(stack, user, k) for k in range(PER_USER + 1)]
         assert closed_with(sockets[0]) == 4429
         # The other five stay open.
         for ws in sockets[1:]:
@@ -86,20 +107,76 @@ def test_a_message_over_the_size_bound_closes_the_websocket(system: System) -> N
         assert closed_with(ws) == 1009
 
 
-# --- login throttling (last: the fixture restarts auth as it was when the module ends) ---
+# --- login throttling, the request budget, WebSockets per address (last: the fixture restarts
+# auth, the gateway and notifications as they were when the module ends) ---
 
 
 @pytest.fixture(scope="module")
 def short_windows(systems: SystemManager) -> Iterator[None]:
     system = systems.ensure(BROKER)
-    environs = app_environ("auth")
-    stop_app("auth")
-    system.restart_apps_and_wait({"auth": [{**environ, **SHORT} for environ in environs]})
+    changed = {"auth": SHORT, "gateway": SMALL_BUDGET, "notifications": FEW_SOCKETS}
+    environs = {app_id: app_environ(app_id) for app_id in changed}
+    for app_id in changed:
+        stop_app(app_id)
+    system.restart_apps_and_wait(
+        {app_id: [{**environ, **changed[app_id]} for environ in environs[app_id]] for app_id in changed}
+    )
     try:
         yield
     finally:
-        stop_app("auth")
-        system.restart_apps_and_wait({"auth": environs})
+        for app_id in changed:
+            stop_app(app_id)
+        system.restart_apps_and_wait(environs)
+
+
+def test_a_user_over_the_request_budget_is_refused_while_another_is_served(
+    system: System, short_windows: None
+) -> None:
+    """Every gateway replica counts in the same Redis: with two, a budget counted per replica
+    would let twice as many through."""
+    alice, bob = register(), register()
+
+    def products(user: User) -> httpx.Response:
+        return api("GET", "/products?limit=1", token=user.token)
+
+    answers: list[httpx.Response] = []
+    while len(answers) <= 2 * BUDGET and (not answers or answers[-1].status_code == 200):
+        answers.append(products(alice))
+
+    refused = answers[-1]
+    # A sliding window counter weighs in the window before: a request or two more may pass.
+    assert BUDGET <= len(answers) - 1 <= BUDGET + 2, [r.status_code for r in answers]
+    assert refused.status_code == 429, refused.text
+    assert refused.json() == {"detail": "too many requests, try again later", "code": "too_many_requests"}
+    wait_s = int(refused.headers["retry-after"])
+    assert 1 <= wait_s <= BUDGET_WINDOW_S
+    assert refused.headers["ratelimit"] == f'"user";r=0;t={wait_s}'
+    assert refused.headers["ratelimit-policy"] == f'"user";q={BUDGET};w={BUDGET_WINDOW_S}'
+
+    assert products(bob).status_code == 200
+    wait_until(
+        lambda: products(alice).status_code == 200,
+        timeout=3 * BUDGET_WINDOW_S,
+        what=f"alice served again after the {BUDGET_WINDOW_S} s window",
+    )
+
+
+def test_websockets_from_one_address_are_bounded_whoever_opens_them(
+    system: System, short_windows: None
+) -> None:
+    """From an address of its own, so that no other test's sockets count: a lease given back a
+    moment late would be the oldest."""
+    alice, bob = register(), register()
+    address = f"127.77.{random.randrange(256)}.{random.randrange(1, 255)}"
+    with ExitStack() as stack:
+        first = [open_socket(stack, alice, k, address) for k in range(PER_ADDRESS // 2 + 1)]
+        rest = [open_socket(stack, bob, k, address) for k in range(PER_ADDRESS - len(first) + 1)]
+        # One more than the address may hold: alice's oldest gives way, though she has fewer
+        # than her own bound.
+        assert closed_with(first[0]) == 4429
+        for ws in [*first[1:], *rest]:
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.2)
 
 
 def test_failed_logins_for_one_account_are_refused_with_429_then_even_with_its_password(

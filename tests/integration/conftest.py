@@ -1,6 +1,7 @@
 """The integration tier: one component against its real dependency (FerretDB, MariaDB), started
 by scripts/infra.sh as `make run` starts them. A dependency that cannot start fails the tests."""
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -75,3 +76,14 @@ def mariadb(mariadb_root: Engine) -> Iterator[Engine]:
     """A database of its own for one test (as a service's user would see it), dropped after it."""
     with own_database(mariadb_root) as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def redis_host() -> str:
+    """host:port of a real Redis: the shop's (started as `make run` starts it), or one of your
+    own named by IT_REDIS_HOST (to run these beside a running shop)."""
+    own = os.environ.get("IT_REDIS_HOST")
+    if own:
+        return own
+    _start("redis")
+    return "127.0.0.1:6379"

@@ -114,3 +114,14 @@ def test_notifications_are_counted_as_sent_once_on_the_socket_or_as_overflowed()
     asyncio.run(scenario())
 
     assert (pushed("sent") - before[0], pushed("overflowed") - before[1]) == (2, 1)
+
+
+def test_a_lease_evicted_across_replicas_closes_its_connection_here() -> None:
+    hub = Hub()
+    mine, other = Connection(FakeSocket(), "u1", 2), Connection(FakeSocket(), "u1", 2)  # type: ignore[arg-type]
+    mine.lease, other.lease = "0001|a", "0002|b"
+    hub.add(mine)
+    hub.add(other)
+    hub.evict("0001|a")
+    hub.evict("unknown|lease")  # gone already: nothing to close
+    assert (mine.replaced.is_set(), other.replaced.is_set()) == (True, False)

@@ -39,10 +39,10 @@ def test_haproxy_sends_the_public_ports_to_every_public_replica() -> None:
         assert f"127.0.0.1:{port} check" in config
 
 
-def test_the_gateway_reads_the_clients_address_from_haproxy_only() -> None:
+def test_the_public_apps_read_the_clients_address_from_haproxy_only() -> None:
     run = replicas.run_file(2)
     trusted = {app["appID"]: app["env"].get("SHOP_TRUSTED_PROXIES") for app in run["apps"]}
 
     assert "option forwardfor" in replicas.haproxy_config(run)
-    assert trusted["gateway"] == '["127.0.0.1"]'
-    assert trusted["notifications"] is trusted["auth"] is None
+    assert trusted["gateway"] == trusted["notifications"] == '["127.0.0.1"]'
+    assert trusted["auth"] is None

@@ -48,6 +48,9 @@ instances: [gateway, auth, customers, products, orders, order-view, notification
 secretstore: [gateway, auth, customers, products, orders, notifications]
 mariadb: [auth, customers, products, orders, notifications]
 mongodb: [order-view]
+# Apps whose own code reaches Redis: the gateway (request budget), notifications (WebSocket
+# leases); docs/decisions/rate-limits-in-redis.md.
+redis: [gateway, notifications]
 secrets:
   gateway: [jwt-signing-key]
   notifications: [jwt-signing-key, notifications-db-password]
