@@ -1,5 +1,6 @@
 """Between services: only an app's own sidecar calls the app (APP_API_TOKEN), only the app calls
-its sidecar (DAPR_API_TOKEN), only a topic's owner publishes to it (topic scoping), sidecars talk
+its sidecar (DAPR_API_TOKEN), each app with a pair of its own, so one app's token opens no other
+app's sidecar nor app; only a topic's owner publishes to it (topic scoping), sidecars talk
 to each other only over mutual TLS with certificates from the local Sentry, and each callee's
 sidecar admits only the calls components/access-control.yaml allows the caller."""
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from harness.shop import api
-from harness.system import ROOT, System, invoke, publish, secret, sidecar
+from harness.system import ROOT, SIDECARS, System, api_tokens, invoke, publish, sidecar
 from scripts.trust_root import generate
 
 PRODUCTS_APP = "http://127.0.0.1:8030"
@@ -22,11 +23,13 @@ PRODUCTS_APP = "http://127.0.0.1:8030"
 def test_an_internal_app_refuses_calls_that_bypass_its_sidecar(system: System) -> None:
     without = httpx.get(f"{PRODUCTS_APP}/products", timeout=10)
     forged = httpx.get(f"{PRODUCTS_APP}/products", headers={"dapr-api-token": "guess"}, timeout=10)
-    with_token = httpx.get(
-        f"{PRODUCTS_APP}/products", headers={"dapr-api-token": secret("app-api-token")}, timeout=10
-    )
+    # Another app's sidecar token: orders' sidecar calls orders, never products.
+    orders_sidecars = {"dapr-api-token": api_tokens("orders")["APP_API_TOKEN"]}
+    from_orders_sidecar = httpx.get(f"{PRODUCTS_APP}/products", headers=orders_sidecars, timeout=10)
+    its_sidecars = {"dapr-api-token": api_tokens("products")["APP_API_TOKEN"]}
+    with_token = httpx.get(f"{PRODUCTS_APP}/products", headers=its_sidecars, timeout=10)
 
-    assert without.status_code == forged.status_code == 401
+    assert without.status_code == forged.status_code == from_orders_sidecar.status_code == 401
     assert without.json()["code"] == "unauthorized"
     assert with_token.status_code == 200
     # Health probes stay open: daprd probes them without a token.
@@ -38,7 +41,26 @@ def test_a_sidecar_refuses_calls_without_the_dapr_api_token(system: System) -> N
 
     assert httpx.get(url, timeout=10).status_code == 401
     assert httpx.get(url, headers={"dapr-api-token": "guess"}, timeout=10).status_code == 401
-    assert httpx.get(url, headers={"dapr-api-token": secret("dapr-api-token")}, timeout=10).status_code == 200
+    assert httpx.get(url, headers=token_of("products"), timeout=10).status_code == 200
+
+
+def token_of(app_id: str) -> dict[str, str]:
+    return {"dapr-api-token": api_tokens(app_id)["DAPR_API_TOKEN"]}
+
+
+def test_an_apps_token_opens_its_own_sidecar_only(system: System) -> None:
+    # What leaks with orders' environment: orders' DAPR_API_TOKEN.
+    leaked = token_of("orders")
+    # The same request on each sidecar: what it serves (its metadata), which needs its token.
+    on_products = httpx.get(f"{sidecar('products')}/v1.0/metadata", headers=leaked, timeout=10)
+    on_orders = httpx.get(f"{sidecar('orders')}/v1.0/metadata", headers=leaked, timeout=10)
+    # Every pair is an app's own: no two apps share a token.
+    tokens = [value for app_id in SIDECARS for value in api_tokens(app_id).values()]
+
+    assert on_products.status_code == 401
+    assert on_orders.status_code == 200, on_orders.text
+    assert on_orders.json()["id"] == "orders"
+    assert len(set(tokens)) == len(tokens) == 2 * len(SIDECARS)
 
 
 def test_only_the_owning_service_may_publish_to_its_topic(system: System) -> None:
@@ -141,3 +163,4 @@ def test_a_tls_connection_without_a_certificate_from_sentry_is_refused(
         conn.recv(64)
         conn.recv(64)
     assert "CERTIFICATE" in str(refused.value).upper() or isinstance(refused.value, ConnectionResetError)
+
