@@ -25,11 +25,14 @@ APP_IDS = tuple(app["appID"] for app in yaml.safe_load((ROOT / "dapr.yaml").read
 # domain "public", namespace "default" when NAMESPACE is unset).
 TRUST_DOMAIN, NAMESPACE = "public", "default"
 
-# Workload certificates live 5 minutes here, so a run of the e2e suite sees each sidecar renew
-# its certificate while calls go on (daprd asks Sentry for a new one 2 minutes into its life:
-# "Successfully renewed workload identity" in its log). Dapr's default is 24 h. The clock skew
-# allowed is a minute: every process here shares one clock.
-MTLS = {"enabled": True, "workloadCertTTL": "5m", "allowedClockSkew": "1m"}
+# Workload certificates live 2 minutes here, so every sidecar renews its own every 30 s while
+# calls go on, and tests/e2e/test_security.py sees gateway's, orders' and products' renewed
+# during a stream of orders within a minute. Sentry dates a certificate back by the clock skew
+# allowed (a minute: every process here shares one clock), so it is valid from 1 minute before
+# it is signed to 2 minutes after, and daprd renews it halfway through (dapr/kit
+# crypto/spiffe: "Successfully renewed workload identity" in its log): 30 s after it got it.
+# Dapr's default is 24 h; a renewal costs a sidecar and Sentry a key pair and a signature.
+MTLS = {"enabled": True, "workloadCertTTL": "2m", "allowedClockSkew": "1m"}
 
 
 def access_control(app_id: str, callees: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Between services: only an app's own sidecar calls the app (APP_API_TOKEN), only the app calls
 its sidecar (DAPR_API_TOKEN), each app with a pair of its own, so one app's token opens no other
 app's sidecar nor app; only a topic's owner publishes to it (topic scoping), sidecars talk
-to each other only over mutual TLS with certificates from the local Sentry, and each callee's
-sidecar admits only the calls components/access-control.yaml allows the caller."""
+to each other only over mutual TLS with certificates from the local Sentry, renewed while orders
+go on without failing one, and each callee's sidecar admits only the calls
+components/access-control.yaml allows the caller."""
 
 import socket
 import sqlite3
@@ -13,9 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.shop import api
+from harness.shop import api, create_product, register
 from harness.system import ROOT, SIDECARS, System, api_tokens, invoke, publish, sidecar
+from harness.waiting import wait_until
 from scripts.trust_root import generate
+from tests.e2e.traffic import Ledger, OrderStream, reconcile, record
 
 PRODUCTS_APP = "http://127.0.0.1:8030"
 
@@ -164,3 +167,44 @@ def test_a_tls_connection_without_a_certificate_from_sentry_is_refused(
         conn.recv(64)
     assert "CERTIFICATE" in str(refused.value).upper() or isinstance(refused.value, ConnectionResetError)
 
+
+def certificate_serial(app_id: str, context: ssl.SSLContext) -> int:
+    """The serial number of the workload certificate an app's sidecar shows a new connection."""
+    # The handshake completes on the client's side before the sidecar refuses a client without a
+    # certificate: enough to read the sidecar's.
+    with (
+        socket.create_connection(internal_address(app_id), timeout=5) as raw,
+        context.wrap_socket(raw) as conn,
+    ):
+        return int(str(conn.getpeercert()["serialNumber"]), 16)
+
+
+# The sidecars an order passes through: the gateway's calls orders', which calls products'.
+ORDER_PATH = ("gateway", "orders", "products")
+
+
+def test_certificates_rotate_during_a_stream_of_orders_without_a_failed_request(
+    system: System, tmp_path: Path
+) -> None:
+    seller, buyers = register(), [register() for _ in range(3)]
+    product = create_product(seller, stock=10_000)
+    ledger = Ledger([buyer.id for buyer in buyers])
+    context = tls_context(tmp_path, None)
+    first = {app_id: certificate_serial(app_id, context) for app_id in ORDER_PATH}
+
+    with OrderStream(ledger, buyers, [product["id"]], rate=4, limit_s=120):
+        # Each renews every 30 s (scripts/dapr_configs.py).
+        wait_until(
+            lambda: all(certificate_serial(app_id, context) != first[app_id] for app_id in ORDER_PATH),
+            timeout=75,
+            what="the gateway's, orders' and products' sidecars to show renewed certificates",
+            interval=1,
+        )
+        # Orders keep flowing on the new certificates for a while.
+        renewed = ledger.sent
+        wait_until(lambda: ledger.sent >= renewed + 20, timeout=15, what="20 more orders sent")
+    result = record(reconcile("certificate rotation", ledger, drain_timeout=30, down_s=0.0, recover_s=0.0))
+
+    assert ledger.refused == {}, ledger.refused
+    assert len(ledger.acked) == ledger.sent
+    assert not result.problems(), result.problems()
