@@ -8,9 +8,10 @@ pkg/standalone/run.go: GetAppCommand adds `env`, GetDaprCommand adds nothing). E
 tokens to the CLI would give every app the same pair. So, for each app of RUN_FILE (dapr.yaml,
 or the replicas' run file), OUT has:
   - `env:` with the app's DAPR_API_TOKEN and APP_API_TOKEN, for the app;
-  - `runtimePath: .run/sidecars/<app-id>`, where the CLI finds `.dapr/bin/daprd`: a two-line
-    script that reads the same app's tokens (.run/api-tokens/<app-id>.env, scripts/gen_secrets.py)
-    and executes the real DAPRD in its place (same process, so the CLI stops it as before).
+  - `runtimePath: .run/sidecars/<app-id>`, where the CLI finds `.dapr/bin/daprd`: a short
+    script that reads the same app's tokens (.run/api-tokens/<app-id>.env, scripts/gen_secrets.py),
+    sets SHOP_RABBITMQ_URL to the app's own RabbitMQ user (scripts/rabbitmq_users.py) and
+    executes the real DAPRD in its place (same process, so the CLI stops it as before).
 Replicas of an app share its pair. OUT holds tokens: it is written under .run/, mode 0600, and
 every relative path in it is made absolute (the CLI reads them relative to the run file).
 """
@@ -21,12 +22,14 @@ import shlex
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENS_DIR = ROOT / ".run/api-tokens"
 SIDECARS_DIR = ROOT / ".run/sidecars"
+BROKER_PASSWORDS = ROOT / ".run/rabbitmq-users.json"
 
 
 def app_tokens(app_id: str) -> dict[str, str]:
@@ -38,18 +41,30 @@ def app_tokens(app_id: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
+def broker_url(app_id: str) -> str:
+    """SHOP_RABBITMQ_URL (scripts/env.sh) with the app's own RabbitMQ user and password."""
+    passwords = json.loads(BROKER_PASSWORDS.read_text()) if BROKER_PASSWORDS.exists() else {}
+    if app_id not in passwords:
+        sys.exit(f"no RabbitMQ password for {app_id} in {BROKER_PASSWORDS}: run 'make setup'")
+    url = urlsplit(os.environ.get("SHOP_RABBITMQ_URL", "amqp://127.0.0.1:5672"))
+    return urlunsplit(url._replace(netloc=f"{app_id}:{passwords[app_id]}@{url.hostname}:{url.port or 5672}"))
+
+
 def daprd_wrapper(app_id: str, daprd: Path) -> Path:
-    """The runtime path whose `.dapr/bin/daprd` starts DAPRD with this app's tokens."""
+    """The runtime path whose `.dapr/bin/daprd` starts DAPRD with this app's tokens, and with
+    its own RabbitMQ user (the sidecar's only: the app never talks to the broker)."""
     runtime = SIDECARS_DIR / app_id
     script = runtime / ".dapr/bin/daprd"
     script.parent.mkdir(parents=True, exist_ok=True)
+    script.touch(mode=0o700)
+    script.chmod(0o700)
     script.write_text(
         "#!/bin/sh\n"
-        f"# {app_id}'s sidecar with {app_id}'s own API tokens (scripts/app_tokens.py writes this).\n"
+        f"# {app_id}'s sidecar with {app_id}'s own API tokens and RabbitMQ user (scripts/app_tokens.py).\n"
         f"set -a; . {shlex.quote(str(TOKENS_DIR / f'{app_id}.env'))}; set +a\n"
+        f"export SHOP_RABBITMQ_URL={shlex.quote(broker_url(app_id))}\n"
         f'exec {shlex.quote(str(daprd))} "$@"\n'
     )
-    script.chmod(0o700)
     return runtime
 
 

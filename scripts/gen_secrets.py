@@ -1,5 +1,6 @@
 """Generates the local secrets, once: the file the Dapr secret store reads (.run/secrets.json),
-each app's API tokens (.run/api-tokens/<app-id>.env) and Sentry's trust root (.run/sentry/).
+each app's API tokens (.run/api-tokens/<app-id>.env), each app's RabbitMQ password
+(.run/rabbitmq-users.json) and Sentry's trust root (.run/sentry/).
 
 Database passwords, the JWT signing key, the first admin's credentials and the app/sidecar API
 tokens live only here, never in code. .run/ is git-ignored. Existing values are kept; missing
@@ -61,6 +62,21 @@ def ensure_api_tokens(directory: Path) -> str:
     return f"API tokens in {directory}"
 
 
+def ensure_broker_passwords(path: Path) -> str:
+    """Each app's own RabbitMQ password (its sidecar connects as the app's user, which
+    scripts/infra.sh creates with permissions for that app's exchanges and queues only:
+    scripts/rabbitmq_users.py)."""
+    passwords = json.loads(path.read_text()) if path.exists() else {}
+    missing = [app_id for app_id in APP_IDS if not passwords.get(app_id)]
+    if not missing:
+        return f"RabbitMQ passwords in {path}"
+    passwords.update({app_id: secrets.token_urlsafe(24) for app_id in missing})
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps(passwords, indent=2) + "\n")
+    return f"RabbitMQ passwords of {', '.join(missing)} generated in {path}"
+
+
 def drop_shared_tokens(secrets_file: Path, values: dict[str, str]) -> dict[str, str]:
     """Forgets the one pair every app shared (an older setup's), from the secret store and its
     env file, so no app can read a token that once opened every sidecar."""
@@ -87,6 +103,7 @@ def main(path: str) -> None:
         added = "added " + ", ".join(sorted(missing)) + " to" if existing else "generated"
         print(f"[secrets] {added} {target}")
     print(f"[secrets] {ensure_api_tokens(target.with_name('api-tokens'))}")
+    print(f"[secrets] {ensure_broker_passwords(target.with_name('rabbitmq-users.json'))}")
     print(f"[secrets] {trust_root.ensure(target.with_name('sentry'))}")
 
 

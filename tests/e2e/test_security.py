@@ -5,13 +5,17 @@ to each other only over mutual TLS with certificates from the local Sentry, rene
 go on without failing one, and each callee's sidecar admits only the calls
 components/access-control.yaml allows the caller."""
 
+import json
+import os
 import socket
 import sqlite3
 import ssl
+import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
+import pika
 import pytest
 
 from harness.shop import api, create_product, register
@@ -21,6 +25,8 @@ from scripts.trust_root import generate
 from tests.e2e.traffic import Ledger, OrderStream, reconcile, record
 
 PRODUCTS_APP = "http://127.0.0.1:8030"
+# RabbitMQ's port mapper (scripts/infra.sh), which rabbitmqctl finds the node through.
+EPMD_PORT = os.environ.get("SHOP_EPMD_PORT", "4371")
 
 
 def test_an_internal_app_refuses_calls_that_bypass_its_sidecar(system: System) -> None:
@@ -208,3 +214,55 @@ def test_certificates_rotate_during_a_stream_of_orders_without_a_failed_request(
     assert ledger.refused == {}, ledger.refused
     assert len(ledger.acked) == ledger.sent
     assert not result.problems(), result.problems()
+
+
+def broker_user(app_id: str) -> pika.BlockingConnection:
+    """A connection to RabbitMQ as an app's own user, as its sidecar connects."""
+    password = json.loads((ROOT / ".run/rabbitmq-users.json").read_text())[app_id]
+    credentials = pika.PlainCredentials(app_id, password)
+    return pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672, credentials=credentials))
+
+
+@pytest.mark.parametrize(
+    ("app_id", "attempt"),
+    [
+        ("products", "publish to orders"),
+        ("gateway", "publish to orders"),
+        ("notifications", "read order-view-orders"),
+    ],
+)
+def test_an_apps_rabbitmq_user_is_refused_another_apps_exchange_or_queue(
+    system: System, app_id: str, attempt: str
+) -> None:
+    # Whatever the suite's broker: RabbitMQ always runs, with every app's user.
+    action, name = attempt.split(" ", 1)
+    with broker_user(app_id) as connection:
+        channel = connection.channel()
+        channel.confirm_delivery()  # a publish waits for the broker's answer
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            if action == "publish":
+                channel.basic_publish(exchange=name.removeprefix("to "), routing_key="", body=b"{}")
+            else:
+                channel.basic_get(queue=name)
+
+    assert refused.value.reply_code == 403
+    assert f"access to {'exchange' if action == 'publish' else 'queue'} '{name.removeprefix('to ')}'" in (
+        refused.value.reply_text
+    )
+    assert f"refused for user '{app_id}'" in refused.value.reply_text
+
+
+def test_each_sidecar_connects_to_rabbitmq_as_its_apps_own_user(system: System) -> None:
+    listed = subprocess.run(
+        # Not Debian's /usr/sbin/rabbitmqctl, which runs as the rabbitmq user, with another
+        # Erlang cookie than the node scripts/infra.sh starts as this user.
+        ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "list_connections", "user"],
+        env={**os.environ, "RABBITMQ_NODENAME": "rabbit@localhost", "ERL_EPMD_PORT": EPMD_PORT},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+    # On another broker (make test-brokers) no sidecar connects to RabbitMQ.
+    expected = set(SIDECARS) if system.broker == "rabbitmq" else set()
+    assert set(listed) - {"user"} == expected, listed
