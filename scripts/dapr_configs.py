@@ -7,7 +7,8 @@ Every sidecar runs with components/config.yaml (name resolution, tracing, metric
     `dapr run` sees `mtls.enabled` and gives daprd --enable-mtls --sentry-address localhost:50001;
   - its own access control: who may call this app, with which verbs and paths
     (components/access-control.yaml). Access control is enforced by the callee's sidecar, so
-    each app needs a Configuration of its own.
+    each app needs a Configuration of its own;
+  - the secrets it may read (SECRETS below).
 Sentry reads the `mtls` section only (the workload certificates' lifetime).
 """
 
@@ -33,6 +34,29 @@ TRUST_DOMAIN, NAMESPACE = "public", "default"
 # crypto/spiffe: "Successfully renewed workload identity" in its log): 30 s after it got it.
 # Dapr's default is 24 h; a renewal costs a sidecar and Sentry a key pair and a signature.
 MTLS = {"enabled": True, "workloadCertTTL": "2m", "allowedClockSkew": "1m"}
+
+
+# The secrets each app's sidecar may read from the secret store (what the app reads when it
+# starts: the JWT key, its database password, auth the first admin); any other is refused, 403
+# ERR_PERMISSION_DENIED. Without this every app could read every secret in .run/secrets.json.
+# The Helm chart lets each app's ServiceAccount read the same Secrets (its "shop.uses"), and
+# renders the same scopes: tests/unit/test_helm_chart.py compares them.
+SECRETS = {
+    "gateway": ["jwt-signing-key"],
+    "notifications": ["jwt-signing-key", "notifications-db-password"],
+    "auth": ["jwt-signing-key", "admin-email", "admin-password", "auth-db-password"],
+    "customers": ["customers-db-password"],
+    "products": ["products-db-password"],
+    "orders": ["orders-db-password"],
+    "order-view": [],
+}
+
+
+def secret_scopes(app_id: str) -> dict[str, Any]:
+    """The `secrets` section of `app_id`'s sidecar: its own secrets, none other."""
+    return {
+        "scopes": [{"storeName": "secretstore", "defaultAccess": "deny", "allowedSecrets": SECRETS[app_id]}]
+    }
 
 
 def access_control(app_id: str, callees: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -69,6 +93,7 @@ def configurations() -> dict[str, dict[str, Any]]:
         config["metadata"]["name"] = f"shop-{app_id}"
         config["spec"]["mtls"] = dict(MTLS)
         config["spec"]["accessControl"] = access_control(app_id, callees)
+        config["spec"]["secrets"] = secret_scopes(app_id)
         made[f"{app_id}.yaml"] = config
     made["sentry.yaml"] = {
         "apiVersion": base["apiVersion"],

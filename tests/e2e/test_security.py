@@ -72,6 +72,17 @@ def test_an_apps_token_opens_its_own_sidecar_only(system: System) -> None:
     assert len(set(tokens)) == len(tokens) == 2 * len(SIDECARS)
 
 
+def test_a_sidecar_gives_its_app_only_the_apps_own_secrets(system: System) -> None:
+    store = f"{sidecar('gateway')}/v1.0/secrets/secretstore"
+    own = httpx.get(f"{store}/jwt-signing-key", headers=token_of("gateway"), timeout=10)
+    # Another service's database password: the gateway has no database.
+    other = httpx.get(f"{store}/orders-db-password", headers=token_of("gateway"), timeout=10)
+
+    assert own.status_code == 200
+    assert other.status_code == 403
+    assert other.json()["errorCode"] == "ERR_PERMISSION_DENIED"
+
+
 def test_only_the_owning_service_may_publish_to_its_topic(system: System) -> None:
     event = {
         "specversion": "1.0",
