@@ -1,9 +1,10 @@
 """Between services: only an app's own sidecar calls the app (APP_API_TOKEN), only the app calls
 its sidecar (DAPR_API_TOKEN), each app with a pair of its own, so one app's token opens no other
-app's sidecar nor app; only a topic's owner publishes to it (topic scoping), sidecars talk
-to each other only over mutual TLS with certificates from the local Sentry, renewed while orders
-go on without failing one, and each callee's sidecar admits only the calls
-components/access-control.yaml allows the caller."""
+app's sidecar nor app; a sidecar gives its app only the app's own secrets; only a topic's owner
+publishes to it (topic scoping), and RabbitMQ itself refuses one app's user another's exchange
+or queue; sidecars talk to each other only over mutual TLS with certificates from the local
+Sentry, renewed while orders go on without failing one, and each callee's sidecar admits only
+the calls components/access-control.yaml allows the caller."""
 
 import json
 import os
