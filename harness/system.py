@@ -336,9 +336,15 @@ def secret(name: str) -> str:
     return str(json.loads((ROOT / ".run/secrets.json").read_text())[name])
 
 
-def sidecar_headers() -> dict[str, str]:
-    """What an app sends its sidecar: without DAPR_API_TOKEN the sidecar refuses the call."""
-    return {"dapr-api-token": secret("dapr-api-token")}
+def api_tokens(app_id: str) -> dict[str, str]:
+    """An app's own pair of API tokens, DAPR_API_TOKEN and APP_API_TOKEN (scripts/gen_secrets.py)."""
+    lines = (ROOT / f".run/api-tokens/{app_id}.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def sidecar_headers(app_id: str) -> dict[str, str]:
+    """What an app sends its own sidecar: without that app's DAPR_API_TOKEN the sidecar refuses."""
+    return {"dapr-api-token": api_tokens(app_id)["DAPR_API_TOKEN"]}
 
 
 def invoke(app_id: str, method: str, path: str, *, via: str = "gateway", **kwargs: Any) -> tuple[int, Any]:
@@ -346,7 +352,7 @@ def invoke(app_id: str, method: str, path: str, *, via: str = "gateway", **kwarg
     (the callee's sidecar admits only what components/access-control.yaml allows `via`; an app's
     own sidecar calls it directly, without that check: how the tests read an app's own state).
     A 4xx arrives as 200 plus x-shop-status (services/shared/app.py), restored here."""
-    headers = {**sidecar_headers(), **kwargs.pop("headers", {})}
+    headers = {**sidecar_headers(via), **kwargs.pop("headers", {})}
     response = httpx.request(
         method,
         f"{sidecar(via)}/v1.0/invoke/{app_id}/method/{path}",
@@ -364,7 +370,7 @@ def publish(app_id: str, topic: str, event: dict[str, Any]) -> httpx.Response:
     return httpx.post(
         f"{sidecar(app_id)}/v1.0/publish/pubsub/{topic}",
         content=json.dumps(event),
-        headers={"content-type": "application/cloudevents+json", **sidecar_headers()},
+        headers={"content-type": "application/cloudevents+json", **sidecar_headers(app_id)},
         timeout=10,
     )
 

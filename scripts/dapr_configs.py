@@ -7,7 +7,8 @@ Every sidecar runs with components/config.yaml (name resolution, tracing, metric
     `dapr run` sees `mtls.enabled` and gives daprd --enable-mtls --sentry-address localhost:50001;
   - its own access control: who may call this app, with which verbs and paths
     (components/access-control.yaml). Access control is enforced by the callee's sidecar, so
-    each app needs a Configuration of its own.
+    each app needs a Configuration of its own;
+  - the secrets it may read (SECRETS below).
 Sentry reads the `mtls` section only (the workload certificates' lifetime).
 """
 
@@ -25,11 +26,37 @@ APP_IDS = tuple(app["appID"] for app in yaml.safe_load((ROOT / "dapr.yaml").read
 # domain "public", namespace "default" when NAMESPACE is unset).
 TRUST_DOMAIN, NAMESPACE = "public", "default"
 
-# Workload certificates live 5 minutes here, so a run of the e2e suite sees each sidecar renew
-# its certificate while calls go on (daprd asks Sentry for a new one 2 minutes into its life:
-# "Successfully renewed workload identity" in its log). Dapr's default is 24 h. The clock skew
-# allowed is a minute: every process here shares one clock.
-MTLS = {"enabled": True, "workloadCertTTL": "5m", "allowedClockSkew": "1m"}
+# Workload certificates live 2 minutes here, so every sidecar renews its own every 30 s while
+# calls go on, and tests/e2e/test_security.py sees gateway's, orders' and products' renewed
+# during a stream of orders within a minute. Sentry dates a certificate back by the clock skew
+# allowed (a minute: every process here shares one clock), so it is valid from 1 minute before
+# it is signed to 2 minutes after, and daprd renews it halfway through (dapr/kit
+# crypto/spiffe: "Successfully renewed workload identity" in its log): 30 s after it got it.
+# Dapr's default is 24 h; a renewal costs a sidecar and Sentry a key pair and a signature.
+MTLS = {"enabled": True, "workloadCertTTL": "2m", "allowedClockSkew": "1m"}
+
+
+# The secrets each app's sidecar may read from the secret store (what the app reads when it
+# starts: the JWT key, its database password, auth the first admin); any other is refused, 403
+# ERR_PERMISSION_DENIED. Without this every app could read every secret in .run/secrets.json.
+# The Helm chart lets each app's ServiceAccount read the same Secrets (its "shop.uses"), and
+# renders the same scopes: tests/unit/test_helm_chart.py compares them.
+SECRETS = {
+    "gateway": ["jwt-signing-key"],
+    "notifications": ["jwt-signing-key", "notifications-db-password"],
+    "auth": ["jwt-signing-key", "admin-email", "admin-password", "auth-db-password"],
+    "customers": ["customers-db-password"],
+    "products": ["products-db-password"],
+    "orders": ["orders-db-password"],
+    "order-view": [],
+}
+
+
+def secret_scopes(app_id: str) -> dict[str, Any]:
+    """The `secrets` section of `app_id`'s sidecar: its own secrets, none other."""
+    return {
+        "scopes": [{"storeName": "secretstore", "defaultAccess": "deny", "allowedSecrets": SECRETS[app_id]}]
+    }
 
 
 def access_control(app_id: str, callees: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -66,6 +93,7 @@ def configurations() -> dict[str, dict[str, Any]]:
         config["metadata"]["name"] = f"shop-{app_id}"
         config["spec"]["mtls"] = dict(MTLS)
         config["spec"]["accessControl"] = access_control(app_id, callees)
+        config["spec"]["secrets"] = secret_scopes(app_id)
         made[f"{app_id}.yaml"] = config
     made["sentry.yaml"] = {
         "apiVersion": base["apiVersion"],

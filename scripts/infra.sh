@@ -85,6 +85,28 @@ CONF
     spawn rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
 }
 
+# Each app's own RabbitMQ user (scripts/rabbitmq_users.py: permissions for that app's exchanges
+# and queues only), imported once into the broker's data: they stay across restarts, and come
+# again when the passwords, the topic scoping or the script change (a stamp in the data dir).
+rabbitmq_users() {
+  local defs="$run/rabbitmq-definitions.json" stamp="$data/rabbitmq/users-imported"
+  local source
+  for source in "$run/rabbitmq-users.json" "$root/components/brokers/rabbitmq/pubsub.yaml" "$root/scripts/rabbitmq_users.py"; do
+    [ -f "$source" ] || die "no $source: run 'make setup' first"
+    [ "$defs" -nt "$source" ] || { rm -f "$defs"; break; }
+  done
+  [ -f "$defs" ] || "$root/.venv/bin/python" "$root/scripts/rabbitmq_users.py" "$defs" \
+    || die "could not write RabbitMQ's users (scripts/rabbitmq_users.py); see the message above"
+  [ "$stamp" -nt "$defs" ] && return
+  # The CLI itself, not Debian's /usr/sbin wrapper: that one runs it as the rabbitmq user, whose
+  # Erlang cookie is not this node's (started as this user, with this $HOME's cookie).
+  RABBITMQ_NODENAME=rabbit@localhost ERL_EPMD_PORT="$EPMD_PORT" HOME="$HOME" \
+    /usr/lib/rabbitmq/bin/rabbitmqctl -q import_definitions "$defs" >>"$logs/rabbitmq.log" 2>&1 \
+    || die "could not create the apps' RabbitMQ users; see $logs/rabbitmq.log"
+  touch "$stamp"
+  log "rabbitmq: a user per app (scripts/rabbitmq_users.py)"
+}
+
 start_mariadb() {
   running mariadb && port_open 3306 && { log "mariadb already running"; return; }
   need mariadbd 2>/dev/null || need /usr/sbin/mariadbd
@@ -301,6 +323,7 @@ up() {
   wait_for sentry 30 curl -sf http://127.0.0.1:28083/healthz
   [ -z "$extra" ] || wait_for_broker "$extra"
   wait_for_broker rabbitmq
+  rabbitmq_users
   [ "${TRACING:-0}" = 1 ] && wait_for zipkin 90 curl -sf http://127.0.0.1:9411/health
   log "infrastructure up (logs in $logs)"
 }

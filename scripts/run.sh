@@ -54,10 +54,11 @@ ln -sfn "../components/brokers/$BROKER" .run/broker
 log "broker: $BROKER (components/brokers/$BROKER)"
 BROKER=$BROKER TRACING=${TRACING:-0} scripts/infra.sh up
 
-# The tokens between apps and sidecars (made by make setup): every daprd and every app inherits
-# them from this environment through `dapr run`.
-[ -f .run/api-tokens.env ] || { log "no .run/api-tokens.env: run 'make setup'"; exit 1; }
-set -a; source .run/api-tokens.env; set +a
+# The tokens between each app and its own sidecar (made by make setup), a pair per app: the run
+# file `dapr run` reads gets them (scripts/app_tokens.py says how), so none is in this environment.
+[ -d .run/api-tokens ] || { log "no .run/api-tokens/: run 'make setup'"; exit 1; }
+.venv/bin/python scripts/app_tokens.py "$runfile" "$DAPR_RUNTIME_PATH/.dapr/bin/daprd" .run/run.yaml
+runfile=.run/run.yaml
 # mTLS between sidecars: every daprd trusts certificates that chain up to the local root (its
 # workload certificate comes from Sentry, which scripts/infra.sh started).
 DAPR_TRUST_ANCHORS=$(cat .run/sentry/ca.crt)

@@ -57,8 +57,10 @@ metadata:
 """)
     for key in SECRET_KEYS:
         kubectl_create_secret(cluster, key, {key: secrets.token_urlsafe(16)})
-    kubectl_create_secret(cluster, "dapr-shop-dapr-api-token", {"token": secrets.token_urlsafe(24)})
-    kubectl_create_secret(cluster, "dapr-shop-app-api-token", {"token": secrets.token_urlsafe(24)})
+    for app in sorted(APP_IDS):
+        for token in ("dapr", "app"):
+            name = f"dapr-shop-{app}-{token}-api-token"
+            kubectl_create_secret(cluster, name, {"token": secrets.token_urlsafe(24)})
     kubectl_create_secret(
         cluster,
         "dapr-shop-connections",
@@ -153,13 +155,15 @@ def test_every_pod_was_admitted_scheduled_and_given_its_sidecar(shop: ControlPla
         args = dict(zip(daprd["args"], daprd["args"][1:], strict=False))
         assert args["--app-id"] == notes["dapr.io/app-id"]
         assert args["--app-port"] == notes["dapr.io/app-port"]
-        assert args["--config"] == "shop"
+        assert args["--config"] == f"shop-{notes['dapr.io/app-id']}"
         # The ports the chart's NetworkPolicies open: sidecar-to-sidecar gRPC, metrics.
         assert (args["--dapr-internal-grpc-port"], args["--metrics-port"]) == (str(policy_ports[0]), "9090")
         assert args["--control-plane-address"].startswith("dapr-api.dapr-system.svc")
         env = {e["name"]: e for e in daprd["env"]}
-        assert env["DAPR_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "dapr-shop-dapr-api-token"
-        assert env["APP_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "dapr-shop-app-api-token"
+        # The app's own tokens: no two apps share one.
+        app = notes["dapr.io/app-id"]
+        assert env["DAPR_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == f"dapr-shop-{app}-dapr-api-token"
+        assert env["APP_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == f"dapr-shop-{app}-app-api-token"
         # mTLS: the sidecar gets Sentry's trust anchors and asks Sentry for its certificate.
         assert "--enable-mtls" in daprd["args"]
         assert "BEGIN CERTIFICATE" in env["DAPR_TRUST_ANCHORS"]["value"]

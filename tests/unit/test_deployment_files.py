@@ -47,6 +47,15 @@ def test_every_app_in_dapr_yaml_has_a_compose_service_and_a_sidecar_with_the_sam
         assert compose[app_id]["environment"]["APP_PORT"] == str(app["appPort"])
 
 
+def test_each_compose_app_and_its_sidecar_share_a_token_file_no_other_app_reads() -> None:
+    compose = load("docker-compose.yml")["services"]
+    for app_id in APP_IDS:
+        own = f".run/api-tokens/{app_id}.env"  # scripts/gen_secrets.py
+        assert compose[app_id]["env_file"] == compose[f"{app_id}-dapr"]["env_file"] == own, app_id
+    readers = [name for name, service in compose.items() if "env_file" in service]
+    assert len(readers) == 2 * len(APP_IDS)
+
+
 def test_every_path_compose_mounts_exists_in_the_repository() -> None:
     compose = load("docker-compose.yml")["services"]
     for name, service in compose.items():

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts import dapr_configs
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "dapr-shop"
 BROKERS = sorted(path.name for path in (ROOT / "components" / "brokers").iterdir())
@@ -143,8 +145,13 @@ def test_every_app_is_a_deployment_with_its_sidecar_annotations_and_probes() -> 
         notes = pod["metadata"]["annotations"]
         assert notes["dapr.io/enabled"] == "true"
         assert notes["dapr.io/app-port"] == str(ports[app_id]), "the app ports are dapr.yaml's"
-        assert notes["dapr.io/config"] == "shop"
-        assert notes["dapr.io/api-token-secret"] and notes["dapr.io/app-token-secret"]
+        assert notes["dapr.io/config"] == f"shop-{app_id}"
+        # A pair of token Secrets per app, the same ones its container reads.
+        assert notes["dapr.io/api-token-secret"] == f"dapr-shop-{app_id}-dapr-api-token"
+        assert notes["dapr.io/app-token-secret"] == f"dapr-shop-{app_id}-app-api-token"
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        assert env["DAPR_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == notes["dapr.io/api-token-secret"]
+        assert env["APP_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == notes["dapr.io/app-token-secret"]
         assert notes["dapr.io/enable-app-health-check"] == "true"
         (container,) = pod["spec"]["containers"]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -284,14 +291,29 @@ def test_resiliency_and_subscriptions_are_those_of_the_components_directory() ->
         assert rendered == expected
 
 
-def test_the_configuration_is_that_of_the_components_directory() -> None:
-    (rendered,) = by_kind(
+def test_each_apps_configuration_is_the_one_make_run_gives_its_sidecar() -> None:
+    """components/config.yaml plus the app's access control (scripts/dapr_configs.py), with the
+    Kubernetes differences above; mTLS is the control plane's there, so not in the app's."""
+    rendered = by_kind(
         render("--set", "infrastructure.zipkinEndpoint=http://z:9411/api/v2/spans"), "Configuration"
-    ).values()
-    local = next(load_all(ROOT / "components" / "config.yaml"))
-    del local["spec"]["nameResolution"]
-    local["spec"]["tracing"]["zipkin"]["endpointAddress"] = "http://z:9411/api/v2/spans"
-    assert comparable(rendered) == local
+    )
+    local = dapr_configs.configurations()
+    assert set(rendered) == {f"shop-{app_id}" for app_id in APP_IDS}
+    for app_id in APP_IDS:
+        expected = local[f"{app_id}.yaml"]
+        del expected["spec"]["nameResolution"], expected["spec"]["mtls"]
+        expected["spec"]["tracing"]["zipkin"]["endpointAddress"] = "http://z:9411/api/v2/spans"
+        for policy in expected["spec"]["accessControl"]["policies"]:
+            policy["namespace"] = "shop"  # the release's namespace
+        assert comparable(rendered[f"shop-{app_id}"]) == expected, app_id
+
+
+def test_the_charts_access_control_is_a_copy_of_the_components_one() -> None:
+    # Helm reads only files inside the chart: components/access-control.yaml is copied there.
+    copy = CHART / "files" / "access-control.yaml"
+    assert copy.read_text() == (ROOT / "components" / "access-control.yaml").read_text(), (
+        f"cp components/access-control.yaml {copy.relative_to(ROOT)}"
+    )
 
 
 def test_changing_the_broker_changes_only_the_pubsub_component() -> None:

@@ -13,6 +13,12 @@
 {{- printf "%s-%s" (include "shop.fullname" .root) .app | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* The Secret holding one app's DAPR_API_TOKEN ("dapr") or APP_API_TOKEN ("app"), key `token`:
+"<secrets.apiTokenSecretPrefix>-<app-id>-<dapr|app>-api-token". */}}
+{{- define "shop.tokenSecret" -}}
+{{- printf "%s-%s-%s-api-token" .root.Values.secrets.apiTokenSecretPrefix .app .token -}}
+{{- end -}}
+
 {{- define "shop.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/part-of: {{ include "shop.fullname" . }}
