@@ -72,14 +72,14 @@ def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_
         engine, outbox, DaprSidecar(app_id="test", timeout_s=1, client=client), idle_poll_s=60
     )
     looks = 0
-    fetch = relay._fetch
+    take_turn = relay._take_turn
 
-    def counted_fetch() -> list[Any]:
+    def counted_take_turn() -> Any:
         nonlocal looks
         looks += 1
-        return fetch()
+        return take_turn()
 
-    relay._fetch = counted_fetch  # type: ignore[method-assign]
+    relay._take_turn = counted_take_turn  # type: ignore[method-assign]
 
     async def scenario() -> None:
         relay._wake = WatchedWake()
