@@ -119,8 +119,14 @@ class OutboxRelay:
         idle_poll_s: float = 0.5,
         max_backoff_s: float = 10.0,
         turn_wait_s: float = 2.0,
+        autocommit: Engine | None = None,
     ) -> None:
         self.engine = engine
+        # The turns run on `autocommit` (services.shared.db.autocommit_engine) when given: each
+        # statement commits as it runs, so marking rows sent costs the UPDATE alone. Else on
+        # `engine`, committing the marks (SQLite in the unit tests).
+        self.turns = autocommit or engine
+        self._commits = autocommit is None
         self.outbox = outbox
         self.dapr = dapr
         self.batch_size = batch_size
@@ -230,7 +236,7 @@ class OutboxRelay:
     def _take_turn(self) -> tuple[Connection, list[Any]] | None:
         """This relay's turn and the batch of rows to publish in it, on the connection that holds
         the turn; None when another relay kept the turn or nothing is waiting."""
-        holder = self.engine.connect()
+        holder = self.turns.connect()
         try:
             if not take_named_lock(holder, RELAY_LOCK, wait_s=self.turn_wait_s):
                 holder.close()
@@ -245,8 +251,8 @@ class OutboxRelay:
         return holder, rows
 
     def _end_turn(self, holder: Connection, sent: list[int], failed: int | None) -> None:
-        """Marks the rows published (and counts an attempt at the one that failed), commits, then
-        gives the turn back: the next relay reads only after these rows are marked."""
+        """Marks the rows published (and counts an attempt at the one that failed), then gives the
+        turn back: the next relay reads only after these marks are committed."""
         try:
             if sent:
                 holder.execute(
@@ -258,7 +264,7 @@ class OutboxRelay:
                     .where(self.outbox.c.seq == failed)
                     .values(attempts=self.outbox.c.attempts + 1)
                 )
-            if sent or failed is not None:
+            if self._commits and (sent or failed is not None):
                 holder.commit()
             release_named_lock(holder, RELAY_LOCK)
         finally:
