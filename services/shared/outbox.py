@@ -22,7 +22,6 @@ them, daprd sends a request's messages concurrently): rows go out one publish ea
 """
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from typing import Any
@@ -117,6 +116,7 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         idle_poll_s: float = 0.5,
+        max_idle_poll_s: float = 4.0,
         max_backoff_s: float = 10.0,
         turn_wait_s: float = 2.0,
         autocommit: Engine | None = None,
@@ -130,7 +130,12 @@ class OutboxRelay:
         self.outbox = outbox
         self.dapr = dapr
         self.batch_size = batch_size
+        # Without commits of its own, a relay still looks now and then (rows another replica's
+        # relay left when it died): every idle_poll_s after activity, then half as often after
+        # each look that found nothing, down to every max_idle_poll_s. Most of a publishing
+        # service's idle CPU was its relay looking twice a second.
         self.idle_poll_s = idle_poll_s
+        self.max_idle_poll_s = max(idle_poll_s, max_idle_poll_s)
         self.max_backoff_s = max_backoff_s
         # How long a relay waits for another replica's batch to finish. Past it, it leaves its
         # rows to that relay (or to its own next look): waiting longer only holds a connection.
@@ -182,6 +187,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = 0.0
+        idle_wait = self.idle_poll_s
         while True:
             try:
                 # Cleared before looking, not after: a commit while this batch is published
@@ -189,9 +195,14 @@ class OutboxRelay:
                 self._wake.clear()
                 published = await self.publish_pending()
                 backoff = 0.0
+                if published:
+                    idle_wait = self.idle_poll_s
                 if published < self.batch_size:  # nothing more was there: wait for a commit
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), idle_wait)
+                        idle_wait = self.idle_poll_s
+                    except TimeoutError:  # no commit meanwhile: the next look waits longer
+                        idle_wait = min(self.max_idle_poll_s, idle_wait * 2)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker, sidecar or database down: wait and retry

@@ -95,3 +95,42 @@ def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_
 
     # One look for each batch, none finding nothing: each batch was shorter than batch_size.
     assert (published, looks) == (["first", "second"], 2)
+
+
+def test_an_idle_relay_looks_less_and_less_often_and_at_once_again_after_a_commit(  # type: ignore[no-untyped-def]
+    make_db, monkeypatch
+) -> None:
+    engine = make_db(metadata)
+    unused = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(204)))
+    relay = OutboxRelay(
+        engine,
+        outbox,
+        DaprSidecar(app_id="test", timeout_s=1, client=unused),
+        idle_poll_s=0.5,
+        max_idle_poll_s=4,
+    )
+    waits: list[float] = []
+    done = asyncio.Event()
+
+    async def wait_for(awaitable: Any, timeout: float) -> None:
+        """Each look's wait for a commit: none comes, except after the fifth look."""
+        awaitable.close()
+        waits.append(timeout)
+        if len(waits) == 7:
+            done.set()
+            await asyncio.Event().wait()  # the relay stays here until stopped
+        if len(waits) != 5:
+            raise TimeoutError
+
+    monkeypatch.setattr("services.shared.outbox.asyncio.wait_for", wait_for)
+
+    async def scenario() -> None:
+        relay.start()
+        try:
+            await done.wait()
+        finally:
+            await relay.stop()
+
+    asyncio.run(scenario())
+
+    assert waits == [0.5, 1, 2, 4, 4, 0.5, 1]
