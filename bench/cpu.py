@@ -1,6 +1,7 @@
 """`make bench-cpu`: the two CPU figures of `make bench` alone, in about 2 minutes: CPU per
 order placed and applied at a steady rate, and CPU per uncached product read, each summed over
-every process of the shop and split by process. For measuring a change against the commit
+every process of the shop and split by process; and beside them what the shop spends idle, per
+second, which a steady rate's orders share. For measuring a change against the commit
 before it in turns (docs/performance.md, "Comparing two commits"), where a whole `make bench`
 per turn would take 5 minutes for the same two figures.
 
@@ -38,6 +39,16 @@ def per_unit(spent: dict[str, float], units: int) -> dict[str, float]:
 def summary(per: dict[str, float], top: int = 8) -> str:
     total = sum(per.values())
     return f"{total:.2f} ms: " + ", ".join(f"{label} {ms:.2f}" for label, ms in list(per.items())[:top])
+
+
+def idle() -> dict[str, float]:
+    """The shop doing nothing for SECONDS (health probes, name-resolution renewals, the
+    scheduler's streams, metrics): milliseconds of CPU per second of each process. At a steady
+    rate, each order carries this cost divided by the rate on top of its own work."""
+    before, started = processes.cpu_seconds(), time.perf_counter()
+    time.sleep(SECONDS)  # the measurement itself: a quiet interval
+    spent = processes.cpu_spent(before, processes.cpu_seconds())
+    return {label: round(used * 1000 / (time.perf_counter() - started), 2) for label, used in spent.items()}
 
 
 def uncached_reads(url: str) -> dict[str, Any]:
@@ -81,6 +92,10 @@ def main() -> int:
         orders.wait_for_rebuild(timeout=180)
         shoppers = orders.Shoppers.create()
         url = f"http://127.0.0.1:8000/api/products/{shoppers.product_ids[0]}"
+        say(f"the shop idle for {SECONDS:.0f} s")
+        quiet = idle()
+        shared = sum(quiet.values()) / RATE
+        say(f"  CPU per second idle {summary(quiet)}; at {RATE:.0f}/s, {shared:.1f} ms an order")
         say(f"uncached GET /api/products/{{id}}: {CONNECTIONS} connections, {SECONDS:.0f} s")
         reads = uncached_reads(url)
         say(f"  {reads['requests_per_s']} requests/s; CPU per request {summary(reads['cpu_ms'])}")
@@ -95,7 +110,9 @@ def main() -> int:
     if out := os.environ.get("BENCH_CPU_OUT"):
         figures = {"label": os.environ.get("BENCH_CPU_LABEL", str(ROOT)), "when": time.strftime("%H:%M:%S")}
         with open(out, "a") as sink:
-            sink.write(json.dumps({**figures, "reads": reads, "orders": placed}) + "\n")
+            sink.write(
+                json.dumps({**figures, "idle_ms_per_s": quiet, "reads": reads, "orders": placed}) + "\n"
+            )
     return 0
 
 
