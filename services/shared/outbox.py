@@ -22,6 +22,7 @@ them, daprd sends a request's messages concurrently): rows go out one publish ea
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -254,7 +255,7 @@ class OutboxRelay:
                 return None
             rows = list(holder.execute(self._unsent))
         except BaseException:
-            holder.close()  # a lock taken goes with its connection
+            _drop(holder)
             raise
         if not rows:
             self._end_turn(holder, [], None)
@@ -278,5 +279,15 @@ class OutboxRelay:
             if self._commits and (sent or failed is not None):
                 holder.commit()
             release_named_lock(holder, RELAY_LOCK)
-        finally:
-            holder.close()
+        except BaseException:
+            _drop(holder)
+            raise
+        holder.close()
+
+
+def _drop(holder: Connection) -> None:
+    """Closes the connection itself rather than returning it to the pool: the named lock belongs
+    to its session, and a pooled session would keep holding it (every other relay shut out)."""
+    with contextlib.suppress(Exception):
+        holder.invalidate()
+    holder.close()

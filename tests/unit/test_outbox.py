@@ -134,3 +134,27 @@ def test_an_idle_relay_looks_less_and_less_often_and_at_once_again_after_a_commi
     asyncio.run(scenario())
 
     assert waits == [0.5, 1, 2, 4, 4, 0.5, 1]
+
+
+def test_a_turn_that_fails_midway_ends_its_session_so_the_lock_goes_with_it(make_db) -> None:  # type: ignore[no-untyped-def]
+    """A connection returned to the pool would keep the named lock (it belongs to the session)
+    and shut every other replica's relay out."""
+    engine = make_db(metadata)
+    unused = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(204)))
+    relay = OutboxRelay(engine, outbox, DaprSidecar(app_id="test", timeout_s=1, client=unused))
+    with engine.begin() as conn:
+        add_event(conn, outbox, topic="customers", event_type="x", data={})
+    turn = relay._take_turn()
+    assert turn is not None
+    holder, rows = turn
+
+    def failing(*_: Any, **__: Any) -> None:
+        raise RuntimeError("lock wait timeout")
+
+    holder.execute = failing  # type: ignore[method-assign]
+    invalidate, ended = holder.invalidate, []
+    holder.invalidate = lambda *a, **k: (ended.append(True), invalidate(*a, **k))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        relay._end_turn(holder, [rows[0].seq], None)
+
+    assert (ended, holder.closed) == ([True], True)
