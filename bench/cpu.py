@@ -33,7 +33,13 @@ def say(message: str) -> None:
 
 def per_unit(spent: dict[str, float], units: int) -> dict[str, float]:
     """Milliseconds of CPU per unit (order, request) of each process, largest first."""
-    return {label: round(seconds * 1000 / max(1, units), 2) for label, seconds in spent.items()}
+    return {label: round(seconds * 1000 / max(1, units), 2) for label, seconds in _steady(spent).items()}
+
+
+def _steady(spent: dict[str, float]) -> dict[str, float]:
+    """Leaves out a name whose CPU went down: one of its processes ended meanwhile (infrastructure
+    is found by name, and a redis-server of another checkout's test may stop mid-measurement)."""
+    return {label: seconds for label, seconds in spent.items() if seconds >= 0}
 
 
 def summary(per: dict[str, float], top: int = 8) -> str:
@@ -48,7 +54,8 @@ def idle() -> dict[str, float]:
     before, started = processes.cpu_seconds(), time.perf_counter()
     time.sleep(SECONDS)  # the measurement itself: a quiet interval
     spent = processes.cpu_spent(before, processes.cpu_seconds())
-    return {label: round(used * 1000 / (time.perf_counter() - started), 2) for label, used in spent.items()}
+    elapsed = time.perf_counter() - started
+    return {label: round(used * 1000 / elapsed, 2) for label, used in _steady(spent).items()}
 
 
 def uncached_reads(url: str) -> dict[str, Any]:
