@@ -14,7 +14,7 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey prometheus packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-sdk bench-flood bench-limiter k8s-tools test-k8s setup-containers test-compose asyncapi-tools asyncapi
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey prometheus packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-cpu bench-sdk bench-flood bench-limiter k8s-tools test-k8s setup-containers test-compose asyncapi-tools asyncapi
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey prometheus k8s-tools asyncapi-tools secrets
@@ -151,6 +151,10 @@ bench-flood:
 ## bench-limiter: what one rate-limit decision costs through Dapr's state store and straight to Redis (own ports, ~10 s)
 bench-limiter:
 	$(PY) -m bench.limiter_cost
+
+## bench-cpu: CPU per order placed and applied, and per uncached product read, split by process (~2 min)
+bench-cpu:
+	$(PY) -m bench.cpu
 
 ## bench-sdk: the sidecar client against the Dapr SDK's, CPU and latency per call (~2 min; runs beside make run)
 bench-sdk:

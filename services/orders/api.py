@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.orders import placing, service
-from services.orders.config import get_settings
 from services.orders.models import NewOrder
 from services.shared.calls import Order, OrderPage
 from services.shared.identity import Actor, customer_scope, require_actor
@@ -29,7 +28,6 @@ async def place_order(
     status, payload = await placing.place(
         request.app.state.engine,
         request.app.state.dapr,
-        state_store=get_settings().state_store_name,
         actor=actor,
         new=body,
         idempotency_key=idempotency_key,

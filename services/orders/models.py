@@ -20,6 +20,9 @@ orders = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Column("version", Integer, nullable=False),
+    # When it was confirmed or rejected: what a repeated Idempotency-Key is answered with is the
+    # order as of then (services/orders/placing.py), even after a cancel.
+    Column("settled_at", Timestamp, nullable=True),
 )
 order_lines = Table(
     "order_lines",

@@ -52,12 +52,19 @@ def snapshot(row: Mapping[Any, Any], lines: Sequence[Mapping[Any, Any]]) -> dict
     }
 
 
-def _read(conn: Connection, order_id: str) -> dict[str, Any] | None:
+def _read(conn: Connection, order_id: str, *, as_settled: bool = False) -> dict[str, Any] | None:
+    """The order as it stands; `as_settled`: as it was when confirmed or rejected (what placing
+    it answered), which differs only for an order cancelled since."""
     row = conn.execute(select(orders).where(orders.c.id == order_id)).one_or_none()
     if row is None:
         return None
     lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)).all()
-    return snapshot(row._mapping, [line._mapping for line in lines])
+    shown = snapshot(row._mapping, [line._mapping for line in lines])
+    if as_settled and row.status == "cancelled":
+        # Only a confirmed order is cancelled, and the cancel was its one change since.
+        settled_at = iso(row.settled_at) if row.settled_at is not None else shown["updated_at"]
+        shown.update(status="confirmed", version=row.version - 1, updated_at=settled_at)
+    return shown
 
 
 def _read_many(conn: Connection, order_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -72,9 +79,9 @@ def _read_many(conn: Connection, order_ids: Sequence[str]) -> list[dict[str, Any
     return [snapshot(rows[i]._mapping, lines[i]) for i in order_ids if i in rows]
 
 
-def find(engine: Engine, *, order_id: str) -> dict[str, Any] | None:
+def find(engine: Engine, *, order_id: str, as_settled: bool = False) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        return _read(conn, order_id)
+        return _read(conn, order_id, as_settled=as_settled)
 
 
 def visible(engine: Engine, *, actor: Actor, order_id: str) -> dict[str, Any]:
@@ -89,7 +96,8 @@ def record_pending(
     engine: Engine, *, order_id: str, customer_id: str, new: NewOrder
 ) -> tuple[dict[str, Any], bool]:
     """Writes the order before any stock is touched, so nothing reserved is ever orphaned.
-    Returns the order and whether it is new (False: that order id was recorded before)."""
+    Returns the order and whether it is new (False: that order id was recorded before, and the
+    order is returned as it was settled, the answer its placing gave)."""
     now = utcnow()
     row = {
         "id": order_id,
@@ -106,7 +114,7 @@ def record_pending(
             conn.execute(orders.insert().values(**row))
             conn.execute(order_lines.insert(), lines)
     except IntegrityError:  # the same Idempotency-Key again: the order exists
-        existing = find(engine, order_id=order_id)
+        existing = find(engine, order_id=order_id, as_settled=True)
         if existing is None:
             raise
         return existing, False
@@ -128,10 +136,12 @@ def settle(engine: Engine, *, pending: dict[str, Any], reservation: ReservationO
         changed = conn.execute(
             update(orders)
             .where(orders.c.id == order_id, orders.c.status == "pending")
-            .values(status=status, total_cents=total, updated_at=now, version=orders.c.version + 1)
+            .values(
+                status=status, total_cents=total, updated_at=now, settled_at=now, version=orders.c.version + 1
+            )
         ).rowcount
-        if not changed:  # settled meanwhile (a retry and the stale-order sweep): as it stands
-            current = _read(conn, order_id)
+        if not changed:  # settled meanwhile (a retry and the stale-order sweep): as settled
+            current = _read(conn, order_id, as_settled=True)
             assert current is not None
             return current
         for item in items:

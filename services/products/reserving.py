@@ -16,14 +16,15 @@ from services.shared.timeutil import utcnow
 
 
 def reserve(engine: Engine, *, reservation: Reservation) -> ReservationOutcome:
-    """Reserves the stock of every line, or none. The same order id always gets the same answer."""
+    """Reserves the stock of every line, or none. The same order id always gets the same answer.
+
+    A first attempt is by far the common case, so it is not looked up first: a repeated one
+    fails on the reservation's key (or, its product deleted since, as unknown) before any stock
+    moves, and is answered from what the first stored."""
     try:
         with engine.begin() as conn:
-            stored = _stored_reservation(conn, reservation.order_id)
-            if stored is not None:
-                return stored
             return _reserve(conn, reservation)
-    except IntegrityError:  # the same order reserved concurrently: the other attempt won
+    except (IntegrityError, ApiError):  # reserved before (a retry, or concurrently): that answer
         with engine.connect() as conn:
             stored = _stored_reservation(conn, reservation.order_id)
         if stored is None:

@@ -39,10 +39,29 @@ def mysql_engine(
     url = URL.create(
         "mysql+pymysql", username=user, password=password, host=host, port=port, database=database
     )
+    return _pooled(url, pool_size=pool_size, max_overflow=BACKGROUND_CONNECTIONS)
+
+
+def autocommit_engine(engine: Engine, *, pool_size: int = 1) -> Engine:
+    """An engine on the same database (a pool of its own) whose connections commit each
+    statement as it runs: for a sequence of single-statement steps that need no transaction
+    around them (the outbox relay's turn: take the lock, read, mark sent, release). Each step then
+    costs its statement alone, no COMMIT after a write, no ROLLBACK when the connection is
+    returned (skip_autocommit_rollback)."""
+    return _pooled(
+        engine.url,
+        pool_size=pool_size,
+        max_overflow=BACKGROUND_CONNECTIONS,
+        isolation_level="AUTOCOMMIT",
+        skip_autocommit_rollback=True,
+    )
+
+
+def _pooled(url: URL, *, pool_size: int, max_overflow: int, **options: Any) -> Engine:
     engine = create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=BACKGROUND_CONNECTIONS,
+        max_overflow=max_overflow,
         pool_recycle=1800,
         pool_timeout=5,
         # The connection returned last is lent first: at a trickle one stays busy (no ping) and
@@ -51,9 +70,9 @@ def mysql_engine(
         # Reset by _end_open_transaction instead: the default rolls back every connection
         # returned, also one whose transaction just committed (a round trip for nothing).
         pool_reset_on_return=None,
-        # Row locks only on rows read FOR UPDATE; no gap locks for plain reads (fewer deadlocks).
-        isolation_level="READ COMMITTED",
         connect_args={"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10, "charset": "utf8mb4"},
+        # Row locks only on rows read FOR UPDATE; no gap locks for plain reads (fewer deadlocks).
+        **({"isolation_level": "READ COMMITTED"} | options),
     )
     event.listen(engine, "checkin", _note_return)
     event.listen(engine, "checkout", _ping_if_idle)

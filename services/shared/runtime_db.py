@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.shared.app import create_app
 from services.shared.dapr import DaprSidecar
-from services.shared.db import DATABASE_UNAVAILABLE, mysql_engine, ping
+from services.shared.db import DATABASE_UNAVAILABLE, autocommit_engine, mysql_engine, ping
 from services.shared.migrations import upgrade_in_child
 from services.shared.outbox import OutboxRelay
 from services.shared.runtime import open_sidecar
@@ -54,12 +54,14 @@ async def open_database(
 @asynccontextmanager
 async def run_outbox_relay(engine: Engine, outbox: Table, dapr: DaprSidecar) -> AsyncIterator[OutboxRelay]:
     """Publishes the service's outbox for as long as the app runs."""
-    relay = OutboxRelay(engine, outbox, dapr)
+    turns = autocommit_engine(engine)
+    relay = OutboxRelay(engine, outbox, dapr, autocommit=turns)
     relay.start()
     try:
         yield relay
     finally:
         await relay.stop()
+        turns.dispose()
 
 
 # What a service adds to the common start-up, for as long as it runs: secrets it reads, its own

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from harness.waiting import wait_until
 from services.customers.models import metadata, outbox
 from services.shared.dapr import DaprSidecar
+from services.shared.db import autocommit_engine
 from services.shared.outbox import OutboxRelay, add_event
 
 ROWS = 300
@@ -36,7 +37,11 @@ def test_two_relays_publish_every_row_once_in_the_order_written(mariadb: Engine)
                 add_event(conn, outbox, topic="customers", event_type="customer.updated", data={"n": n})
 
     async def scenario() -> None:
-        relays = [OutboxRelay(mariadb, outbox, sidecar(name), batch_size=20) for name in ("a", "b")]
+        # Each with its own autocommit engine, as each replica has (services/shared/runtime_db.py).
+        relays = [
+            OutboxRelay(mariadb, outbox, sidecar(name), batch_size=20, autocommit=autocommit_engine(mariadb))
+            for name in ("a", "b")
+        ]
         for relay in relays:
             relay.start()
         writer = threading.Thread(target=write_rows)

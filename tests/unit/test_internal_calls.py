@@ -100,7 +100,6 @@ def test_an_order_placed_and_cancelled_reserves_and_releases_through_products_ow
         placing.place(
             dbs["orders"],
             dapr,
-            state_store="unused",
             actor=BUYER,
             new=new,
             idempotency_key=None,  # type: ignore[arg-type]
@@ -134,7 +133,6 @@ def test_a_short_line_rejects_the_order_with_the_prices_products_fixed(
         placing.place(
             dbs["orders"],
             dapr,
-            state_store="unused",
             actor=BUYER,
             new=new,
             idempotency_key=None,  # type: ignore[arg-type]
@@ -143,6 +141,28 @@ def test_a_short_line_rejects_the_order_with_the_prices_products_fixed(
 
     assert (status, body["code"]) == (409, "insufficient_stock")
     assert ErrorBody.model_validate(body).order_id is not None
+
+
+def test_a_repeated_idempotency_key_gets_the_first_answer_even_after_a_cancel(
+    dbs: dict[str, Engine], dapr: RoutedSidecar
+) -> None:
+    """The answer is rebuilt from the order (no copy kept elsewhere): the same status and body,
+    the order as it was confirmed, without a second reservation."""
+    lamp = listed(dbs["products"], price=250)
+    new = NewOrder.model_validate({"items": [{"product_id": lamp, "quantity": 2}]})
+
+    def place() -> tuple[int, dict[str, Any]]:
+        return asyncio.run(
+            placing.place(dbs["orders"], dapr, actor=BUYER, new=new, idempotency_key="checkout-1")  # type: ignore[arg-type]
+        )
+
+    first = place()
+    again = place()
+    asyncio.run(placing.cancel(dbs["orders"], dapr, actor=BUYER, order_id=first[1]["id"]))  # type: ignore[arg-type]
+    after_cancel = place()
+
+    assert first[0] == 201 and again == first and after_cancel == first
+    assert [path for _, path, _ in dapr.calls] == ["reservations", f"reservations/{first[1]['id']}/release"]
 
 
 def test_every_order_the_public_api_takes_makes_a_reservation_products_takes() -> None:
@@ -287,7 +307,6 @@ def test_a_reservation_answer_that_does_not_fit_leaves_the_order_pending_as_prod
             placing.place(
                 dbs["orders"],
                 Answering(200, body),  # type: ignore[arg-type]
-                state_store="unused",
                 actor=BUYER,
                 new=new,
                 idempotency_key=None,

@@ -78,14 +78,14 @@ def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_
         engine, outbox, DaprSidecar(app_id="test", timeout_s=1, client=client), idle_poll_s=60
     )
     looks = 0
-    fetch = relay._fetch
+    take_turn = relay._take_turn
 
-    def counted_fetch() -> list[Any]:
+    def counted_take_turn() -> Any:
         nonlocal looks
         looks += 1
-        return fetch()
+        return take_turn()
 
-    relay._fetch = counted_fetch  # type: ignore[method-assign]
+    relay._take_turn = counted_take_turn  # type: ignore[method-assign]
 
     async def scenario() -> None:
         relay._wake = WatchedWake()
@@ -105,3 +105,66 @@ def test_a_commit_while_a_batch_is_published_goes_out_at_once_and_a_short_batch_
     # compares the two: monitoring/alerts.yaml).
     last = REGISTRY.get_sample_value("shop_outbox_last_published_timestamp_seconds", {"topic": "customers"})
     assert last is not None and event_times[0] <= last <= event_times[1]
+
+
+def test_an_idle_relay_looks_less_and_less_often_and_at_once_again_after_a_commit(  # type: ignore[no-untyped-def]
+    make_db, monkeypatch
+) -> None:
+    engine = make_db(metadata)
+    unused = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(204)))
+    relay = OutboxRelay(
+        engine,
+        outbox,
+        DaprSidecar(app_id="test", timeout_s=1, client=unused),
+        idle_poll_s=0.5,
+        max_idle_poll_s=4,
+    )
+    waits: list[float] = []
+    done = asyncio.Event()
+
+    async def wait_for(awaitable: Any, timeout: float) -> None:
+        """Each look's wait for a commit: none comes, except after the fifth look."""
+        awaitable.close()
+        waits.append(timeout)
+        if len(waits) == 7:
+            done.set()
+            await asyncio.Event().wait()  # the relay stays here until stopped
+        if len(waits) != 5:
+            raise TimeoutError
+
+    monkeypatch.setattr("services.shared.outbox.asyncio.wait_for", wait_for)
+
+    async def scenario() -> None:
+        relay.start()
+        try:
+            await done.wait()
+        finally:
+            await relay.stop()
+
+    asyncio.run(scenario())
+
+    assert waits == [0.5, 1, 2, 4, 4, 0.5, 1]
+
+
+def test_a_turn_that_fails_midway_ends_its_session_so_the_lock_goes_with_it(make_db) -> None:  # type: ignore[no-untyped-def]
+    """A connection returned to the pool would keep the named lock (it belongs to the session)
+    and shut every other replica's relay out."""
+    engine = make_db(metadata)
+    unused = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(204)))
+    relay = OutboxRelay(engine, outbox, DaprSidecar(app_id="test", timeout_s=1, client=unused))
+    with engine.begin() as conn:
+        add_event(conn, outbox, topic="customers", event_type="x", data={})
+    turn = relay._take_turn()
+    assert turn is not None
+    holder, rows = turn
+
+    def failing(*_: Any, **__: Any) -> None:
+        raise RuntimeError("lock wait timeout")
+
+    holder.execute = failing  # type: ignore[method-assign]
+    invalidate, ended = holder.invalidate, []
+    holder.invalidate = lambda *a, **k: (ended.append(True), invalidate(*a, **k))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        relay._end_turn(holder, [rows[0].seq], None)
+
+    assert (ended, holder.closed) == ([True], True)

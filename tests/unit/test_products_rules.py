@@ -73,6 +73,16 @@ def test_a_rejection_is_remembered_for_its_order(db) -> None:  # type: ignore[no
     assert reserving.reserve(db, reservation=reservation(order_id, (product, 2))).status == "rejected"
 
 
+def test_a_retry_after_the_product_was_deleted_still_gets_the_first_answer(db) -> None:  # type: ignore[no-untyped-def]
+    """The orders service retries a reservation whose answer it lost: refusing it now as unknown
+    would make it drop its pending order while the stock stays reserved."""
+    product, order_id = listed(db, stock=5), new_order_id()
+    first = reserving.reserve(db, reservation=reservation(order_id, (product, 2)))
+    service.delete(db, actor=SELLER, product_id=product)
+
+    assert reserving.reserve(db, reservation=reservation(order_id, (product, 2))) == first
+
+
 def test_an_unknown_or_deleted_product_is_refused_and_nothing_is_recorded(db) -> None:  # type: ignore[no-untyped-def]
     product, gone = listed(db, stock=5), listed(db, stock=5)
     service.delete(db, actor=SELLER, product_id=gone)
