@@ -1,5 +1,5 @@
 """`make bench-limiter`: what one rate-limit decision costs, counted in Redis two ways
-(docs/decisions/rate-limits-in-redis.md):
+(docs/decisions/0010-rate-limits-in-redis.md):
 
 - through the Dapr state store, as auth's login throttling counts (services/auth/throttle.py:
   a read with its ETag, then a write only if unchanged: two calls to the sidecar);

@@ -10,7 +10,7 @@ readiness, metrics, the OpenAPI page and the storefront's pages and assets are n
 
 Counted by the `limits` library's sliding window counter, one Lua script per request straight
 to Redis: the Dapr state store costs fifteen times the CPU per decision, as two calls through the
-sidecar (docs/decisions/rate-limits-in-redis.md has the figures). A refused request costs one
+sidecar (docs/decisions/0010-rate-limits-in-redis.md has the figures). A refused request costs one
 more script, for the time to wait, and the replica remembers the refusal until then: a client
 flooding past its budget is refused from memory, at no cost to Redis, for that long. A served
 request carries no RateLimit field, which the draft allows (section 6.2), so that it costs

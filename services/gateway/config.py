@@ -50,7 +50,7 @@ class Settings(ServiceSettings):
     rate_limit_per_user: int = Field(default=600, ge=1)
     rate_limit_per_address: int = Field(default=1200, ge=1)
     # Where the budget is counted: the Redis of the Dapr state store (the same variable its
-    # component reads; host:port). Straight, not through Dapr: docs/decisions/rate-limits-in-redis.md.
+    # component reads; host:port). Straight, not through Dapr: docs/decisions/0010-rate-limits-in-redis.md.
     redis_host: str = "127.0.0.1:6379"
 
 

@@ -27,7 +27,7 @@ class Settings(DatabaseSettings):
     # quarter of it): how long the sockets of a replica that died go on counting at most.
     socket_lease_s: float = Field(default=12.0, ge=1, le=300)
     # The Redis the leases are kept in: the Dapr state store's (the same variable its component
-    # reads; host:port). Straight, as the gateway's request budget: docs/decisions/rate-limits-in-redis.md.
+    # reads; host:port). Straight, as the gateway's request budget: docs/decisions/0010-*.md.
     redis_host: str = "127.0.0.1:6379"
     # Proxies whose X-Forwarded-For names the client (HAProxy with REPLICAS>1), as the gateway's.
     trusted_proxies: frozenset[str] = frozenset()

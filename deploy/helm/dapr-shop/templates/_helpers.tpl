@@ -49,13 +49,13 @@ or subscribes, who keeps state, who reads which secret.
 */}}
 {{- define "shop.uses" -}}
 pubsub: [customers, products, orders, order-view, notifications]
-statestore: [orders]
+statestore: [auth]
 instances: [gateway, auth, customers, products, orders, order-view, notifications]
 secretstore: [gateway, auth, customers, products, orders, notifications]
 mariadb: [auth, customers, products, orders, notifications]
 mongodb: [order-view]
 # Apps whose own code reaches Redis: the gateway (request budget), notifications (WebSocket
-# leases); docs/decisions/rate-limits-in-redis.md.
+# leases); docs/decisions/0010-rate-limits-in-redis.md.
 redis: [gateway, notifications]
 secrets:
   gateway: [jwt-signing-key]
