@@ -136,6 +136,9 @@ start_redis() {
     --protected-mode yes --save ""
 }
 
+# PONG, not merely an answer: while Redis loads its append-only file it answers LOADING.
+redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+
 start_ferretdb() {
   running ferretdb && port_open 27017 && { log "ferretdb already running"; return; }
   need "$FERRETDB_BIN"
@@ -303,7 +306,7 @@ extra_broker() {
 wait_for_broker() {
   case "$1" in
     rabbitmq) wait_for rabbitmq 120 port_open 5672 ;;
-    redis) wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping ;;
+    redis) wait_for redis 30 redis_ready ;;
     mosquitto) wait_for mosquitto 30 port_open 1883 ;;
     nats) wait_for nats 30 port_open 4222; nats_streams ;;
     kafka) wait_for kafka 120 kafka_ready ;;
@@ -317,7 +320,7 @@ up() {
   [ "${TRACING:-0}" = 1 ] && start_zipkin
   wait_for mariadb 60 mariadb-admin --no-defaults --socket="$run/mariadb.sock" -uroot ping
   provision_mariadb
-  wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping
+  wait_for redis 30 redis_ready
   wait_for ferretdb 30 port_open 27017
   wait_for scheduler 60 curl -sf http://127.0.0.1:28081/healthz
   wait_for sentry 30 curl -sf http://127.0.0.1:28083/healthz
