@@ -10,10 +10,12 @@ broker stays a component swap), and a replica that dies after storing loses no p
 
 A look covers `lookback_s`, not just the time since the previous one: a row is dated when its
 transaction writes it but seen only once that commits, so a look from "last look" would miss
-rows committed late. A look costs one indexed query, and none when nobody is connected here.
+rows committed late. After looks that failed (the database restarting), the next one reaches
+back from the last look that succeeded, so an outage longer than `lookback_s` hides nothing. A
+look costs one indexed query, and none when nobody is connected here.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +33,7 @@ class InboxFollower:
         self.store = store
         self.hub = hub
         self.lookback = timedelta(seconds=lookback_s)
+        self._last_seen: datetime | None = None  # when the last successful look started
         # A database restarting fails a look; the next one catches up (it looks back).
         self._loop = Periodic("inbox follower", self.look, every_s=every_s, transient=(SQLAlchemyError,))
 
@@ -42,10 +45,14 @@ class InboxFollower:
 
     async def look(self) -> int:
         """Offers the notifications stored within the look-back window; returns how many."""
+        started = utcnow()
         users = self.hub.users()
         if not users:
+            self._last_seen = started
             return 0
-        found = await run_in_threadpool(self.store.stored_since, users, utcnow() - self.lookback)
+        since = min(started, self._last_seen or started) - self.lookback
+        found = await run_in_threadpool(self.store.stored_since, users, since)
+        self._last_seen = started
         for user_id, notification in found:
             self.hub.push(user_id, notification)
         return len(found)
