@@ -234,7 +234,7 @@ def test_autoscaling_uses_an_hpa_for_request_driven_apps_and_keda_for_subscriber
 # - every resource carries the chart's labels.
 SCOPES = {
     "pubsub": {"customers", "products", "orders", "order-view", "notifications"},
-    "statestore": {"orders"},
+    "statestore": {"auth"},  # login throttling (services/auth/throttle.py)
     "instances": APP_IDS,
     "secretstore": APP_IDS - {"order-view"},
 }
