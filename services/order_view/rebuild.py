@@ -85,7 +85,11 @@ class Rebuilder:
             return
         if doc.get("state") == DONE and time.time() - finished < FRESH_S:
             return
-        await self.request()
+        # A request not yet served, or one counted since that read (a replica starting
+        # alongside), covers this one.
+        if doc.get("requested", 0) <= doc.get("served", 0):
+            await run_in_threadpool(self.store.rebuild.ask_unless_asked, doc)
+        await self._run_if_claimed()
 
     async def request(self) -> bool:
         """Asks for a complete pass; returns whether one was already running (it restarts)."""

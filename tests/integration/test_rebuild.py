@@ -100,3 +100,42 @@ def test_two_replicas_starting_rebuild_once_and_a_request_on_either_gets_a_compl
     assert first["built"] == second["built"] == 250
     assert pages == 2 * (3 + 1)
     assert documents == 250
+
+
+def test_a_start_up_after_another_replica_asked_joins_its_pass(
+    mongo_db: Database,  # type: ignore[type-arg]
+) -> None:
+    """Replicas starting together: b's request is counted but b has not claimed the rebuild yet
+    when a starts; a asks for no second pass (the race that once made two passes at start)."""
+    sources = Sources(orders(150))
+    stores: list[ReadModelStore] = [replica(mongo_db), replica(mongo_db)]
+
+    async def scenario() -> tuple[dict[str, Any], int]:
+        a = Rebuilder(sources, stores[0], page_size=100, watch_every_s=0.1)  # type: ignore[arg-type]
+        try:
+            stores[1].rebuild.ask()  # b, between its ask and its claim
+            await a.start_up()
+            return await done(a), sources.pages
+        finally:
+            await a.stop()
+
+    progress, pages = asyncio.run(scenario())
+
+    assert progress["built"] == 150
+    assert pages == 2 + 1
+    assert stores[0].rebuild.read()["requested"] == stores[0].rebuild.read()["served"] == 1
+
+
+def test_asking_unless_asked_counts_once_between_replicas_that_read_the_same_count(
+    mongo_db: Database,  # type: ignore[type-arg]
+) -> None:
+    a, b = replica(mongo_db).rebuild, replica(mongo_db).rebuild
+
+    empty = a.read()
+    assert a.ask_unless_asked(empty) is True
+    assert b.ask_unless_asked(empty) is False  # the document exists now: b's insert is refused
+
+    once = a.read()
+    assert b.ask_unless_asked(once) is True
+    assert a.ask_unless_asked(once) is False
+    assert a.read()["requested"] == 2

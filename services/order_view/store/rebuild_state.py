@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 REBUILD = {"_id": "rebuild"}
 
@@ -27,6 +28,17 @@ class RebuildState:
             REBUILD, {"$inc": {"requested": 1}}, upsert=True, return_document=ReturnDocument.BEFORE
         )
         return before or {}
+
+    def ask_unless_asked(self, seen: dict[str, Any]) -> bool:
+        """Counts a request only if none was counted since `seen` was read (compare and set on
+        the count): replicas starting together ask once between them. Whether it counted."""
+        requested = seen.get("requested")
+        unchanged = {"requested": requested} if requested is not None else {"requested": {"$exists": False}}
+        try:
+            counted = self.meta.update_one({**REBUILD, **unchanged}, {"$inc": {"requested": 1}}, upsert=True)
+        except DuplicateKeyError:  # another replica created the document first: it asked
+            return False
+        return counted.modified_count == 1 or counted.upserted_id is not None
 
     def claim(self, owner: str, *, lease_s: float, progress: dict[str, Any]) -> bool:
         """Takes the rebuild if it is free or its holder's lease ran out, and records `progress`
