@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -362,6 +363,21 @@ def invoke(app_id: str, method: str, path: str, *, via: str = "gateway", **kwarg
     )
     status = int(response.headers.get("x-shop-status", response.status_code))
     return status, response.json() if response.content else None
+
+
+def cloud_event(
+    source: str, event_type: str, data: dict[str, Any], event_id: str | None = None
+) -> dict[str, Any]:
+    """A structured CloudEvent as the shop's relays publish one: our id (consumers deduplicate
+    by it) and type, JSON data."""
+    return {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
 
 
 def publish(app_id: str, topic: str, event: dict[str, Any]) -> httpx.Response:

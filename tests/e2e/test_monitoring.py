@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from harness.shop import admin, create_product, place_order, register, view_shows
-from harness.system import ROOT, System, app_environ, publish, stop_app
+from harness.system import ROOT, System, app_environ, cloud_event, publish, stop_app
 from harness.waiting import wait_until
 from tests.e2e.alerts import firing, prometheus, record_timing, targets_up
 
@@ -105,14 +105,11 @@ def test_an_event_that_can_never_apply_fires_events_dead_lettered(system: System
     """An orders event order-view cannot read: it answers DROP, its sidecar forwards the event to
     order-view-deadletters, order-view keeps it, and EventsDeadLettered names its type (one no
     other test publishes, so this alert is this test's)."""
-    envelope = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "orders",
-        "type": "order.monitoring_probe",
-        "datacontenttype": "application/json",
-        "data": {"id": str(uuid.uuid4()), "note": "no customer, no items: never applies"},
-    }
+    envelope = cloud_event(
+        "orders",
+        "order.monitoring_probe",
+        {"id": str(uuid.uuid4()), "note": "no customer, no items: never applies"},
+    )
     response = publish("orders", "orders", envelope)
     assert response.status_code == 204, response.text
     published = time.monotonic()

@@ -2,7 +2,6 @@
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from harness.shop import User, create_product, place_order, register
-from harness.system import System, publish
+from harness.system import System, cloud_event, publish
 from harness.waiting import wait_until
 
 WS = "ws://127.0.0.1:8001/ws"
@@ -105,14 +104,7 @@ def test_a_redelivered_event_does_not_notify_twice(system: System) -> None:
     order = place_order(buyer, [(product["id"], 1)]).json()
     with socket(buyer) as ws:
         receive(ws)  # the real order.confirmed
-        event = {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": "orders",
-            "type": "order.confirmed",
-            "datacontenttype": "application/json",
-            "data": order,
-        }
+        event = cloud_event("orders", "order.confirmed", order)
         for _ in range(2):
             response = publish("orders", "orders", event)
             assert response.status_code == 204

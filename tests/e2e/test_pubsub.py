@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from harness.shop import User, applied_events, create_product, place_order, register
-from harness.system import REPLICAS, System, SystemManager, invoke, publish
+from harness.system import REPLICAS, System, SystemManager, cloud_event, invoke, publish
 from harness.waiting import wait_until
 
 
@@ -15,14 +15,12 @@ def publish_customer_event(event_id: str) -> None:
     retrying while the broker refuses. Kafka's client, for one, refuses a topic for about 10 s
     after a broker outage (its producer's own circuit breaker), and an earlier test stops the
     broker. A retried publish is harmless: the event id is the same, the subscriber deduplicates."""
-    event = {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "customers",
-        "type": "customer.registered",
-        "datacontenttype": "application/json",
-        "data": {"id": str(uuid.uuid4()), "email": "pubsub@example.com", "name": "Pub Sub", "version": 1},
-    }
+    event = cloud_event(
+        "customers",
+        "customer.registered",
+        {"id": str(uuid.uuid4()), "email": "pubsub@example.com", "name": "Pub Sub", "version": 1},
+        event_id,
+    )
     wait_until(
         lambda: publish("customers", "customers", event).status_code == 204,
         timeout=30,
@@ -71,14 +69,7 @@ def test_a_redelivered_event_is_applied_once(system: System) -> None:
     )
     assert status == 200, snapshot
 
-    redelivery = {
-        "specversion": "1.0",
-        "id": applied["id"],
-        "source": "orders",
-        "type": "order.confirmed",
-        "datacontenttype": "application/json",
-        "data": snapshot,
-    }
+    redelivery = cloud_event("orders", "order.confirmed", snapshot, applied["id"])
     assert publish("orders", "orders", redelivery).status_code == 204
     later = place_order(buyer, [(product["id"], 1)]).json()
     wait_until(lambda: mentions(buyer, later["id"]) == 1, timeout=20, what="the later order's notification")

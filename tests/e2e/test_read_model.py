@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pymongo
 
 from harness.shop import User, admin, api, create_product, place_order, register, view_order
-from harness.system import System, app_environ, invoke, publish, stop_app
+from harness.system import System, app_environ, cloud_event, invoke, publish, stop_app
 from harness.waiting import wait_until
 
 # These tests follow one that stopped and restarted order-view. On Redis Streams the first
@@ -139,14 +139,7 @@ def test_renamed_products_and_customers_show_in_existing_orders(system: System) 
 
 def publish_order_event(event_id: str, event_type: str, data: dict) -> None:  # type: ignore[type-arg]
     """Publishes as the orders service would, through its sidecar's publish API."""
-    envelope = {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "orders",
-        "type": event_type,
-        "datacontenttype": "application/json",
-        "data": data,
-    }
+    envelope = cloud_event("orders", event_type, data, event_id)
     response = publish("orders", "orders", envelope)
     assert response.status_code == 204, response.text
 
@@ -314,14 +307,7 @@ def test_a_replayed_dead_letter_reaches_only_the_subscriber_that_failed_on_it(sy
         "items": [{"product_id": product["id"], "quantity": 1, "unit_price_cents": 500}],
         "version": 2,
     }
-    envelope = {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "orders",
-        "type": "order.confirmed",
-        "datacontenttype": "application/json",
-        "data": order,
-    }
+    envelope = cloud_event("orders", "order.confirmed", order, event_id)
     assert publish("notifications", "notifications-deadletters", envelope).status_code == 204
     letter_id = f"notifications:{event_id}"
     # Within a minute: a delivery stranded on a replica restarted by an earlier test is handed to

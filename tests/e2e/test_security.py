@@ -20,7 +20,7 @@ import pika
 import pytest
 
 from harness.shop import api, create_product, register
-from harness.system import ROOT, SIDECARS, System, api_tokens, invoke, publish, sidecar
+from harness.system import ROOT, SIDECARS, System, api_tokens, cloud_event, invoke, publish, sidecar
 from harness.waiting import wait_until
 from scripts.trust_root import generate
 from tests.e2e.traffic import Ledger, OrderStream, reconcile, record
@@ -85,14 +85,7 @@ def test_a_sidecar_gives_its_app_only_the_apps_own_secrets(system: System) -> No
 
 
 def test_only_the_owning_service_may_publish_to_its_topic(system: System) -> None:
-    event = {
-        "specversion": "1.0",
-        "id": f"e2e-{uuid.uuid4()}",
-        "source": "products",
-        "type": "order.confirmed",
-        "datacontenttype": "application/json",
-        "data": {"id": str(uuid.uuid4())},
-    }
+    event = cloud_event("products", "order.confirmed", {"id": str(uuid.uuid4())}, f"e2e-{uuid.uuid4()}")
 
     forged = publish("products", "orders", event)
     from_gateway = publish("gateway", "orders", event)
