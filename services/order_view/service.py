@@ -186,10 +186,10 @@ async def visible_order(documents: OrderDocuments, *, actor: Actor, order_id: st
 
 
 async def known_snapshot(snapshots: Snapshots, *, kind: str, entity_id: str) -> KnownSnapshot:
-    """The newest customer or product snapshot order-view has applied."""
+    """The newest customer or product snapshot order-view has applied, on any replica."""
     if kind not in ("customer", "product"):
         raise ApiError(404, "not_found", "unknown kind")
-    found = (await run_in_threadpool(snapshots.known, kind, [entity_id])).get(entity_id)
+    found = await run_in_threadpool(snapshots.stored, kind, entity_id)
     if found is None:
         raise ApiError(404, "not_found", f"{kind} not known")
     return KnownSnapshot.model_validate({k: v for k, v in found.items() if k != "_id"})

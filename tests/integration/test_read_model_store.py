@@ -11,7 +11,7 @@ import httpx
 import pymongo
 from pymongo.database import Database
 
-from services.order_view.service import handle
+from services.order_view.service import handle, known_snapshot
 from services.order_view.store import ReadModelStore
 from services.order_view.store.documents import APPLIED
 from services.order_view.store.listings import archive_id
@@ -207,3 +207,16 @@ def test_of_two_renames_applied_at_once_by_two_replicas_the_newer_shows(mongo_db
     )
 
     assert {d["customer"]["name"] for d in mongo_db["orders"].find({})} == {"Bea"}
+
+
+def test_the_known_version_is_the_newest_any_replica_applied(mongo_db: Database) -> None:  # type: ignore[type-arg]
+    """A price change applied by the other replica moves no renames counter, so a replica keeps
+    the version before in memory (its name is still right); what it reports as known is the
+    newest stored."""
+    a, b = replica(mongo_db), replica(mongo_db)
+    lamp = {"id": "p1", "name": "Lamp", "seller_id": "s1", "version": 1}
+    assert deliver(a, "products", "product.created", lamp, "e1") == "SUCCESS"
+    assert deliver(b, "products", "product.updated", {**lamp, "version": 2}, "e2") == "SUCCESS"
+
+    assert a.snapshots.recall("product", ["p1"])["p1"]["version"] == 1
+    assert asyncio.run(known_snapshot(a.snapshots, kind="product", entity_id="p1")).version == 2

@@ -91,6 +91,14 @@ class Snapshots:
                 found[entity_id] = dict(self._hold(kind, doc, generation))
         return found
 
+    def stored(self, kind: str, entity_id: str) -> dict[str, Any] | None:
+        """The newest snapshot of one customer or product any replica has applied, from the
+        database. Memory can be behind it: a replica forgets what it holds only on renames, so
+        after another replica applied a price or stock change it still holds the version before
+        (the same name and seller: no document it writes differs)."""
+        doc = self.collections[kind].find_one({"_id": entity_id})
+        return None if doc is None else {**doc, "id": doc["_id"]}
+
     def _hold(self, kind: str, doc: dict[str, Any], generation: int) -> dict[str, Any]:
         """Keeps a snapshot read or written in memory, unless a newer one is there already (a
         read that raced a newer write), or memory was forgotten since the read began."""
