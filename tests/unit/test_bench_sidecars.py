@@ -1,13 +1,16 @@
 """The bench's sidecar-overhead system runs one pair of daprd plain and one with mTLS from a
 Sentry of its own, on ports of its own; the report sets what each pair adds side by side."""
 
+import json
+import time
 from pathlib import Path
 
 import yaml
 
 from bench import sidecars
 from bench.hey import HeyResult
-from bench.report import sidecar_rows, sidecar_table
+from bench.processes import Snapshot
+from bench.report import sidecar_rows, sidecar_table, table, write_results
 from harness.system import ROOT
 
 BASE = yaml.safe_load((ROOT / "components/config.yaml").read_text())
@@ -116,3 +119,41 @@ def test_figure_2_alone_prints_as_its_rows_of_the_benchs_table() -> None:
         "| 2 | hello app called directly, 500 req/s (in turns with the next) | p50 1.00 / "
     )
     assert len(lines) == 2 + 3 + 2
+
+
+def test_make_bench_prints_figure_2_with_mtls_between_figures_1_and_3() -> None:
+    results = {
+        **{name: result(1.0, 2.0, 3.0) for name in ("hello_saturated", "product", "product_uncached")},
+        "direct": result(0.3, 0.5, 1.3),
+        "via_sidecars": result(1.1, 2.2, 7.4),
+        "via_sidecars_mtls": result(1.3, 2.9, 8.0),
+        "via_sidecars_traced": result(1.3, 2.5, 15.5),
+        "orders_sustained": {
+            "concurrency": 8,
+            "orders_per_s": 20.0,
+            "p50_ms": 300.0,
+            "p99_ms": 800.0,
+            "failures": {},
+        },
+        "orders_steady": [],
+        "memory_idle": Snapshot(),
+        "memory_peak": Snapshot(),
+    }
+
+    rows = table(results, sidecar_rps=500, sidecar_low_rps=100, concurrency=32, order_rate=50).splitlines()[
+        2:
+    ]
+
+    figures = [row.split(" | ")[0].removeprefix("| ") for row in rows]
+    assert figures == sorted(figures)
+    assert any("added by the two sidecars with mTLS" in row for row in rows)
+
+
+def test_the_results_are_written_as_json_beside_when_and_where_they_were_measured(tmp_path: Path) -> None:
+    path = tmp_path / "results/sidecars.json"
+
+    write_results(path, {"direct": result(0.3, 0.5, 1.3)}, seconds=15, started=time.perf_counter())
+
+    document = json.loads(path.read_text())
+    assert {"when", "machine", "cpu_split", "seconds_per_measurement", "run_seconds"} < set(document)
+    assert document["results"]["direct"]["latency_ms"] == {"50": 0.3, "90": 0.5, "99": 1.3}
