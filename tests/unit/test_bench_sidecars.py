@@ -85,15 +85,17 @@ def result(p50: float, p90: float, p99: float) -> HeyResult:
     return HeyResult(requests_per_s=500, latency_ms={50: p50, 90: p90, 99: p99}, status_codes={200: 1})
 
 
-def test_the_overhead_with_mtls_is_reported_beside_the_plain_one_and_daprs_published_figure() -> None:
-    results = {
-        "direct": result(0.3, 0.5, 1.3),
-        "via_sidecars": result(1.1, 2.2, 7.4),
-        "via_sidecars_mtls": result(1.3, 2.9, 8.0),
-        "via_sidecars_traced": result(1.3, 2.5, 15.5),
-    }
+# Figure 2 at 500 req/s as `make bench` measures it: direct, through each pair, then traced.
+FIGURE_2 = {
+    "direct": result(0.3, 0.5, 1.3),
+    "via_sidecars": result(1.1, 2.2, 7.4),
+    "via_sidecars_mtls": result(1.3, 2.9, 8.0),
+    "via_sidecars_traced": result(1.3, 2.5, 15.5),
+}
 
-    rows = sidecar_rows(results, sidecar_rps=500, sidecar_low_rps=100)
+
+def test_the_overhead_with_mtls_is_reported_beside_the_plain_one_and_daprs_published_figure() -> None:
+    rows = sidecar_rows(FIGURE_2, sidecar_rps=500, sidecar_low_rps=100)
 
     assert rows[0][1] == "hello app called directly, 500 req/s (in turns with the next two)"
     assert [row[1] for row in rows[1:3]] == [
@@ -124,10 +126,7 @@ def test_figure_2_alone_prints_as_its_rows_of_the_benchs_table() -> None:
 def test_make_bench_prints_figure_2_with_mtls_between_figures_1_and_3() -> None:
     results = {
         **{name: result(1.0, 2.0, 3.0) for name in ("hello_saturated", "product", "product_uncached")},
-        "direct": result(0.3, 0.5, 1.3),
-        "via_sidecars": result(1.1, 2.2, 7.4),
-        "via_sidecars_mtls": result(1.3, 2.9, 8.0),
-        "via_sidecars_traced": result(1.3, 2.5, 15.5),
+        **FIGURE_2,
         "orders_sustained": {
             "concurrency": 8,
             "orders_per_s": 20.0,
