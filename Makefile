@@ -144,6 +144,11 @@ load:
 bench:
 	$(PY) -m bench
 
+## bench-sidecars: figure 2 of make bench alone, the sidecar overhead plain and with mTLS (own ports, ~2 min)
+.PHONY: bench-sidecars
+bench-sidecars:
+	$(PY) -m bench.sidecars
+
 ## bench-flood: another client's product list idle and during a 64-client login flood (starts and stops the system, ~1 min)
 bench-flood:
 	$(PY) -m bench.flood

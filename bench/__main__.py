@@ -5,7 +5,8 @@ bounded run (about 5 minutes) on this machine. Starts what it measures and stops
    same concurrency, same uvicorn settings, saturated in turns with the shop up): as served (the
    gateway's 1 s product cache), and with Cache-Control: no-cache (every request through Dapr
    to products and MariaDB).
-2. Sidecar overhead: the bare app called directly and through two daprd, at a fixed rate.
+2. Sidecar overhead: the bare app called directly and through two daprd, plain and with mTLS,
+   at a fixed rate (bench/sidecars.py; alone: `make bench-sidecars`).
 3. POST /api/orders: sustained orders/s; at a steady rate, order 201 -> read-model propagation,
    and the highest rate tried at which it stays within the target.
 4. Resident memory of the whole system, idle and at its peak under load.
@@ -22,30 +23,21 @@ BENCH_CONCURRENCY, BENCH_SIDECAR_RPS, BENCH_SIDECAR_LOW_RPS, BENCH_ORDER_CONCURR
 BENCH_SYSTEM_CPUS, BENCH_LOADGEN_CPUS."""
 
 import asyncio
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import flood, hey, orders, processes, scaling, sdk, sidecars
 from bench.cpus import LOADGEN_CPUS, SYSTEM_CPUS, named, pinned, split, split_available
-from bench.report import cpu_lines, table
+from bench.report import cpu_lines, table, write_results
 from harness.system import GATEWAY, ROOT, System, missing_infrastructure, stray_processes
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
-WARMUP_S = 3
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
-SIDECAR_RPS = int(os.environ.get("BENCH_SIDECAR_RPS", "500"))
-# The same at a rate that keeps the sidecars' CPU mostly idle: what the two hops add by
-# themselves, where 500 req/s (a third of one core for the two daprd) adds their queueing.
-SIDECAR_LOW_RPS = int(os.environ.get("BENCH_SIDECAR_LOW_RPS", "100"))
 # Buyers placing orders one after the other: as many as the gateway admits at once
 # (SHOP_ORDERS_IN_FLIGHT_LIMIT), so the closed loop measures what the shop completes, not how
 # it sheds a standing queue (with 16, a third of the orders were refused at once and retried).
@@ -54,8 +46,6 @@ ORDER_RATE = float(os.environ.get("BENCH_ORDER_RATE", "50"))
 # Rates tried between half the sustained rate and ORDER_RATE, as shares of the sustained rate.
 SLO_STEPS = (0.7, 0.85, 1.0)
 RESULTS = ROOT / "bench/results/bench.json"
-# A W3C trace context with the sampled flag, as the gateway sends with every request it forwards.
-SAMPLED = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 T = TypeVar("T")
 
 
@@ -77,40 +67,6 @@ def preflight() -> None:
             f"[bench] this process may not use {named(SYSTEM_CPUS | LOADGEN_CPUS)}: "
             "set BENCH_SYSTEM_CPUS and BENCH_LOADGEN_CPUS to CPUs it may use (bench/cpus.py)."
         )
-
-
-def hello_figures() -> dict[str, Any]:
-    """The sidecar overhead, before the shop starts (a quiet CPU 0)."""
-    say("starting the bare hello app and two daprd (bench/sidecars.py)")
-    with sidecars.running():
-        targets: hey.Targets = {
-            "direct": (sidecars.DIRECT_URL, None),
-            "via_sidecars": (sidecars.VIA_SIDECARS_URL, None),
-        }
-        rounds, each = 3, SECONDS / 3
-        say(
-            f"the hello app directly and through daprd A -> daprd B: {SIDECAR_RPS} requests/s arriving "
-            f"evenly, in turns, {rounds} x {each:.0f} s each"
-        )
-        for url, headers in targets.values():
-            hey.at_fixed_rate(url, seconds=WARMUP_S, rate=SIDECAR_RPS, headers=headers)
-        measured = hey.interleaved(targets, rounds=rounds, seconds=each, rate=SIDECAR_RPS)
-        say(f"the same at {SIDECAR_LOW_RPS} requests/s, in turns, {rounds} x {each:.0f} s each")
-        low = hey.interleaved(targets, rounds=rounds, seconds=each, rate=SIDECAR_LOW_RPS)
-        measured.update({f"{name}_low": result for name, result in low.items()})
-        # As every request entering through the gateway is: part of a sampled trace, so both
-        # sidecars record and export a span for it (Zipkin is not up here: what it costs daprd).
-        # Last, on its own: the sidecars' exporters keep retrying after it, which would load
-        # whatever ran next.
-        say(f"the same through the sidecars, each request in a sampled trace, {SECONDS:.0f} s")
-        hey.at_fixed_rate(sidecars.VIA_SIDECARS_URL, seconds=WARMUP_S, rate=SIDECAR_RPS, headers=SAMPLED)
-        measured["via_sidecars_traced"] = hey.at_fixed_rate(
-            sidecars.VIA_SIDECARS_URL, seconds=SECONDS, rate=SIDECAR_RPS, headers=SAMPLED
-        )
-        for name, result in measured.items():
-            p, ok = result.latency_ms, result.ok_ratio
-            say(f"  {name}: p50 {p[50]:.2f} ms, p90 {p[90]:.2f} ms, p99 {p[99]:.2f} ms ({ok:.1%} 200)")
-    return measured
 
 
 def shop_figures() -> dict[str, Any]:
@@ -246,7 +202,8 @@ def main() -> int:
     say(split())
     os.sched_setaffinity(0, LOADGEN_CPUS)
     try:
-        results = {**hello_figures(), **shop_figures()}
+        # The sidecar overhead first, before the shop starts (a quiet CPU 0).
+        results = {**sidecars.figures(), **shop_figures()}
         if os.environ.get("BENCH_SCALING", "1") != "0":
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
             results["scaling"] = scaling.figures(seconds=SECONDS, concurrency=ORDER_CONCURRENCY)
@@ -258,11 +215,10 @@ def main() -> int:
         if not infra_was_running:
             say("stopping the infrastructure (scripts/infra.sh down)")
             subprocess.run(["scripts/infra.sh", "down"], cwd=ROOT, check=False, capture_output=True)
-    machine = f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), {platform.system()}"
     report = table(
         results,
-        sidecar_rps=SIDECAR_RPS,
-        sidecar_low_rps=SIDECAR_LOW_RPS,
+        sidecar_rps=sidecars.RPS,
+        sidecar_low_rps=sidecars.LOW_RPS,
         concurrency=CONCURRENCY,
         order_rate=ORDER_RATE,
     )
@@ -276,29 +232,9 @@ def main() -> int:
         print(flood.lines(results["flood"]))
     if "sdk" in results:
         print(sdk.table(results["sdk"]["rows"]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine,
-        "cpu_split": split(),
-        "seconds_per_measurement": SECONDS,
-        "run_seconds": round(time.perf_counter() - started),
-        "results": results,
-    }
-    RESULTS.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+    document = write_results(RESULTS, results, seconds=SECONDS, started=started)
     say(f"whole run {document['run_seconds']} s; written to {RESULTS.relative_to(ROOT)}")
     return 0
-
-
-def _plain(value: Any) -> Any:
-    """JSON for the result dataclasses."""
-    if isinstance(value, processes.Snapshot):
-        return {**value.__dict__, "rss_total_mb": value.rss_total_mb}
-    if hasattr(value, "__dataclass_fields__"):
-        return value.__dict__
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(type(value))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ see the system on both cores, set BENCH_SYSTEM_CPUS and BENCH_LOADGEN_CPUS (task
 load generators sharing one of them), and the run says which split it measured."""
 
 import os
+import platform
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,11 @@ def split() -> str:
     """The split measured, for the report."""
     shared = ", shared" if SYSTEM_CPUS & LOADGEN_CPUS else ""
     return f"system on {named(SYSTEM_CPUS)}, load generators on {named(LOADGEN_CPUS)}{shared}"
+
+
+def machine() -> str:
+    """The machine measured, for the results' JSON."""
+    return f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), {platform.system()}"
 
 
 def split_available() -> bool:

@@ -1,8 +1,13 @@
-"""The bench's results as a Markdown table: each figure, what it is compared with, its target."""
+"""The bench's results as a Markdown table (each figure, what it is compared with, its target),
+and as the JSON document under bench/results/."""
 
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from bench.cpus import SYSTEM_CPUS, named
+from bench.cpus import SYSTEM_CPUS, machine, named, split
 from bench.hey import HeyResult
 from bench.orders import PROPAGATION_P99_MS, within
 from bench.processes import Snapshot
@@ -146,16 +151,66 @@ def cpu_lines(title: str, shares: dict[str, float], top: int = 8) -> str:
     return f"{title}: {total:.2f} CPU in all; {parts}"
 
 
-def _sidecar_rows(results: dict[str, Any], rate: int, suffix: str) -> list[tuple[str, str, str, str]]:
-    """The hello app directly and through both sidecars at one rate, and what the sidecars add."""
+# Dapr's published sidecar overhead (docs.dapr.io, "Service invocation performance", the v1.0
+# summary): what the caller's and the callee's daprd added together at p90 and p99, at 1,000
+# requests/s, each daprd limited to half a vCPU on nodes of its own, mTLS on, 10% of requests
+# traced, a 1 KB payload.
+DAPR_PUBLISHED_ADDED = "p90 1.40 / p99 2.10 ms"
+# The paths through the sidecars figure 2 measures (the results' keys): the path, what it adds.
+SIDECAR_PATHS = {
+    "via_sidecars": ("daprd A -> daprd B", "added by the two sidecars"),
+    "via_sidecars_mtls": (
+        "daprd A -> daprd B with mTLS (certificates from Sentry)",
+        f"added by the two sidecars with mTLS (Dapr's published, mTLS on: {DAPR_PUBLISHED_ADDED})",
+    ),
+}
+Row = tuple[str, str, str, str]
+
+
+def _sidecar_rows(results: dict[str, Any], rate: int, suffix: str) -> list[Row]:
+    """The hello app called directly and through each pair of sidecars measured at one rate (in
+    turns), then what each pair adds over the direct call, side by side."""
     direct: HeyResult = results[f"direct{suffix}"]
-    via: HeyResult = results[f"via_sidecars{suffix}"]
-    added = {p: via.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
-    return [
-        ("2", f"hello app called directly, {rate} req/s (in turns with the next)", _spread(direct), ""),
-        ("2", "same through daprd A -> daprd B", _spread(via), ""),
-        _added_row("added by the two sidecars", added),
+    paths = {name: labels for name, labels in SIDECAR_PATHS.items() if f"{name}{suffix}" in results}
+    others = {1: "the next", 2: "the next two"}.get(len(paths), f"the next {len(paths)}")
+    rows: list[Row] = [
+        ("2", f"hello app called directly, {rate} req/s (in turns with {others})", _spread(direct), "")
     ]
+    rows += [
+        ("2", f"same through {path}", _spread(results[f"{name}{suffix}"]), "")
+        for name, (path, _) in paths.items()
+    ]
+    rows += [
+        _added_row(added, _added(results[f"{name}{suffix}"], direct)) for name, (_, added) in paths.items()
+    ]
+    return rows
+
+
+def _added(via: HeyResult, direct: HeyResult) -> dict[int, float]:
+    return {p: via.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
+
+
+def sidecar_rows(results: dict[str, Any], *, sidecar_rps: int, sidecar_low_rps: int) -> list[Row]:
+    """Figure 2's rows: the sidecar overhead at the low rate (if measured) and at the judged
+    rate, then with every request traced."""
+    traced: HeyResult = results["via_sidecars_traced"]
+    return [
+        *(_sidecar_rows(results, sidecar_low_rps, "_low") if "direct_low" in results else []),
+        *_sidecar_rows(results, sidecar_rps, ""),
+        ("2", "same, each request in a sampled trace (as the shop's)", _spread(traced), ""),
+        _added_row("added by the two sidecars recording the trace", _added(traced, results["direct"])),
+    ]
+
+
+def _markdown(rows: list[Row]) -> str:
+    lines = ["| # | figure | measured | target |", "|---|---|---|---|"]
+    lines += [f"| {n} | {what} | {measured} | {target} |" for n, what, measured, target in rows]
+    return "\n".join(lines)
+
+
+def sidecar_table(results: dict[str, Any], *, sidecar_rps: int, sidecar_low_rps: int) -> str:
+    """Figure 2 alone (`make bench-sidecars`), as its rows of `make bench`'s table."""
+    return _markdown(sidecar_rows(results, sidecar_rps=sidecar_rps, sidecar_low_rps=sidecar_low_rps))
 
 
 def table(
@@ -163,14 +218,11 @@ def table(
 ) -> str:
     hello: HeyResult = results["hello_saturated"]
     product: HeyResult = results["product"]
-    direct: HeyResult = results["direct"]
     uncached: HeyResult = results["product_uncached"]
     ratio, uncached_ratio = (
         (result.requests_per_s / hello.requests_per_s if hello.requests_per_s else 0.0)
         for result in (product, uncached)
     )
-    traced: HeyResult = results["via_sidecars_traced"]
-    added_traced = {p: traced.latency_ms[p] - direct.latency_ms[p] for p in (50, 90, 99)}
     sustained = results["orders_sustained"]
     steady_rows = [_steady_rows(steady, target=order_rate) for steady in results["orders_steady"]]
     idle: Snapshot = results["memory_idle"]
@@ -190,10 +242,7 @@ def table(
             if uncached.requests_per_s and results.get("cpu_shares_products_uncached")
             else []
         ),
-        *(_sidecar_rows(results, sidecar_low_rps, "_low") if "direct_low" in results else []),
-        *_sidecar_rows(results, sidecar_rps, ""),
-        ("2", "same, each request in a sampled trace (as the shop's)", _spread(traced), ""),
-        _added_row("added by the two sidecars recording the trace", added_traced),
+        *sidecar_rows(results, sidecar_rps=sidecar_rps, sidecar_low_rps=sidecar_low_rps),
         (
             "3",
             f"POST /api/orders, {sustained['concurrency']} buyers at once",
@@ -211,6 +260,31 @@ def table(
         ("4", "resident memory, idle", _memory(idle), f"< 1.5 GB: {_verdict(idle.pss_total_mb < 1536)}"),
         ("4", "resident memory, peak under load", _memory(results["memory_peak"]), ""),
     ]
-    lines = ["| # | figure | measured | target |", "|---|---|---|---|"]
-    lines += [f"| {n} | {what} | {measured} | {target} |" for n, what, measured, target in rows]
-    return "\n".join(lines)
+    return _markdown(rows)
+
+
+def write_results(path: Path, results: dict[str, Any], *, seconds: float, started: float) -> dict[str, Any]:
+    """Writes `results` to `path` with when, on what machine and CPU split, and how long the run
+    took since `started` (time.perf_counter); returns the document written."""
+    document = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "cpu_split": split(),
+        "seconds_per_measurement": seconds,
+        "run_seconds": round(time.perf_counter() - started),
+        "results": results,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+    return document
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the result dataclasses."""
+    if isinstance(value, Snapshot):
+        return {**value.__dict__, "rss_total_mb": value.rss_total_mb}
+    if hasattr(value, "__dataclass_fields__"):
+        return value.__dict__
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(type(value))
