@@ -331,7 +331,8 @@ async def replay_dead_letters(
     request: Request, actor: AdminActor, body: DeadLetterReplay | None = None
 ) -> Response:
     """Redelivers dead letters (these ids, or the oldest 100) to the subscriber that failed on
-    them. Each one applied is forgotten; each one failing again is kept, with the outcome."""
+    them. Each one applied is forgotten; each one failing again is kept, with the outcome. A call
+    works for about a second at most: `remaining` says whether to call again."""
     json = body.model_dump(exclude_none=True) if body is not None else {}
     return await forward(dapr(request), "order-view", "POST", "dead-letters/replay", actor=actor, json=json)
 

@@ -7,6 +7,7 @@ answer: SUCCESS forgets the dead letter; RETRY, DROP or no answer keeps it, with
 """
 
 import logging
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,14 +24,24 @@ SUBSCRIBERS = {"order-view", "notifications"}
 # The topic an event came from, by its type's entity (order.confirmed -> orders).
 TOPIC_OF_ENTITY = {"order": "orders", "customer": "customers", "product": "products"}
 MAX_PER_REPLAY = 100
+# A replay stops taking the next letter after this long, well within the 3 s its caller waits
+# (components/resiliency.yaml): letters that keep failing stay, and a hundred slow redeliveries
+# must not turn the answer into a timeout. What is left shows in `remaining`; ask again.
+REPLAY_BUDGET_S = 1.0
 
 
-async def replay(dapr: DaprSidecar, dead_letters: DeadLetters, ids: list[str] | None) -> ReplayReport:
-    """Redelivers the given dead letters (or the oldest MAX_PER_REPLAY) and reports each one."""
+async def replay(
+    dapr: DaprSidecar, dead_letters: DeadLetters, ids: list[str] | None, *, budget_s: float = REPLAY_BUDGET_S
+) -> ReplayReport:
+    """Redelivers the given dead letters (or the oldest MAX_PER_REPLAY), for at most about
+    `budget_s`, and reports each one it tried."""
     letters = await run_in_threadpool(dead_letters.dead_letters_to_replay, ids, limit=MAX_PER_REPLAY)
     replayed: list[str] = []
     failed: list[FailedReplay] = []
-    for letter in letters:
+    deadline = time.monotonic() + budget_s
+    for n, letter in enumerate(letters):
+        if n and time.monotonic() >= deadline:
+            break
         outcome = await _redeliver(dapr, letter["subscriber"], letter["envelope"])
         context = {"dead_letter": letter["_id"], "subscriber": letter["subscriber"], "outcome": outcome}
         if outcome == "SUCCESS":

@@ -75,3 +75,15 @@ def test_an_unreachable_subscriber_or_an_unknown_id_loses_nothing() -> None:
     assert report["failed"][0]["outcome"].startswith("UNAVAILABLE")
     assert report["not_found"] == ["nope"]
     assert store.count_dead_letters() == 1
+
+
+def test_a_replay_past_its_time_budget_leaves_the_rest_for_the_next() -> None:
+    store = FakeDeadLetters([letter("order-view", f"e{n}", "order.created") for n in range(3)])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "SUCCESS"})
+
+    report = asyncio.run(replay(sidecar(httpx.MockTransport(answer)), store, None, budget_s=0)).model_dump()
+
+    assert report["replayed"] == ["order-view:e0"]  # one at least, however small the budget
+    assert report["remaining"] == 2
