@@ -14,7 +14,8 @@ project=dapr-shop  # docker-compose.yml's `name:`
 logs=.run/logs/compose.log
 
 [ -x "$COMPOSE_BIN" ] || { log "docker compose is not built: run 'make setup-containers'"; exit 1; }
-[ -s .run/secrets.json ] && [ -s .run/api-tokens/gateway.env ] || { log "no .run/secrets.json: run 'make setup'"; exit 1; }
+[ -s .run/secrets.json ] && [ -s .run/api-tokens/gateway.env ] && [ -s .run/compose/sidecars/gateway.env ] \
+  || { log "no .run/secrets.json or .run/compose/ (scripts/compose_files.py): run 'make setup'"; exit 1; }
 [ -x .venv/bin/python ] || { log "no .venv: run 'make setup'"; exit 1; }
 for port in 8000 8001 9411 15672; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
