@@ -5,7 +5,10 @@ RabbitMQ as its app's own user, never `guest`. The sidecars' ports are not publi
 start inside an app's container (tests/compose/probes.py), as that app's own would."""
 
 import json
+import re
 import uuid
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -60,6 +63,38 @@ def test_a_sidecars_internal_port_shows_a_certificate_from_sentry_and_refuses_a_
     # Verified against the local root (the handshake fails otherwise), for products' app-id.
     assert answer["peer"] == ["spiffe://public/ns/default/products"]
     assert "CERTIFICATE" in answer["refused"].upper() or "reset" in answer["refused"].lower(), answer
+
+
+def sidecar_messages(compose: Compose, app: str) -> list[str]:
+    """What an app's sidecar has logged (daprd logs JSON lines: --log-as-json)."""
+    out = compose.run("logs", "--no-color", "--no-log-prefix", f"{app}-dapr")
+    return [json.loads(line).get("msg", "") for line in out.splitlines() if line.startswith("{")]
+
+
+def identity_once_on_the_scheduler(compose: Compose, app: str) -> str | None:
+    """The sidecar's log line about the workload certificate Sentry signed it, once its streams to
+    the scheduler (which serves mTLS only) are connected."""
+    messages = sidecar_messages(compose, app)
+    if not any(m.startswith("Scheduler stream connected") for m in messages):
+        return None
+    return next((m for m in messages if m.startswith("Starting workload identity expiry watcher")), None)
+
+
+def test_every_sidecar_has_a_certificate_from_sentry_and_reaches_the_scheduler_over_mtls(
+    compose: Compose,
+) -> None:
+    for app in APP_IDS:
+        identity = wait_until(
+            partial(identity_once_on_the_scheduler, compose, app),
+            timeout=30,
+            interval=1,
+            what=f"{app}'s sidecar connected to the scheduler",
+        )
+        expires = re.search(r"cert expires on: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", identity)
+        assert expires, identity
+        lifetime = datetime.fromisoformat(expires[1]).replace(tzinfo=UTC) - datetime.now(UTC)
+        # Dapr's default lifetime under compose, 24 h (scripts/dapr_configs.py), not make run's 2 min.
+        assert timedelta(hours=20) < lifetime <= timedelta(hours=24), identity
 
 
 def rabbitmq_connections() -> list[dict[str, Any]]:

@@ -94,6 +94,18 @@ def test_compose_sentry_is_the_upstream_image_of_the_runtimes_version_with_make_
     assert f"--trust-domain {flag(sentry['command'], '--trust-domain')} --port 50001" in infra
 
 
+def test_the_compose_scheduler_serves_mtls_with_a_certificate_from_sentry_for_the_same_root() -> None:
+    compose = load("docker-compose.yml")["services"]
+    scheduler = compose["scheduler"]
+
+    assert "--tls-enabled" in scheduler["command"]
+    assert flag(scheduler["command"], "--sentry-address") == "sentry:50001"
+    anchors = flag(scheduler["command"], "--trust-anchors-file")
+    assert f"trust-anchors:{anchors.rsplit('/', 1)[0]}:ro" in scheduler["volumes"]
+    assert "install -m 0444 -t /trust /host-run/sentry/ca.crt" in compose["secrets"]["command"][-1]
+    assert "trust-anchors:/trust" in compose["secrets"]["volumes"]
+
+
 def test_compose_rabbitmq_loads_the_definitions_the_secrets_service_hands_it_and_no_one_is_guest() -> None:
     compose = load("docker-compose.yml")["services"]
     rabbitmq = compose["rabbitmq"]
