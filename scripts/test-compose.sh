@@ -44,7 +44,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ "$rc" -ne 0 ]; then
     compose logs --no-color --timestamps > "$logs" 2>&1 || true
-    log "failed: every container's log is in $logs"
+    log "failed: every container's log is in $logs (before the broker swap recreated the sidecars: ${logs%.log}-before-swap.log)"
   fi
   # Podman refuses to remove an app while its sidecar (in the app's network namespace) exists,
   # and compose may remove both at once: what is left after one pass goes in the next.

@@ -21,7 +21,8 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0
 
 
 def invoke(verb: str, target: str, body: str) -> dict[str, object]:
-    """Service invocation as the app makes it: its sidecar, its DAPR_API_TOKEN."""
+    """Service invocation as the app makes it: its sidecar, its DAPR_API_TOKEN. An app's 4xx
+    arrives as 200 plus x-shop-status (services/shared/app.py), restored here."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{os.environ['DAPR_HTTP_PORT']}/v1.0/invoke/{target}",
         data=body.encode() or None,
@@ -30,10 +31,10 @@ def invoke(verb: str, target: str, body: str) -> dict[str, object]:
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            status, text = response.status, response.read()
+            status, headers, text = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        status, text = error.code, error.read()
-    return {"status": status, "body": text.decode()}
+        status, headers, text = error.code, error.headers, error.read()
+    return {"status": int(headers.get("x-shop-status", status)), "body": text.decode()}
 
 
 def tls(host: str, port: str, ca: str) -> dict[str, object]:

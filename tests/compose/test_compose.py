@@ -131,6 +131,9 @@ def test_the_documented_one_line_change_swaps_the_broker_to_redis(compose: Compo
     # them. Through podman 4.3's API compose also sees every app's network as changed (podman
     # reports it differently) and would recreate the apps, which podman refuses while their
     # sidecars share their network namespace: so name the sidecars, as Docker would recreate.
+    # Recreated, the sidecars lose their logs on RabbitMQ: kept for whoever reads a failure.
+    before = compose.run("logs", "--no-color", "--timestamps")
+    (ROOT / ".run/logs/compose-before-swap.log").write_text(before)
     compose.run("up", "-d", "--no-build", "--no-deps", *SIDECARS, file=swapped)
     recreated_at = time.monotonic()
     wait_healthy("every app up again on Redis Streams")
