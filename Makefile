@@ -61,8 +61,10 @@ asyncapi-tools:
 asyncapi: python-env
 	@$(PY) scripts/asyncapi.py
 
+# The local secrets (made once), then what docker-compose.yml reads from them (written each time).
 secrets: python-env
 	@$(PY) scripts/gen_secrets.py .run/secrets.json
+	@$(PY) scripts/compose_files.py .run/compose
 
 ## run: start the infrastructure and the whole system under Dapr (Ctrl-C stops it)
 run: setup

@@ -5,7 +5,7 @@
 #     and dapr-shop/daprd (Dockerfile.daprd, from the daprd `make setup` built: the same bytes
 #     `make run` runs);
 #   stand-ins for the upstream images (tests/compose/standins/): rabbitmq, mysql, mongo
-#     (FerretDB), redis, zipkin, daprio/scheduler.
+#     (FerretDB), redis, zipkin, daprio/scheduler, daprio/sentry.
 # An image whose inputs (Dockerfile, context, base) did not change is not built again (warm: a
 # few seconds for all of them).
 set -euo pipefail
@@ -17,7 +17,8 @@ log() { printf '[podman-images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 podman image exists "$BASE_IMAGE" || { log "no base image $BASE_IMAGE: run 'make setup-containers'"; exit 1; }
 daprd=$DAPR_RUNTIME_PATH/.dapr/bin/daprd
 scheduler=$DAPR_RUNTIME_PATH/.dapr/bin/scheduler
-for f in "$daprd" "$scheduler" "$FERRETDB_BIN" "$ZIPKIN_JAR"; do
+sentry=$DAPR_RUNTIME_PATH/.dapr/bin/sentry
+for f in "$daprd" "$scheduler" "$sentry" "$FERRETDB_BIN" "$ZIPKIN_JAR"; do
   [ -s "$f" ] || { log "$f is missing: run 'make setup'"; exit 1; }
 done
 
@@ -89,4 +90,6 @@ ctx=$(context_with zipkin "$ZIPKIN_JAR" zipkin.jar)
 build "$(image_of zipkin)" $standins/zipkin "$ctx" -- "${pbuild[@]}" -t "$(qualified "$(image_of zipkin)")" -f $standins/zipkin/Dockerfile "$ctx"
 ctx=$(context_with scheduler "$scheduler" scheduler)
 build "$(image_of scheduler)" $standins/scheduler "$ctx" -- "${pbuild[@]}" -t "$(qualified "$(image_of scheduler)")" -f $standins/scheduler/Dockerfile "$ctx"
+ctx=$(context_with sentry "$sentry" sentry)
+build "$(image_of sentry)" $standins/sentry "$ctx" -- "${pbuild[@]}" -t "$(qualified "$(image_of sentry)")" -f $standins/sentry/Dockerfile "$ctx"
 log "all images ready in $((SECONDS - total))s"

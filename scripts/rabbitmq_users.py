@@ -14,7 +14,9 @@ sidecar already does, for anyone holding an app's credentials. Dapr's RabbitMQ p
   - to publish: the fanout exchange T, declared then written to (configure, write);
   - to subscribe as app S: T declared (configure) and bound from (read); the queue S-T declared,
     bound (write) and consumed (read); with dead-lettering on, the exchange dlx-S-T (configure,
-    read: bound from) and the queue dlq-S-T (configure, write: bound).
+    read: bound from; write: RabbitMQ creates a queue whose dead-letter exchange it is only for
+    a user who may write there, ACCESS_REFUSED otherwise) and the queue dlq-S-T (configure,
+    write: bound).
 So products' user cannot publish to `orders` (ACCESS_REFUSED), nor read another app's queue.
 """
 
@@ -52,7 +54,7 @@ def permissions(app_id: str) -> dict[str, list[str]]:
     queues = [f"{app_id}-{topic}" for topic in subscribed]
     return {
         "configure": published + subscribed + queues + [f"dl{x}-{q}" for q in queues for x in "xq"],
-        "write": published + queues + [f"dlq-{q}" for q in queues],
+        "write": published + queues + [f"dl{x}-{q}" for q in queues for x in "xq"],
         "read": subscribed + queues + [f"dlx-{q}" for q in queues],
     }
 

@@ -14,7 +14,8 @@ project=dapr-shop  # docker-compose.yml's `name:`
 logs=.run/logs/compose.log
 
 [ -x "$COMPOSE_BIN" ] || { log "docker compose is not built: run 'make setup-containers'"; exit 1; }
-[ -s .run/secrets.json ] && [ -s .run/api-tokens/gateway.env ] || { log "no .run/secrets.json: run 'make setup'"; exit 1; }
+[ -s .run/secrets.json ] && [ -s .run/api-tokens/gateway.env ] && [ -s .run/compose/sidecars/gateway.env ] \
+  || { log "no .run/secrets.json or .run/compose/ (scripts/compose_files.py): run 'make setup'"; exit 1; }
 [ -x .venv/bin/python ] || { log "no .venv: run 'make setup'"; exit 1; }
 for port in 8000 8001 9411 15672; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -43,7 +44,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ "$rc" -ne 0 ]; then
     compose logs --no-color --timestamps > "$logs" 2>&1 || true
-    log "failed: every container's log is in $logs"
+    log "failed: every container's log is in $logs (before the broker swap recreated the sidecars: ${logs%.log}-before-swap.log)"
   fi
   # Podman refuses to remove an app while its sidecar (in the app's network namespace) exists,
   # and compose may remove both at once: what is left after one pass goes in the next.

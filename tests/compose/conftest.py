@@ -4,7 +4,9 @@ file publishes (gateway 8000, WebSocket 8001) and the `docker compose` the scrip
 
 import json
 import os
+import sqlite3
 import subprocess
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,16 @@ class Compose:
         out = self.run("ps", "--format", "json").strip()
         return [json.loads(line) for line in out.splitlines() if line]
 
+    def registered(self) -> dict[str, str]:
+        """app-id -> the address (host:port of its internal gRPC port) where its sidecar registered
+        itself in the name-resolution database every sidecar shares, in the `run` volume; the
+        latest, if a sidecar started again."""
+        with docker_api() as api:
+            volume = api.get(f"/volumes/{self.project}_run").raise_for_status().json()["Mountpoint"]
+        with closing(sqlite3.connect(f"file:{volume}/dapr-nameresolution.db?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT app_id, address FROM hosts ORDER BY last_update").fetchall()
+        return dict(rows)
+
 
 @pytest.fixture(scope="session")
 def compose() -> Compose:
@@ -61,3 +73,9 @@ def wait_healthy(what: str) -> dict[str, Any]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The broker swap recreates every sidecar: it runs last.
     items.sort(key=lambda item: item.get_closest_marker("broker_swap") is not None)
+
+
+def docker_api() -> httpx.Client:
+    """The Docker API compose talks to (podman's, here: DOCKER_HOST, a unix socket)."""
+    socket_path = os.environ["DOCKER_HOST"].removeprefix("unix://")
+    return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://docker", timeout=10)

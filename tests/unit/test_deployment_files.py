@@ -51,9 +51,76 @@ def test_each_compose_app_and_its_sidecar_share_a_token_file_no_other_app_reads(
     compose = load("docker-compose.yml")["services"]
     for app_id in APP_IDS:
         own = f".run/api-tokens/{app_id}.env"  # scripts/gen_secrets.py
-        assert compose[app_id]["env_file"] == compose[f"{app_id}-dapr"]["env_file"] == own, app_id
+        # The sidecar's own broker user and the trust root come after (scripts/compose_files.py).
+        sidecars = [own, f".run/compose/sidecars/{app_id}.env"]
+        assert (compose[app_id]["env_file"], compose[f"{app_id}-dapr"]["env_file"]) == (own, sidecars), app_id
     readers = [name for name, service in compose.items() if "env_file" in service]
     assert len(readers) == 2 * len(APP_IDS)
+
+
+def test_every_compose_sidecar_runs_mtls_through_sentry_with_its_own_configuration() -> None:
+    compose = load("docker-compose.yml")["services"]
+    secrets = compose["secrets"]["command"][-1]
+    for app_id in APP_IDS:
+        command = compose[f"{app_id}-dapr"]["command"]
+        assert "--enable-mtls" in command, app_id
+        assert flag(command, "--sentry-address") == "sentry:50001"
+        # Its own Configuration (access control, secrets), which the `secrets` service copies
+        # into the `run` volume from .run/compose/config/.
+        assert flag(command, "--config") == f"/shop/.run/config/{app_id}.yaml"
+        assert "sentry" in compose[f"{app_id}-dapr"]["depends_on"]
+        # Its RabbitMQ user is its own, from its env file: nothing in the file overrides it.
+        assert "SHOP_RABBITMQ_URL" not in compose[f"{app_id}-dapr"]["environment"]
+    assert "-m 0444 -D -t /shop/.run/config /host-run/compose/config/*.yaml" in secrets
+    # Sentry's issuer key: for Sentry's uid only, in a volume no other long-running service mounts.
+    assert "install -o 65532 -g 65532 -m 0400 -t /sentry /host-run/sentry/issuer.key" in secrets
+    mounts = {name: service.get("volumes", []) for name, service in compose.items()}
+    assert {name for name, volumes in mounts.items() if any(v.startswith("sentry:") for v in volumes)} == {
+        "sentry",
+        "secrets",
+    }
+
+
+def test_compose_sentry_is_the_upstream_image_of_the_runtimes_version_with_make_runs_flags() -> None:
+    sentry = load("docker-compose.yml")["services"]["sentry"]
+    versions = dict(
+        line.split("=", 1) for line in (ROOT / "scripts/versions.sh").read_text().splitlines() if "=" in line
+    )
+    infra = (ROOT / "scripts/infra.sh").read_text()
+
+    assert sentry["image"] == f"daprio/sentry:{versions['DAPR_VERSION']}"
+    assert flag(sentry["command"], "--mode") == "standalone"
+    assert flag(sentry["command"], "--port") == "50001"
+    assert f"--trust-domain {flag(sentry['command'], '--trust-domain')} --port 50001" in infra
+
+
+def test_the_compose_scheduler_serves_mtls_with_a_certificate_from_sentry_for_the_same_root() -> None:
+    compose = load("docker-compose.yml")["services"]
+    scheduler = compose["scheduler"]
+
+    assert "--tls-enabled" in scheduler["command"]
+    assert flag(scheduler["command"], "--sentry-address") == "sentry:50001"
+    anchors = flag(scheduler["command"], "--trust-anchors-file")
+    assert f"trust-anchors:{anchors.rsplit('/', 1)[0]}:ro" in scheduler["volumes"]
+    assert "install -m 0444 -t /trust /host-run/sentry/ca.crt" in compose["secrets"]["command"][-1]
+    assert "trust-anchors:/trust" in compose["secrets"]["volumes"]
+
+
+def test_compose_rabbitmq_loads_the_definitions_the_secrets_service_hands_it_and_no_one_is_guest() -> None:
+    compose = load("docker-compose.yml")["services"]
+    rabbitmq = compose["rabbitmq"]
+    conf = "./components/compose/rabbitmq-users.conf:/etc/rabbitmq/conf.d/30-shop-users.conf:ro"
+    settings = dict(
+        line.split(" = ", 1) for line in (ROOT / conf.split(":")[0]).read_text().splitlines() if " = " in line
+    )
+
+    assert conf in rabbitmq["volumes"]
+    assert "rabbitmq-users:/etc/rabbitmq/shop:ro" in rabbitmq["volumes"]
+    assert settings["load_definitions"] == "/etc/rabbitmq/shop/definitions.json"
+    assert "/rabbitmq/definitions.json" in compose["secrets"]["command"][-1]
+    assert "rabbitmq-users:/rabbitmq" in compose["secrets"]["volumes"]
+    environments = [service.get("environment") or {} for service in compose.values()]
+    assert not [value for env in environments for value in env.values() if "guest" in str(value)]
 
 
 def test_every_path_compose_mounts_exists_in_the_repository() -> None:
@@ -81,7 +148,6 @@ def test_compose_sidecars_read_the_same_resources_as_dapr_run() -> None:
     compose = load("docker-compose.yml")["services"]
     common = load("dapr.yaml")["common"]
     sidecar = compose["orders-dapr"]
-    assert flag(sidecar["command"], "--config") == "/shop/components/compose/config.yaml"
     assert common["configFilePath"] == "./components/config.yaml"
     paths = [
         sidecar["command"][i + 1] for i, arg in enumerate(sidecar["command"]) if arg == "--resources-path"

@@ -32,6 +32,15 @@ def test_a_subscriber_reads_its_own_queues_only() -> None:
     assert not allows("read", "order-view", "orders-2")
 
 
+def test_a_subscriber_may_write_to_its_own_dead_letter_exchange_only() -> None:
+    # RabbitMQ creates a queue with an x-dead-letter-exchange only for a user who may write to
+    # that exchange (ACCESS_REFUSED on a broker where the queue does not exist yet).
+    assert allows("write", "order-view", "dlx-order-view-orders")
+    assert allows("write", "notifications", "dlx-notifications-orders")
+    assert not allows("write", "notifications", "dlx-order-view-orders")
+    assert not allows("write", "orders", "dlx-notifications-orders")
+
+
 def test_apps_that_neither_publish_nor_subscribe_may_do_nothing() -> None:
     for app_id in ("gateway", "auth"):
         assert {kind: pattern(names) for kind, names in permissions(app_id).items()} == dict.fromkeys(
