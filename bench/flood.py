@@ -10,7 +10,10 @@ hey on the load generators' CPU, so that what it measures is the shop, not its o
 
 The shop runs with its own defaults for every limit at the edge (the login throttle, the
 request budget), not the raised ones the e2e suite and the rest of the bench run with: what is
-measured is what a deployment gets. The shop on the system CPUs, hey on the load generators'
+measured is what a deployment gets. And, as a deployment has, with an edge proxy in front:
+HAProxy (`EDGE=1`, scripts/replicas.py), which refuses an address far past the gateway's budget
+itself, before a Python process sees the request. BENCH_FLOOD_EDGE=0 measures the gateway alone
+on the public port. The shop (HAProxy included) on the system CPUs, hey on the load generators'
 (bench/cpus.py), as the rest of the bench. Starts the shop and stops it again; about 1 minute."""
 
 import asyncio
@@ -33,6 +36,7 @@ from harness.system import GATEWAY, System, stray_processes
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 CONCURRENCY = int(os.environ.get("BENCH_FLOOD_CONCURRENCY", "64"))
 PROBE_RPS = float(os.environ.get("BENCH_FLOOD_PROBE_RPS", "15"))
+EDGE = os.environ.get("BENCH_FLOOD_EDGE", "1") == "1"
 PROBE_ADDRESS = "127.0.0.2"
 TARGET_RATIO = 2.0
 WARMUP_S = 3
@@ -57,6 +61,10 @@ def shop_defaults() -> dict[str, str]:
         "SHOP_MAX_CONNECTIONS_PER_ADDRESS": Notifications.model_fields["max_connections_per_address"],
     }
     return {name: str(field.default) for name, field in fields.items()}
+
+
+def front(edge: bool) -> str:
+    return "HAProxy in front (EDGE=1)" if edge else "no proxy in front (BENCH_FLOOD_EDGE=0)"
 
 
 @contextmanager
@@ -123,8 +131,8 @@ def figures() -> dict[str, Any]:
     os.sched_setaffinity(0, LOADGEN_CPUS)
     os.setpriority(os.PRIO_PROCESS, 0, -10)
     system = System()
-    say("starting the shop with its default limits at the edge (scripts/run.sh; about 20 s)")
-    with environment(shop_defaults()), pinned(SYSTEM_CPUS):
+    say(f"starting the shop with its default limits at the edge, {front(EDGE)} (scripts/run.sh; about 20 s)")
+    with environment({**shop_defaults(), "EDGE": "1" if EDGE else "0"}), pinned(SYSTEM_CPUS):
         system.start()
     try:
         say(f"  {processes.pin(SYSTEM_CPUS)} processes of the system on {named(SYSTEM_CPUS)}")
@@ -155,6 +163,7 @@ def figures() -> dict[str, Any]:
         "logins_per_s": round(logins.requests_per_s),
         "login_status_codes": logins.status_codes,
         "concurrency": CONCURRENCY,
+        "edge": EDGE,
     }
 
 
@@ -165,7 +174,7 @@ def lines(result: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"\nGET /api/products from another client, idle and during a "
-            f"{result['concurrency']}-client login flood",
+            f"{result['concurrency']}-client login flood, {front(result.get('edge', False))}",
             "",
             "| | p50 ms | p99 ms | answers |",
             "|---|---:|---:|---|",
