@@ -40,6 +40,7 @@ EDGE = os.environ.get("BENCH_FLOOD_EDGE", "1") == "1"
 PROBE_ADDRESS = "127.0.0.2"
 TARGET_RATIO = 2.0
 WARMUP_S = 3
+CPU_SHARES_SHOWN = 6  # the processes busiest during the flood, in the report
 
 
 def say(message: str) -> None:
@@ -146,7 +147,10 @@ def figures() -> dict[str, Any]:
         )
         hey = flood(SECONDS + WARMUP_S + 1)
         time.sleep(WARMUP_S)
+        # Where the system's CPUs go meanwhile: what the probe's requests wait behind.
+        before, started = processes.cpu_seconds(), time.monotonic()
         flooded = summary(*asyncio.run(probe(SECONDS)))
+        busy = processes.cpu_shares(before, processes.cpu_seconds(), time.monotonic() - started)
         out, _ = hey.communicate(timeout=SECONDS + 120)
         logins = parse(out)
         say(f"  p50 {flooded['p50_ms']} ms, p99 {flooded['p99_ms']} ms")
@@ -164,6 +168,7 @@ def figures() -> dict[str, Any]:
         "login_status_codes": logins.status_codes,
         "concurrency": CONCURRENCY,
         "edge": EDGE,
+        "flood_cpu_shares": dict(list(busy.items())[:CPU_SHARES_SHOWN]),
     }
 
 
@@ -171,6 +176,7 @@ def lines(result: dict[str, Any]) -> str:
     idle, flooded = result["idle"], result["flood"]
     verdict = "met" if result["target_met"] else "MISSED"
     answered = ", ".join(f"{n} x {code}" for code, n in sorted(result["login_status_codes"].items()))
+    busiest = ", ".join(f"{label} {share:.2f}" for label, share in result.get("flood_cpu_shares", {}).items())
     return "\n".join(
         [
             f"\nGET /api/products from another client, idle and during a "
@@ -183,6 +189,7 @@ def lines(result: dict[str, Any]) -> str:
             "",
             f"p50 during / idle: {result['p50_ratio']}x (target <= {TARGET_RATIO}x: {verdict}); "
             f"the flood: {result['logins_per_s']} logins/s answered ({answered})",
+            f"busiest during the flood (share of one CPU): {busiest}",
         ]
     )
 
