@@ -131,11 +131,14 @@ def edge_rules(per_address: int, window_s: int) -> list[str]:
     ]
 
 
-def haproxy_config(spec: dict[str, Any], settings: GatewaySettings | None = None) -> str:
-    """HAProxy in front of the public apps' replicas: health-checked (an app failing /healthz
-    takes no new connection), WebSocket-aware (an upgraded connection stays on its replica),
-    refusing a flood itself (edge_rules) by the gateway's per-address budget in `settings`
-    (by default the gateway's, SHOP_RATE_LIMIT_* in the environment included)."""
+def haproxy_config(
+    spec: dict[str, Any], settings: GatewaySettings | None = None, public: dict[str, int] = PUBLIC
+) -> str:
+    """HAProxy in front of the public apps' replicas, on their `public` ports: health-checked
+    (an app failing /healthz takes no new connection), WebSocket-aware (an upgraded connection
+    stays on its replica), refusing a flood itself (edge_rules) by the gateway's per-address
+    budget in `settings` (by default the gateway's, SHOP_RATE_LIMIT_* in the environment
+    included)."""
     settings = settings or GatewaySettings(APP_ID="gateway", APP_PORT=PUBLIC["gateway"])
     lines = [
         "global",
@@ -153,11 +156,11 @@ def haproxy_config(spec: dict[str, Any], settings: GatewaySettings | None = None
         "    option forwardfor",
         "    retries 2",
     ]
-    for app_id, public in PUBLIC.items():
+    for app_id, bound in public.items():
         ports = [a["appPort"] for a in spec["apps"] if a["appID"] == app_id]
         lines += [
             f"frontend {app_id}",
-            f"    bind 127.0.0.1:{public}",
+            f"    bind 127.0.0.1:{bound}",
             *edge_rules(settings.rate_limit_per_address, settings.rate_limit_window_s),
             f"    default_backend {app_id}",
             f"backend {app_id}",
