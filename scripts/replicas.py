@@ -50,6 +50,9 @@ EDGE_RETRY_AFTER_S = 2 * EDGE_PERIOD_S
 # budget leaves them out (services/gateway/budget.py), so a monitor polling through the edge is
 # never refused.
 EDGE_EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics", "/api/health")
+# Seconds HAProxy holds a refused request before answering it (its tarpit; EDGE_HOLD_S in the
+# environment); 0 answers at once.
+EDGE_HOLD_S = float(os.environ.get("EDGE_HOLD_S", "0"))
 # The body of the gateway's own 429 (services/shared/errors.py error_body, budget.py _REFUSED).
 EDGE_REFUSED = json.dumps({"detail": "too many requests, try again later", "code": "too_many_requests"})
 
@@ -108,23 +111,27 @@ def edge_threshold(per_address: int, window_s: int) -> int:
     return math.ceil(EDGE_MULTIPLE * per_address * max(1.0, EDGE_PERIOD_S / window_s))
 
 
-def edge_rules(per_address: int, window_s: int) -> list[str]:
+def edge_rules(per_address: int, window_s: int, hold_s: float = 0) -> list[str]:
     """A frontend's flood guard: a stick table of request rates by source address, and a 429
     in the gateway's shape (Retry-After, the IETF draft's RateLimit fields for an `edge` policy,
     the project's error body) for an address past edge_threshold. The exempt paths are not
     counted, nor are WebSocket upgrades, which notifications bounds itself (per user and per
     address, close code 4429). Refused requests count too: a client that keeps flooding stays
-    refused until it slows down."""
+    refused until it slows down. With `hold_s`, each refusal is held that long first (a
+    tarpit): a client that waits for each answer is slowed to its connections' count each
+    `hold_s`, and costs the edge next to nothing."""
     limit = edge_threshold(per_address, window_s)
     wait = EDGE_RETRY_AFTER_S
+    action = "tarpit status 429" if hold_s > 0 else "return status 429"
     return [
+        *([f"    timeout tarpit {round(hold_s * 1000)}ms"] if hold_s > 0 else []),
         # 100k addresses at about 50 bytes each; an address unseen for two periods is dropped.
         f"    stick-table type ip size 100k expire {2 * EDGE_PERIOD_S}s"
         f" store http_req_rate({EDGE_PERIOD_S}s)",
         f"    acl edge_exempt path {' '.join(EDGE_EXEMPT_PATHS)}",
         "    acl edge_exempt hdr(upgrade) -i websocket",
         "    http-request track-sc0 src unless edge_exempt",
-        f"    http-request return status 429 content-type application/json string '{EDGE_REFUSED}'"
+        f"    http-request {action} content-type application/json string '{EDGE_REFUSED}'"
         f" hdr Retry-After {wait} hdr RateLimit '\"edge\";r=0;t={wait}'"
         f" hdr RateLimit-Policy '\"edge\";q={limit};w={EDGE_PERIOD_S}'"
         f" if {{ sc_http_req_rate(0) gt {limit} }}",
@@ -161,7 +168,7 @@ def haproxy_config(
         lines += [
             f"frontend {app_id}",
             f"    bind 127.0.0.1:{bound}",
-            *edge_rules(settings.rate_limit_per_address, settings.rate_limit_window_s),
+            *edge_rules(settings.rate_limit_per_address, settings.rate_limit_window_s, EDGE_HOLD_S),
             f"    default_backend {app_id}",
             f"backend {app_id}",
             "    balance leastconn",
