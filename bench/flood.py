@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -108,6 +109,28 @@ async def probe(seconds: float) -> tuple[list[float], dict[int, int]]:
     return latencies, codes
 
 
+def cpu_ticks() -> dict[int, list[int]]:
+    """Each CPU's time so far by kind, in ticks (/proc/stat: user, nice, system, idle, iowait,
+    irq, softirq, steal)."""
+    ticks = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            ticks[int(name[3:])] = [int(f) for f in fields[:8]]
+    return ticks
+
+
+def cpu_use(
+    before: dict[int, list[int]], after: dict[int, list[int]], cpus: frozenset[int]
+) -> dict[str, float]:
+    """How busy `cpus` were between two cpu_ticks() readings: busy (all but idle and iowait) and
+    softirq (the kernel's packet processing, loopback included, which no process is charged
+    for) as shares of their time."""
+    spent = [sum(after[c][k] - before[c][k] for c in cpus) for k in range(8)]
+    total = sum(spent) or 1
+    return {"busy": round((total - spent[3] - spent[4]) / total, 2), "softirq": round(spent[6] / total, 2)}
+
+
 def summary(latencies: list[float], codes: dict[int, int]) -> dict[str, Any]:
     return {
         "p50_ms": round(percentile(latencies, 50) or 0.0, 1),
@@ -148,9 +171,14 @@ def figures() -> dict[str, Any]:
         hey = flood(SECONDS + WARMUP_S + 1)
         time.sleep(WARMUP_S)
         # Where the system's CPUs go meanwhile: what the probe's requests wait behind.
-        before, started = processes.cpu_seconds(), time.monotonic()
+        before, ticks, started = processes.cpu_seconds(), cpu_ticks(), time.monotonic()
         flooded = summary(*asyncio.run(probe(SECONDS)))
         busy = processes.cpu_shares(before, processes.cpu_seconds(), time.monotonic() - started)
+        ticks_after = cpu_ticks()
+        cpus = {
+            "system": cpu_use(ticks, ticks_after, SYSTEM_CPUS),
+            "loadgen": cpu_use(ticks, ticks_after, LOADGEN_CPUS),
+        }
         out, _ = hey.communicate(timeout=SECONDS + 120)
         logins = parse(out)
         say(f"  p50 {flooded['p50_ms']} ms, p99 {flooded['p99_ms']} ms")
@@ -169,7 +197,18 @@ def figures() -> dict[str, Any]:
         "concurrency": CONCURRENCY,
         "edge": EDGE,
         "flood_cpu_shares": dict(list(busy.items())[:CPU_SHARES_SHOWN]),
+        "flood_cpus": cpus,
     }
+
+
+def cpus_line(cpus: dict[str, dict[str, float]]) -> str:
+    if not cpus:
+        return ""
+    system, loadgen = cpus["system"], cpus["loadgen"]
+    return (
+        f"CPUs during the flood: the system's {system['busy']:.0%} busy ({system['softirq']:.0%} softirq), "
+        f"the load generators' {loadgen['busy']:.0%} ({loadgen['softirq']:.0%} softirq)"
+    )
 
 
 def lines(result: dict[str, Any]) -> str:
@@ -190,6 +229,7 @@ def lines(result: dict[str, Any]) -> str:
             f"p50 during / idle: {result['p50_ratio']}x (target <= {TARGET_RATIO}x: {verdict}); "
             f"the flood: {result['logins_per_s']} logins/s answered ({answered})",
             f"busiest during the flood (share of one CPU): {busiest}",
+            cpus_line(result.get("flood_cpus", {})),
         ]
     )
 
