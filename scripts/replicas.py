@@ -51,8 +51,12 @@ EDGE_RETRY_AFTER_S = 2 * EDGE_PERIOD_S
 # never refused.
 EDGE_EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics", "/api/health")
 # Seconds HAProxy holds a refused request before answering it (its tarpit; EDGE_HOLD_S in the
-# environment); 0 answers at once.
-EDGE_HOLD_S = float(os.environ.get("EDGE_HOLD_S", "0"))
+# environment, 0 answers at once). Answered at once, a client that sends its next request as
+# soon as it has the last answer only floods faster: HAProxy answered 17,000 a second on the
+# shop's one core, and the kernel's loopback work and HAProxy's took the CPU the other
+# clients' requests needed (docs/security.md, "A login flood, measured"). Held a second, each
+# of its connections makes one request a second.
+EDGE_HOLD_S = float(os.environ.get("EDGE_HOLD_S", "1"))
 # The body of the gateway's own 429 (services/shared/errors.py error_body, budget.py _REFUSED).
 EDGE_REFUSED = json.dumps({"detail": "too many requests, try again later", "code": "too_many_requests"})
 
@@ -111,14 +115,14 @@ def edge_threshold(per_address: int, window_s: int) -> int:
     return math.ceil(EDGE_MULTIPLE * per_address * max(1.0, EDGE_PERIOD_S / window_s))
 
 
-def edge_rules(per_address: int, window_s: int, hold_s: float = 0) -> list[str]:
+def edge_rules(per_address: int, window_s: int, hold_s: float) -> list[str]:
     """A frontend's flood guard: a stick table of request rates by source address, and a 429
     in the gateway's shape (Retry-After, the IETF draft's RateLimit fields for an `edge` policy,
     the project's error body) for an address past edge_threshold. The exempt paths are not
     counted, nor are WebSocket upgrades, which notifications bounds itself (per user and per
     address, close code 4429). Refused requests count too: a client that keeps flooding stays
-    refused until it slows down. With `hold_s`, each refusal is held that long first (a
-    tarpit): a client that waits for each answer is slowed to its connections' count each
+    refused until it slows down. With `hold_s`, each refusal is held that long first (HAProxy's
+    tarpit): a client that waits for each answer is slowed to one request per connection each
     `hold_s`, and costs the edge next to nothing."""
     limit = edge_threshold(per_address, window_s)
     wait = EDGE_RETRY_AFTER_S
@@ -139,13 +143,16 @@ def edge_rules(per_address: int, window_s: int, hold_s: float = 0) -> list[str]:
 
 
 def haproxy_config(
-    spec: dict[str, Any], settings: GatewaySettings | None = None, public: dict[str, int] = PUBLIC
+    spec: dict[str, Any],
+    settings: GatewaySettings | None = None,
+    public: dict[str, int] = PUBLIC,
+    hold_s: float = EDGE_HOLD_S,
 ) -> str:
     """HAProxy in front of the public apps' replicas, on their `public` ports: health-checked
     (an app failing /healthz takes no new connection), WebSocket-aware (an upgraded connection
     stays on its replica), refusing a flood itself (edge_rules) by the gateway's per-address
     budget in `settings` (by default the gateway's, SHOP_RATE_LIMIT_* in the environment
-    included)."""
+    included), each refusal held `hold_s` first."""
     settings = settings or GatewaySettings(APP_ID="gateway", APP_PORT=PUBLIC["gateway"])
     lines = [
         "global",
@@ -168,7 +175,7 @@ def haproxy_config(
         lines += [
             f"frontend {app_id}",
             f"    bind 127.0.0.1:{bound}",
-            *edge_rules(settings.rate_limit_per_address, settings.rate_limit_window_s, EDGE_HOLD_S),
+            *edge_rules(settings.rate_limit_per_address, settings.rate_limit_window_s, hold_s),
             f"    default_backend {app_id}",
             f"backend {app_id}",
             "    balance leastconn",

@@ -1,6 +1,6 @@
 """HAProxy's flood guard (scripts/replicas.py, edge_rules), in a real HAProxy started from the
 configuration `make run` writes, on ports of its own: an address past the threshold is answered
-429 by HAProxy itself, in the gateway's shape, while another address, the health probes and
+429 by HAProxy itself (after holding it), in the gateway's shape, while another address, the health probes and
 WebSocket upgrades go through. Behind it, a stand-in for the apps that answers 200 to
 everything: what is tested is HAProxy's answer, not the apps'."""
 
@@ -27,6 +27,7 @@ spec.loader.exec_module(replicas)
 
 # The gateway's budget for one address: 3 a minute, so the edge refuses past 6 in 10 s.
 PER_ADDRESS = 3
+HOLD_S = 0.2  # each refusal held (HAProxy's tarpit), shorter than the shop's for a quick test
 FLOODER, OTHER = "127.0.0.1", "127.0.0.2"
 
 
@@ -69,7 +70,7 @@ def edge(tmp_path: Path) -> Iterator[dict[str, str]]:
     run = {"apps": [{"appID": app_id, "appPort": apps.server_address[1]} for app_id in public]}
     settings = Settings(APP_ID="gateway", APP_PORT=8000, rate_limit_per_address=PER_ADDRESS)  # type: ignore[call-arg]
     config = tmp_path / "haproxy.cfg"
-    config.write_text(replicas.haproxy_config(run, settings, public))
+    config.write_text(replicas.haproxy_config(run, settings, public, hold_s=HOLD_S))
     log = (tmp_path / "haproxy.log").open("wb")  # what it said, if it does not come up
     proxy = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
     urls = {app_id: f"http://127.0.0.1:{port}" for app_id, port in public.items()}
@@ -102,6 +103,7 @@ def test_an_address_past_the_threshold_is_refused_by_haproxy_in_the_gateways_sha
 
         assert served == [200] * limit
         assert refused.status_code == 429
+        assert refused.elapsed.total_seconds() >= HOLD_S
         assert refused.json() == {"detail": "too many requests, try again later", "code": "too_many_requests"}
         assert refused.headers["content-type"] == "application/json"
         assert refused.headers["retry-after"] == str(replicas.EDGE_RETRY_AFTER_S)

@@ -73,8 +73,10 @@ def test_haproxy_refuses_a_flood_with_the_gateways_429(monkeypatch: pytest.Monke
         lines = edge_lines(config, frontend)
         assert "stick-table type ip size 100k expire 20s store http_req_rate(10s)" in lines
         assert "http-request track-sc0 src unless edge_exempt" in lines
-        refusal = next(line for line in lines if line.startswith("http-request return"))
-        assert refusal.startswith("http-request return status 429 content-type application/json ")
+        # Held a second before it is answered (the tarpit), so a closed loop slows down.
+        assert "timeout tarpit 1000ms" in lines
+        refusal = next(line for line in lines if line.startswith("http-request tarpit"))
+        assert refusal.startswith("http-request tarpit status 429 content-type application/json ")
         # The defaults: 1200 a minute per address at the gateway, twice that in 10 s at the edge.
         assert refusal.endswith("if { sc_http_req_rate(0) gt 2400 }")
         assert "hdr Retry-After 20 " in refusal
@@ -82,6 +84,15 @@ def test_haproxy_refuses_a_flood_with_the_gateways_429(monkeypatch: pytest.Monke
         assert """hdr RateLimit-Policy '"edge";q=2400;w=10'""" in refusal
         # Byte for byte the gateway's own refusal, so a client handles both alike.
         assert f"string '{_REFUSED.decode()}'" in refusal
+
+
+def test_without_a_hold_haproxy_answers_a_refusal_at_once() -> None:
+    lines = edge_lines(replicas.haproxy_config(replicas.run_file(2), hold_s=0), "gateway")
+
+    assert not any("tarpit" in line for line in lines)
+    assert any(
+        line.startswith("http-request return status 429 content-type application/json ") for line in lines
+    )
 
 
 def test_health_metrics_and_websocket_upgrades_are_not_counted_at_the_edge() -> None:
@@ -111,11 +122,12 @@ def test_the_edge_threshold_follows_the_gateways_settings_in_the_environment(
     assert "if { sc_http_req_rate(0) gt 200000000 }" in config
 
 
-def test_haproxy_accepts_the_configuration(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hold_s", [1.0, 0.0])
+def test_haproxy_accepts_the_configuration(tmp_path: Path, hold_s: float) -> None:
     haproxy = shutil.which("haproxy")
     assert haproxy, "HAProxy is missing: run `make setup`"
     path = tmp_path / "haproxy.cfg"
-    path.write_text(replicas.haproxy_config(replicas.run_file(2)))
+    path.write_text(replicas.haproxy_config(replicas.run_file(2), hold_s=hold_s))
 
     checked = subprocess.run([haproxy, "-c", "-f", str(path)], capture_output=True, text=True)
 
