@@ -13,8 +13,9 @@ request budget), not the raised ones the e2e suite and the rest of the bench run
 measured is what a deployment gets. And, as a deployment has, with an edge proxy in front:
 HAProxy (`EDGE=1`, scripts/replicas.py), which refuses an address far past the gateway's budget
 itself, before a Python process sees the request, holding each refusal a second (EDGE_HOLD_S=0
-answers at once). BENCH_FLOOD_EDGE=0 measures the gateway alone on the public port. The shop (HAProxy included) on the system CPUs, hey on the load generators'
-(bench/cpus.py), as the rest of the bench. Starts the shop and stops it again; about 1 minute."""
+answers at once). BENCH_FLOOD_EDGE=0 measures the gateway alone on the public port. The shop
+(HAProxy included) on the system CPUs, hey on the load generators' (bench/cpus.py), as the rest
+of the bench. Starts the shop and stops it again; about 1 minute."""
 
 import asyncio
 import os
