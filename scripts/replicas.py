@@ -52,10 +52,9 @@ EDGE_RETRY_AFTER_S = 2 * EDGE_PERIOD_S
 EDGE_EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics", "/api/health")
 # Seconds HAProxy holds a refused request before answering it (its tarpit; EDGE_HOLD_S in the
 # environment, 0 answers at once). Answered at once, a client that sends its next request as
-# soon as it has the last answer only floods faster: HAProxy answered 17,000 a second on the
-# shop's one core, and the kernel's loopback work and HAProxy's took the CPU the other
-# clients' requests needed (docs/security.md, "A login flood, measured"). Held a second, each
-# of its connections makes one request a second.
+# soon as it has the last answer only floods faster, and HAProxy's answers and the kernel's
+# loopback traffic take the CPU the other clients' requests need (docs/security.md, "A login
+# flood, measured"). Held a second, each of its connections makes one request a second.
 EDGE_HOLD_S = float(os.environ.get("EDGE_HOLD_S", "1"))
 # The body of the gateway's own 429 (services/shared/errors.py error_body, budget.py _REFUSED).
 EDGE_REFUSED = json.dumps({"detail": "too many requests, try again later", "code": "too_many_requests"})
@@ -120,10 +119,11 @@ def edge_rules(per_address: int, window_s: int, hold_s: float) -> list[str]:
     in the gateway's shape (Retry-After, the IETF draft's RateLimit fields for an `edge` policy,
     the project's error body) for an address past edge_threshold. The exempt paths are not
     counted, nor are WebSocket upgrades, which notifications bounds itself (per user and per
-    address, close code 4429). Refused requests count too: a client that keeps flooding stays
-    refused until it slows down. With `hold_s`, each refusal is held that long first (HAProxy's
-    tarpit): a client that waits for each answer is slowed to one request per connection each
-    `hold_s`, and costs the edge next to nothing."""
+    address, close code 4429). Refused requests count too. With `hold_s`, each refusal is held
+    that long first (HAProxy's tarpit): a client that waits for each answer is slowed to one
+    request per connection each `hold_s`, and costs the edge next to nothing; when that falls
+    under the threshold, its requests go through again until it is over: about the threshold's
+    rate reaches the gateway, which refuses it on its own budget."""
     limit = edge_threshold(per_address, window_s)
     wait = EDGE_RETRY_AFTER_S
     action = "tarpit status 429" if hold_s > 0 else "return status 429"
