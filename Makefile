@@ -5,10 +5,12 @@ BROKER ?= rabbitmq
 TRACING ?= 0
 # REPLICAS=N runs N replicas of every app (make run, the e2e and fault tests), HAProxy in front.
 REPLICAS ?= 1
+# EDGE=1 puts HAProxy in front of one replica too, with its flood guard (docs/security.md).
+EDGE ?= 0
 # MONITORING=1 also starts Prometheus (http://127.0.0.1:9095) with the alerts of monitoring/.
 MONITORING ?= 0
 PY := .venv/bin/python
-export BROKER TRACING REPLICAS MONITORING
+export BROKER TRACING REPLICAS MONITORING EDGE
 
 USERS ?= 50
 SPAWN_RATE ?= 10

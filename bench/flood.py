@@ -10,8 +10,12 @@ hey on the load generators' CPU, so that what it measures is the shop, not its o
 
 The shop runs with its own defaults for every limit at the edge (the login throttle, the
 request budget), not the raised ones the e2e suite and the rest of the bench run with: what is
-measured is what a deployment gets. The shop on the system CPUs, hey on the load generators'
-(bench/cpus.py), as the rest of the bench. Starts the shop and stops it again; about 1 minute."""
+measured is what a deployment gets. And, as a deployment has, with an edge proxy in front:
+HAProxy (`EDGE=1`, scripts/replicas.py), which refuses an address far past the gateway's budget
+itself, before a Python process sees the request, holding each refusal a second (EDGE_HOLD_S=0
+answers at once). BENCH_FLOOD_EDGE=0 measures the gateway alone on the public port. The shop
+(HAProxy included) on the system CPUs, hey on the load generators' (bench/cpus.py), as the rest
+of the bench. Starts the shop and stops it again; about 1 minute."""
 
 import asyncio
 import os
@@ -20,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,9 +38,11 @@ from harness.system import GATEWAY, System, stray_processes
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 CONCURRENCY = int(os.environ.get("BENCH_FLOOD_CONCURRENCY", "64"))
 PROBE_RPS = float(os.environ.get("BENCH_FLOOD_PROBE_RPS", "15"))
+EDGE = os.environ.get("BENCH_FLOOD_EDGE", "1") == "1"
 PROBE_ADDRESS = "127.0.0.2"
 TARGET_RATIO = 2.0
 WARMUP_S = 3
+CPU_SHARES_SHOWN = 6  # the processes busiest during the flood, in the report
 
 
 def say(message: str) -> None:
@@ -57,6 +64,10 @@ def shop_defaults() -> dict[str, str]:
         "SHOP_MAX_CONNECTIONS_PER_ADDRESS": Notifications.model_fields["max_connections_per_address"],
     }
     return {name: str(field.default) for name, field in fields.items()}
+
+
+def front(edge: bool) -> str:
+    return "HAProxy in front (EDGE=1)" if edge else "no proxy in front (BENCH_FLOOD_EDGE=0)"
 
 
 @contextmanager
@@ -99,6 +110,28 @@ async def probe(seconds: float) -> tuple[list[float], dict[int, int]]:
     return latencies, codes
 
 
+def cpu_ticks() -> dict[int, list[int]]:
+    """Each CPU's time so far by kind, in ticks (/proc/stat: user, nice, system, idle, iowait,
+    irq, softirq, steal)."""
+    ticks = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            ticks[int(name[3:])] = [int(f) for f in fields[:8]]
+    return ticks
+
+
+def cpu_use(
+    before: dict[int, list[int]], after: dict[int, list[int]], cpus: frozenset[int]
+) -> dict[str, float]:
+    """How busy `cpus` were between two cpu_ticks() readings: busy (all but idle and iowait) and
+    softirq (the kernel's packet processing, loopback included, which no process is charged
+    for) as shares of their time."""
+    spent = [sum(after[c][k] - before[c][k] for c in cpus) for k in range(8)]
+    total = sum(spent) or 1
+    return {"busy": round((total - spent[3] - spent[4]) / total, 2), "softirq": round(spent[6] / total, 2)}
+
+
 def summary(latencies: list[float], codes: dict[int, int]) -> dict[str, Any]:
     return {
         "p50_ms": round(percentile(latencies, 50) or 0.0, 1),
@@ -123,8 +156,8 @@ def figures() -> dict[str, Any]:
     os.sched_setaffinity(0, LOADGEN_CPUS)
     os.setpriority(os.PRIO_PROCESS, 0, -10)
     system = System()
-    say("starting the shop with its default limits at the edge (scripts/run.sh; about 20 s)")
-    with environment(shop_defaults()), pinned(SYSTEM_CPUS):
+    say(f"starting the shop with its default limits at the edge, {front(EDGE)} (scripts/run.sh; about 20 s)")
+    with environment({**shop_defaults(), "EDGE": "1" if EDGE else "0"}), pinned(SYSTEM_CPUS):
         system.start()
     try:
         say(f"  {processes.pin(SYSTEM_CPUS)} processes of the system on {named(SYSTEM_CPUS)}")
@@ -138,7 +171,15 @@ def figures() -> dict[str, Any]:
         )
         hey = flood(SECONDS + WARMUP_S + 1)
         time.sleep(WARMUP_S)
+        # Where the system's CPUs go meanwhile: what the probe's requests wait behind.
+        before, ticks, started = processes.cpu_seconds(), cpu_ticks(), time.monotonic()
         flooded = summary(*asyncio.run(probe(SECONDS)))
+        busy = processes.cpu_shares(before, processes.cpu_seconds(), time.monotonic() - started)
+        ticks_after = cpu_ticks()
+        cpus = {
+            "system": cpu_use(ticks, ticks_after, SYSTEM_CPUS),
+            "loadgen": cpu_use(ticks, ticks_after, LOADGEN_CPUS),
+        }
         out, _ = hey.communicate(timeout=SECONDS + 120)
         logins = parse(out)
         say(f"  p50 {flooded['p50_ms']} ms, p99 {flooded['p99_ms']} ms")
@@ -155,17 +196,31 @@ def figures() -> dict[str, Any]:
         "logins_per_s": round(logins.requests_per_s),
         "login_status_codes": logins.status_codes,
         "concurrency": CONCURRENCY,
+        "edge": EDGE,
+        "flood_cpu_shares": dict(list(busy.items())[:CPU_SHARES_SHOWN]),
+        "flood_cpus": cpus,
     }
+
+
+def cpus_line(cpus: dict[str, dict[str, float]]) -> str:
+    if not cpus:
+        return ""
+    system, loadgen = cpus["system"], cpus["loadgen"]
+    return (
+        f"CPUs during the flood: the system's {system['busy']:.0%} busy ({system['softirq']:.0%} softirq), "
+        f"the load generators' {loadgen['busy']:.0%} ({loadgen['softirq']:.0%} softirq)"
+    )
 
 
 def lines(result: dict[str, Any]) -> str:
     idle, flooded = result["idle"], result["flood"]
     verdict = "met" if result["target_met"] else "MISSED"
     answered = ", ".join(f"{n} x {code}" for code, n in sorted(result["login_status_codes"].items()))
+    busiest = ", ".join(f"{label} {share:.2f}" for label, share in result.get("flood_cpu_shares", {}).items())
     return "\n".join(
         [
             f"\nGET /api/products from another client, idle and during a "
-            f"{result['concurrency']}-client login flood",
+            f"{result['concurrency']}-client login flood, {front(result.get('edge', False))}",
             "",
             "| | p50 ms | p99 ms | answers |",
             "|---|---:|---:|---|",
@@ -174,6 +229,8 @@ def lines(result: dict[str, Any]) -> str:
             "",
             f"p50 during / idle: {result['p50_ratio']}x (target <= {TARGET_RATIO}x: {verdict}); "
             f"the flood: {result['logins_per_s']} logins/s answered ({answered})",
+            f"busiest during the flood (share of one CPU): {busiest}",
+            cpus_line(result.get("flood_cpus", {})),
         ]
     )
 

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]  # the checkout
 GATEWAY = "http://127.0.0.1:8000"
 # Replicas of every app (make ... REPLICAS=N; scripts/replicas.py gives each its ports).
 REPLICAS = int(os.environ.get("REPLICAS", "1"))
+# HAProxy holds the public ports (scripts/run.sh): with more than one replica, or with EDGE=1.
+EDGE = REPLICAS > 1 or os.environ.get("EDGE") == "1"
 # Dapr HTTP ports from dapr.yaml, by app-id.
 SIDECARS = {
     "gateway": 3500,
@@ -279,7 +281,7 @@ class SystemManager:
 def app_ports(app_id: str, base: int) -> list[int]:
     """The app port of each replica of an app whose dapr.yaml port is `base`: the public apps'
     replicas all move off their public port when HAProxy holds it (scripts/replicas.py)."""
-    if REPLICAS == 1:
+    if not EDGE:
         return [base]
     if app_id in ("gateway", "notifications"):
         return [base + 100 * (k + 1) for k in range(REPLICAS)]

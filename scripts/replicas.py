@@ -10,9 +10,15 @@ is where the tests and tools expect it); replica k adds 100 * k to each port. Th
 move every replica off their public port, which HAProxy takes: replica k of the gateway listens
 on 8000 + 100 * (k + 1). Replica k > 0 runs in .run/replicas/<k> so its logs have a directory of
 their own (the CLI names log files by app-id and second).
+
+HAProxy also refuses a flood at the edge: an address making far more requests than the gateway's
+request budget would ever serve it is answered 429 by HAProxy itself, from a stick table, before
+the request reaches a Python process (edge_rules; docs/security.md, "A login flood, measured").
+With one replica, `EDGE=1` puts HAProxy in front all the same (scripts/run.sh).
 """
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -21,9 +27,37 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the gateway's settings, for the edge's threshold
+
+from services.gateway.config import Settings as GatewaySettings  # noqa: E402
+
 PUBLIC = {"gateway": 8000, "notifications": 8001}
 PORTS = ("appPort", "daprHTTPPort", "daprGRPCPort", "metricsPort")
 STEP = 100
+
+# The edge's flood guard counts each address's requests over this period (HAProxy's
+# http_req_rate: the requests of the current period, plus the last period's weighted by how much
+# of it is still within the last EDGE_PERIOD_S). Short, so that a flood is caught within a second
+# or so of starting.
+EDGE_PERIOD_S = 10
+# ... and refuses an address past EDGE_MULTIPLE times the gateway's whole per-address budget in
+# that period (edge_threshold).
+EDGE_MULTIPLE = 2
+# A client that stops is under the threshold again within two periods at most (the last period
+# weighs in for one more).
+EDGE_RETRY_AFTER_S = 2 * EDGE_PERIOD_S
+# Never counted at the edge: the probes, the health report and the metrics, as the gateway's own
+# budget leaves them out (services/gateway/budget.py), so a monitor polling through the edge is
+# never refused.
+EDGE_EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics", "/api/health")
+# Seconds HAProxy holds a refused request before answering it (its tarpit; EDGE_HOLD_S in the
+# environment, 0 answers at once). Answered at once, a client that sends its next request as
+# soon as it has the last answer only floods faster, and HAProxy's answers and the kernel's
+# loopback traffic take the CPU the other clients' requests need (docs/security.md, "A login
+# flood, measured"). Held a second, each of its connections makes one request a second.
+EDGE_HOLD_S = float(os.environ.get("EDGE_HOLD_S", "1"))
+# The body of the gateway's own 429 (services/shared/errors.py error_body, budget.py _REFUSED).
+EDGE_REFUSED = json.dumps({"detail": "too many requests, try again later", "code": "too_many_requests"})
 
 
 def instances(app: dict[str, Any], replicas: int) -> list[dict[str, Any]]:
@@ -67,9 +101,59 @@ def run_file(replicas: int) -> dict[str, Any]:
     return {"version": spec["version"], "common": common, "apps": apps}
 
 
-def haproxy_config(spec: dict[str, Any]) -> str:
-    """HAProxy in front of the public apps' replicas: health-checked (an app failing /healthz
-    takes no new connection), WebSocket-aware (an upgraded connection stays on its replica)."""
+def edge_threshold(per_address: int, window_s: int) -> int:
+    """Requests from one address in EDGE_PERIOD_S past which HAProxy refuses it: EDGE_MULTIPLE
+    times what the gateway's budget lets one address make in its whole window (1200 a minute by
+    default: 2,400 in 10 s, 240 a second, twelve times the budget's average rate). Never less
+    than that in any period: with a window shorter than the period, the budget's rate scaled to
+    the period. Far enough past the budget that the gateway's own 429 (with its RateLimit fields
+    for the `address` policy) is what a client over its budget sees first, and that the users
+    behind one address (an office, a carrier's NAT: each counted by token at the gateway, up to
+    600 a minute) are not refused by the edge; close enough that a flood of thousands a second
+    is cut off within a second of starting."""
+    return math.ceil(EDGE_MULTIPLE * per_address * max(1.0, EDGE_PERIOD_S / window_s))
+
+
+def edge_rules(per_address: int, window_s: int, hold_s: float) -> list[str]:
+    """A frontend's flood guard: a stick table of request rates by source address, and a 429
+    in the gateway's shape (Retry-After, the IETF draft's RateLimit fields for an `edge` policy,
+    the project's error body) for an address past edge_threshold. The exempt paths are not
+    counted, nor are WebSocket upgrades, which notifications bounds itself (per user and per
+    address, close code 4429). Refused requests count too. With `hold_s`, each refusal is held
+    that long first (HAProxy's tarpit): a client that waits for each answer is slowed to one
+    request per connection each `hold_s`, and costs the edge next to nothing; when that falls
+    under the threshold, its requests go through again until it is over: about the threshold's
+    rate reaches the gateway, which refuses it on its own budget."""
+    limit = edge_threshold(per_address, window_s)
+    wait = EDGE_RETRY_AFTER_S
+    action = "tarpit status 429" if hold_s > 0 else "return status 429"
+    return [
+        *([f"    timeout tarpit {round(hold_s * 1000)}ms"] if hold_s > 0 else []),
+        # 100k addresses at about 50 bytes each; an address unseen for two periods is dropped.
+        f"    stick-table type ip size 100k expire {2 * EDGE_PERIOD_S}s"
+        f" store http_req_rate({EDGE_PERIOD_S}s)",
+        f"    acl edge_exempt path {' '.join(EDGE_EXEMPT_PATHS)}",
+        "    acl edge_exempt hdr(upgrade) -i websocket",
+        "    http-request track-sc0 src unless edge_exempt",
+        f"    http-request {action} content-type application/json string '{EDGE_REFUSED}'"
+        f" hdr Retry-After {wait} hdr RateLimit '\"edge\";r=0;t={wait}'"
+        f" hdr RateLimit-Policy '\"edge\";q={limit};w={EDGE_PERIOD_S}'"
+        f" if {{ sc_http_req_rate(0) gt {limit} }}",
+    ]
+
+
+def haproxy_config(
+    spec: dict[str, Any],
+    settings: GatewaySettings | None = None,
+    public: dict[str, int] = PUBLIC,
+    hold_s: float = EDGE_HOLD_S,
+) -> str:
+    """HAProxy in front of the public apps' replicas, on their `public` ports: health-checked
+    (an app failing /healthz takes no new connection), WebSocket-aware (an upgraded connection
+    stays on its replica), refusing a flood itself (edge_rules) by the gateway's per-address
+    budget in `settings` (by default the gateway's, SHOP_RATE_LIMIT_* in the environment
+    included), each refusal held `hold_s` first."""
+    settings = settings or GatewaySettings(APP_ID="gateway", APP_PORT=PUBLIC["gateway"])
     lines = [
         "global",
         # Well within the file descriptors a process may open here (HAProxy needs two a connection).
@@ -86,11 +170,12 @@ def haproxy_config(spec: dict[str, Any]) -> str:
         "    option forwardfor",
         "    retries 2",
     ]
-    for app_id, public in PUBLIC.items():
+    for app_id, bound in public.items():
         ports = [a["appPort"] for a in spec["apps"] if a["appID"] == app_id]
         lines += [
             f"frontend {app_id}",
-            f"    bind 127.0.0.1:{public}",
+            f"    bind 127.0.0.1:{bound}",
+            *edge_rules(settings.rate_limit_per_address, settings.rate_limit_window_s, hold_s),
             f"    default_backend {app_id}",
             f"backend {app_id}",
             "    balance leastconn",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the whole system: infrastructure, then every app with its own daprd (dapr run -f .).
 # REPLICAS=N runs N replicas of every app, each with its own sidecar, behind HAProxy on the
-# public ports (scripts/replicas.py writes the run file and HAProxy's configuration).
+# public ports (scripts/replicas.py writes the run file and HAProxy's configuration). EDGE=1 puts
+# HAProxy in front of one replica too: the edge that refuses a flood (docs/security.md).
 # Prints the gateway URL once /api/health reports every service up. Ctrl-C (or SIGTERM) stops
 # every app and sidecar it started, and HAProxy; the infrastructure keeps running (make infra-down).
 set -euo pipefail
@@ -18,23 +19,26 @@ log() { printf '[run %(%H:%M:%S)T] %s\n' -1 "$*"; }  # no $(date): a subshell pe
 [ -x "$DAPR_CLI" ] && [ -x "$DAPR_RUNTIME_PATH/.dapr/bin/daprd" ] || { log "Dapr is not built yet: run 'make setup'"; exit 1; }
 [ -x .venv/bin/python ] || { log "the Python environment is missing: run 'make setup'"; exit 1; }
 [[ "$REPLICAS" =~ ^[1-9]$ ]] || { log "REPLICAS=$REPLICAS: choose 1 to 9"; exit 2; }
-if [ "$REPLICAS" -gt 1 ]; then command -v haproxy >/dev/null || { log "HAProxy is missing: run 'make setup'"; exit 1; }; fi
+# HAProxy holds the public ports: always with more than one replica, with one when EDGE=1.
+edge=${EDGE:-0}
+if [ "$REPLICAS" -gt 1 ]; then edge=1; fi
+if [ "$edge" = 1 ]; then command -v haproxy >/dev/null || { log "HAProxy is missing: run 'make setup'"; exit 1; }; fi
 MONITORING=${MONITORING:-0}
 if [ "$MONITORING" = 1 ]; then [ -x "$PROMETHEUS_HOME/prometheus" ] || { log "Prometheus is not built yet: run 'make setup'"; exit 1; }; fi
 
-# The run file: dapr.yaml itself for one replica, else one written for N.
+# The run file: dapr.yaml itself for one replica without HAProxy, else one written for N.
 runfile=dapr.yaml
 mkdir -p .run/pids .run/logs
-if [ "$REPLICAS" -gt 1 ]; then
+if [ "$edge" = 1 ]; then
   .venv/bin/python scripts/replicas.py "$REPLICAS" .run/replicas
   runfile=.run/replicas/dapr.yaml
 fi
 # Every port the apps, their sidecars and HAProxy will take must be free: name what holds one.
-busy=$(.venv/bin/python - "$runfile" "$REPLICAS" <<'PY'
+busy=$(.venv/bin/python - "$runfile" "$edge" <<'PY'
 import socket, sys, yaml
 spec = yaml.safe_load(open(sys.argv[1]))
 ports = {a[k] for a in spec["apps"] for k in ("appPort", "daprHTTPPort", "daprGRPCPort", "metricsPort")}
-if int(sys.argv[2]) > 1:
+if sys.argv[2] == "1":
     ports |= {8000, 8001}
 for port in sorted(ports):
     with socket.socket() as s:
@@ -74,12 +78,14 @@ for logs in .dapr/logs .run/replicas/*/.dapr/logs; do
   done
 done
 haproxy_pid=""
-if [ "$REPLICAS" -gt 1 ]; then
+if [ "$edge" = 1 ]; then
   # HAProxy in the foreground (-db) of its own session, so stop() ends exactly it.
   setsid haproxy -db -f .run/replicas/haproxy.cfg >> .run/logs/haproxy.log 2>&1 < /dev/null &
   haproxy_pid=$!
   echo "$haproxy_pid" > .run/pids/haproxy.pid
-  log "HAProxy on 127.0.0.1:8000 (gateway) and :8001 (notifications), $REPLICAS replicas behind each; log .run/logs/haproxy.log"
+  log "HAProxy on 127.0.0.1:8000 (gateway) and :8001 (notifications), $REPLICAS replica(s) behind each; log .run/logs/haproxy.log"
+fi
+if [ "$REPLICAS" -gt 1 ]; then
   log "starting $REPLICAS replicas of each of the 7 apps with their Dapr sidecars; logs in .dapr/logs/ (replica 0) and .run/replicas/<k>/.dapr/logs/ (the last $keep runs)"
 else
   log "starting 7 apps with their Dapr sidecars (dapr run -f .); logs in .dapr/logs/ (the last $keep runs)"
