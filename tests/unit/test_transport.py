@@ -37,8 +37,9 @@ async def gzipped(_: web.Request) -> web.Response:
 
 
 async def slow(_: web.Request) -> web.Response:
-    await asyncio.sleep(2)
-    return web.Response(text="late")
+    """Never answers: the client's 0.5 s timeout is what ends the call."""
+    await asyncio.Event().wait()
+    return web.Response(text="never")
 
 
 async def call(
@@ -46,7 +47,8 @@ async def call(
 ) -> httpx.Response:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app)
+    # A handler still waiting when the test ends (the never-answering one) is not waited for.
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
