@@ -16,7 +16,7 @@ USERS ?= 50
 SPAWN_RATE ?= 10
 DURATION ?= 60s
 
-.PHONY: setup python-env dapr ferretdb zipkin kafka hey prometheus packages secrets run infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-cpu bench-sdk bench-flood bench-limiter k8s-tools test-k8s setup-containers test-compose asyncapi-tools asyncapi
+.PHONY: setup python-env dapr ferretdb zipkin kafka hey prometheus packages secrets run restart infra-up infra-down infra-status test test-unit test-integration test-e2e test-browser test-brokers test-faults lint fanout load bench bench-cpu bench-sdk bench-flood bench-limiter k8s-tools test-k8s setup-containers test-compose asyncapi-tools asyncapi
 
 ## setup: install and build everything this project needs (idempotent; a cold run builds Dapr)
 setup: packages python-env dapr ferretdb zipkin kafka hey prometheus k8s-tools asyncapi-tools secrets
@@ -72,6 +72,12 @@ secrets: python-env
 run: setup
 	@scripts/run.sh
 
+## restart: replace the replicas of APP (an app id; every app without it) one by one, each
+## drained first, while the shop runs (make run REPLICAS=2 in another terminal): a rolling restart
+APP ?= all
+restart:
+	@$(PY) scripts/restart.py $(APP)
+
 infra-up: setup
 	@scripts/infra.sh up
 
@@ -116,7 +122,8 @@ test-k8s: setup
 	$(PY) -m pytest tests/k8s -v
 
 ## test-faults: kill -9 RabbitMQ, order-view, its daprd, restart MariaDB under a stream of orders;
-## prints one reconciliation row per fault (lost, duplicated, time to recover)
+## prints one reconciliation row per fault (lost, duplicated, time to recover). REPLICAS=2 adds a
+## replica kill -9 of orders, order-view and notifications, and a rolling restart of every app
 test-faults: setup
 	$(PY) -m pytest tests/faults -v
 

@@ -11,7 +11,8 @@ or the replicas' run file), OUT has:
   - `runtimePath: .run/sidecars/<app-id>`, where the CLI finds `.dapr/bin/daprd`: a short
     script that reads the same app's tokens (.run/api-tokens/<app-id>.env, scripts/gen_secrets.py),
     sets SHOP_RABBITMQ_URL to the app's own RabbitMQ user (scripts/rabbitmq_users.py) and
-    executes the real DAPRD in its place (same process, so the CLI stops it as before).
+    executes the real DAPRD in its place (same process, so the CLI stops it as before), with
+    the block-shutdown period a rolling restart drains a replica in (scripts/restart.py).
 Replicas of an app share its pair. OUT holds tokens: it is written under .run/, mode 0600, and
 every relative path in it is made absolute (the CLI reads them relative to the run file).
 """
@@ -50,6 +51,12 @@ def broker_url(app_id: str) -> str:
     return urlunsplit(url._replace(netloc=f"{app_id}:{passwords[app_id]}@{url.hostname}:{url.port or 5672}"))
 
 
+# On SIGTERM a sidecar leaves name resolution, stops taking pub/sub deliveries and goes on
+# serving until its app has stopped (its health probes fail) or this long has passed
+# (scripts/restart.py drains a replica so; the CLI itself stops sidecars with SIGKILL).
+BLOCK_SHUTDOWN = "30s"
+
+
 def daprd_wrapper(app_id: str, daprd: Path) -> Path:
     """The runtime path whose `.dapr/bin/daprd` starts DAPRD with this app's tokens, and with
     its own RabbitMQ user (the sidecar's only: the app never talks to the broker)."""
@@ -63,7 +70,7 @@ def daprd_wrapper(app_id: str, daprd: Path) -> Path:
         f"# {app_id}'s sidecar with {app_id}'s own API tokens and RabbitMQ user (scripts/app_tokens.py).\n"
         f"set -a; . {shlex.quote(str(TOKENS_DIR / f'{app_id}.env'))}; set +a\n"
         f"export SHOP_RABBITMQ_URL={shlex.quote(broker_url(app_id))}\n"
-        f'exec {shlex.quote(str(daprd))} "$@"\n'
+        f'exec {shlex.quote(str(daprd))} "$@" --dapr-block-shutdown-duration {BLOCK_SHUTDOWN}\n'
     )
     return runtime
 

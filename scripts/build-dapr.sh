@@ -37,23 +37,30 @@ module_copy() {
   echo "$dest"
 }
 
-# use_patched_contrib DAPR_SRC: builds daprd against components-contrib with the fixes in
-# scripts/patches/ applied in name order (each patch names the upstream issue it works around).
-use_patched_contrib() {
-  local dapr_src=$1 version patched
-  version=$(awk '$1 == "github.com/dapr/components-contrib" { sub(/^v/, "", $2); print $2; exit }' "$dapr_src/go.mod")
-  patched="$DAPR_CACHE/src/components-contrib-$version-$DAPR_BUILD"
+# patched_copy MODULE VERSION: a copy of the module with the fixes in
+# scripts/patches/<name>-<version>-*.patch applied in name order (each patch's header says what
+# it fixes and how it was found); prints its path.
+patched_copy() {
+  local module=$1 version=$2 name=${1##*/} patched original p
+  patched="$DAPR_CACHE/src/$name-$version-$DAPR_BUILD"
   if [ ! -f "$patched/go.mod" ]; then
-    local original
-    original=$(module_copy github.com/dapr/components-contrib "$version")
+    original=$(module_copy "$module" "$version")
     rm -rf "$patched.tmp" && cp -r "$original" "$patched.tmp"
-    for p in "$here"/patches/components-contrib-"$version"-*.patch; do
+    for p in "$here"/patches/"$name"-"$version"-*.patch; do
       [ -e "$p" ] || continue
       log "applying $(basename "$p")"
       patch -s -d "$patched.tmp" -p1 < "$p"
     done
     mv "$patched.tmp" "$patched"
   fi
+  echo "$patched"
+}
+
+# use_patched_contrib DAPR_SRC: builds daprd against its components-contrib version, patched.
+use_patched_contrib() {
+  local dapr_src=$1 version patched
+  version=$(awk '$1 == "github.com/dapr/components-contrib" { sub(/^v/, "", $2); print $2; exit }' "$dapr_src/go.mod")
+  patched=$(patched_copy github.com/dapr/components-contrib "$version")
   (cd "$dapr_src" && go mod edit -replace "github.com/dapr/components-contrib=$patched")
 }
 
@@ -127,7 +134,7 @@ for b in ${DAPR_BINARIES:-daprd placement scheduler sentry}; do
 done
 if [ ${#runtime_missing[@]} -gt 0 ]; then
   log "building ${runtime_missing[*]} $DAPR_VERSION from the Go module proxy (cold: about 6 min on 2 cores, more on a cold module cache)"
-  src=$(module_copy github.com/dapr/dapr "$DAPR_VERSION")
+  src=$(patched_copy github.com/dapr/dapr "$DAPR_VERSION")
   use_patched_contrib "$src"
   cd "$src"
   log "downloading dapr's dependencies (several hundred modules, about 2 GB on a cold cache)"

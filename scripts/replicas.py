@@ -147,17 +147,20 @@ def haproxy_config(
     settings: GatewaySettings | None = None,
     public: dict[str, int] = PUBLIC,
     hold_s: float = EDGE_HOLD_S,
+    admin_socket: Path | None = None,
 ) -> str:
     """HAProxy in front of the public apps' replicas, on their `public` ports: health-checked
     (an app failing /healthz takes no new connection), WebSocket-aware (an upgraded connection
     stays on its replica), refusing a flood itself (edge_rules) by the gateway's per-address
     budget in `settings` (by default the gateway's, SHOP_RATE_LIMIT_* in the environment
-    included), each refusal held `hold_s` first."""
+    included), each refusal held `hold_s` first; with an `admin_socket`, administered there."""
     settings = settings or GatewaySettings(APP_ID="gateway", APP_PORT=PUBLIC["gateway"])
     lines = [
         "global",
         # Well within the file descriptors a process may open here (HAProxy needs two a connection).
         "    maxconn 4096",
+        # A rolling restart (scripts/restart.py) takes each replica out and back in here.
+        *([f"    stats socket {admin_socket} mode 600 level admin"] if admin_socket else []),
         "defaults",
         "    mode http",
         "    timeout connect 2s",
@@ -195,7 +198,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     # JSON is YAML: the CLI reads it as it reads dapr.yaml.
     (out / "dapr.yaml").write_text(json.dumps(spec, indent=2) + "\n")
-    (out / "haproxy.cfg").write_text(haproxy_config(spec))
+    (out / "haproxy.cfg").write_text(haproxy_config(spec, admin_socket=out.resolve() / "haproxy.sock"))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ if [ -n "$busy" ]; then
   exit 1
 fi
 
+# What an earlier run's rolling restarts started has stopped (its ports are free): forget it.
+rm -rf .run/pids/restarted
 ln -sfn "../components/brokers/$BROKER" .run/broker
 log "broker: $BROKER (components/brokers/$BROKER)"
 BROKER=$BROKER TRACING=${TRACING:-0} scripts/infra.sh up
@@ -100,6 +102,16 @@ stop() {
   for _ in $(seq 1 60); do kill -0 "$cli" 2>/dev/null || break; sleep 0.25; done
   # Anything the CLI left behind in its session goes too.
   kill -KILL -- "-$cli" 2>/dev/null || true
+  # And the replicas a rolling restart started again (scripts/restart.py), each leading a
+  # session of its own: stopped as the CLI stops its own, if the pid is still one of ours.
+  for f in .run/pids/restarted/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    case $(readlink /proc/"$pid"/cwd 2>/dev/null) in
+      "$root" | "$root"/*) kill -KILL -- "-$pid" 2>/dev/null || true ;;
+    esac
+    rm -f "$f"
+  done
   if [ "$MONITORING" = 1 ]; then scripts/monitoring.sh down || true; fi
   if [ -n "$haproxy_pid" ]; then kill -TERM "$haproxy_pid" 2>/dev/null || true; rm -f .run/pids/haproxy.pid; fi
   log "stopped"

@@ -10,8 +10,9 @@ DAPR_CACHE=${DAPR_CACHE:-$HOME/.cache/dapr-shop}
 # Bumped whenever scripts/patches/ or the component list in scripts/build-dapr.sh changes, so a
 # cached build without them is never reused. shop6-slim: daprd with only the project's components,
 # the RabbitMQ patches and the SQLite name-resolution cache; shop7-slim: the resolver picks among
-# every live replica of an app for each call.
-DAPR_BUILD=shop7-slim
+# every live replica of an app for each call; shop8-slim: a sidecar leaves name resolution when
+# its block-shutdown period starts (make restart).
+DAPR_BUILD=shop8-slim
 DAPR_RUNTIME_PATH=$DAPR_CACHE/runtime-$DAPR_VERSION-$DAPR_BUILD
 DAPR_CLI=$DAPR_CACHE/cli-$DAPR_CLI_VERSION/dapr
 # Bumped whenever scripts/patches/ferretdb-* changes. fix2: _id lookups use the _id index; writes are atomic.

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.system import ROOT, System, app_environ, app_pids, process_environ, stop_app
+from harness.system import ROOT, System, app_environ, stop_app
 from harness.waiting import wait_until
+from scripts.restart import alive, replicas
 
 Restart = Callable[[], None]
 
@@ -18,15 +19,9 @@ Restart = Callable[[], None]
 class Fault:
     name: str
     inject: Callable[[System], Restart]  # breaks the piece; returns what starts it again
-
-
-def alive(pid: int) -> bool:
-    """Whether a process still runs (a zombie waiting for its parent does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    # Whether an order may be refused meanwhile (a 503, or no answer in time): a piece killed
+    # may cost some; a rolling restart must not cost one.
+    refusals_allowed: bool = True
 
 
 def kill_9(pid: int, what: str) -> None:
@@ -54,28 +49,14 @@ def kill_order_view(system: System) -> Restart:
     return lambda: system.restart_app("order-view", environ)
 
 
-def sidecar_pid(app_id: str) -> int:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode().split("\0")
-        except OSError:
-            continue
-        if argv[0].endswith("/daprd") and "--app-id" in argv and argv[argv.index("--app-id") + 1] == app_id:
-            return int(entry.name)
-    raise AssertionError(f"no daprd running for {app_id}")
-
-
 def kill_order_view_sidecar(system: System) -> Restart:
     """kill -9 of order-view's daprd; `dapr run -f` does not restart it, so it is started again
     from its own command line, environment and directory, read from /proc before the kill."""
-    pid = sidecar_pid("order-view")
-    argv = (Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0")).split("\0")
-    environ = process_environ(pid)
-    cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
-    kill_9(pid, "order-view's daprd")
-    return lambda: system.restart("order-view-daprd", argv, environ, cwd)
+    running = replicas("order-view")
+    assert running, "no daprd running for order-view"
+    sidecar = running[0].sidecar
+    kill_9(sidecar.pid, "order-view's daprd")
+    return lambda: system.restart("order-view-daprd", sidecar.argv, sidecar.environ, sidecar.cwd)
 
 
 def restart_mariadb(system: System) -> Restart:
@@ -84,38 +65,18 @@ def restart_mariadb(system: System) -> Restart:
     return lambda: infra("start", "mariadb")
 
 
-def _cmdline(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().rstrip("\0").split("\0")
-
-
-def last_replica(app_id: str) -> tuple[int, int]:
-    """The app process and the daprd of an app's last replica (the highest app port)."""
-    sidecars = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = _cmdline(int(entry.name))
-        except OSError:
-            continue
-        if argv[0].endswith("/daprd") and "--app-id" in argv and argv[argv.index("--app-id") + 1] == app_id:
-            sidecars[int(argv[argv.index("--app-port") + 1])] = int(entry.name)
-    assert len(sidecars) > 1, f"{app_id} runs {len(sidecars)} replica(s): run with REPLICAS=2"
-    port = max(sidecars)
-    apps = [pid for pid in app_pids(app_id) if process_environ(pid).get("APP_PORT") == str(port)]
-    assert len(apps) == 1, f"no single app process of {app_id} on port {port}: {apps}"
-    return apps[0], sidecars[port]
-
-
 def kill_replica(app_id: str) -> Callable[[System], Restart]:
     """kill -9 of one replica of an app, its daprd with it (a pod lost); the other replicas go
     on. Both are started again as they were, read from /proc before the kill."""
 
     def inject(system: System) -> Restart:
-        app, sidecar = last_replica(app_id)
+        running = replicas(app_id)
+        assert len(running) > 1, f"{app_id} runs {len(running)} replica(s): run with REPLICAS=2"
+        replica = running[-1]  # the highest app port
+        app, sidecar = replica.app.pid, replica.sidecar.pid
         started = [
-            (name, _cmdline(pid), process_environ(pid), Path(os.readlink(f"/proc/{pid}/cwd")))
-            for name, pid in ((f"{app_id}-daprd", sidecar), (app_id, app))
+            (f"{app_id}-daprd", replica.sidecar),
+            (app_id, replica.app),
         ]
         for pid in (app, sidecar):
             os.kill(pid, signal.SIGKILL)
@@ -124,10 +85,29 @@ def kill_replica(app_id: str) -> Callable[[System], Restart]:
         )
 
         def restart() -> None:
-            for name, argv, environ, cwd in started:
-                system.restart(f"{name}-replica", argv, environ, cwd)
+            for name, process in started:
+                system.restart(f"{name}-replica", process.argv, process.environ, process.cwd)
 
         return restart
+
+    return inject
+
+
+def rolling_restart(app_id: str) -> Callable[[System], Restart]:
+    """`make restart APP=<app>`: every replica of the app replaced one by one, each drained
+    first (scripts/restart.py), under the stream. Nothing to start again afterwards."""
+
+    def inject(system: System) -> Restart:
+        done = subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "scripts/restart.py", app_id],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        print(done.stdout, end="")
+        assert done.returncode == 0, f"the rolling restart of {app_id} failed:\n{done.stdout}{done.stderr}"
+        return lambda: None
 
     return inject
 
@@ -143,4 +123,8 @@ if int(os.environ.get("REPLICAS", "1")) > 1:
     FAULTS += [
         Fault(f"one {app} replica kill -9", kill_replica(app))
         for app in ("orders", "order-view", "notifications")
+    ]
+    FAULTS += [
+        Fault(f"rolling restart {app}", rolling_restart(app), refusals_allowed=False)
+        for app in ("gateway", "notifications", "auth", "customers", "products", "orders", "order-view")
     ]

@@ -61,6 +61,9 @@ def test_each_sidecar_starts_with_its_apps_tokens_and_rabbitmq_user(
             f"amqp://{app_id}:pw-{app_id}@127.0.0.1:5672",
             "--app-id",
             app_id,
+            # Drained by a rolling restart (scripts/restart.py) before it stops.
+            "--dapr-block-shutdown-duration",
+            "30s",
         ]
 
 

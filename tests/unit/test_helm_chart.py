@@ -158,6 +158,11 @@ def test_every_app_is_a_deployment_with_its_sidecar_annotations_and_probes() -> 
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert deployment["spec"]["replicas"] == 2
+        # A replica stopping drains: the app serves on while its Pod leaves the endpoints, and
+        # the sidecar until the app has stopped, all within the grace period.
+        assert container["lifecycle"]["preStop"]["sleep"]["seconds"] == 5
+        assert notes["dapr.io/block-shutdown-duration"] == "30s"
+        assert pod["spec"]["terminationGracePeriodSeconds"] > 5 + 30
         assert pod["spec"]["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
     assert set(by_kind(docs, "PodDisruptionBudget")) == {f"shop-dapr-shop-{app}" for app in APP_IDS}
 
