@@ -323,7 +323,7 @@ class Reconciliation:
     def row(self) -> str:
         refused = " ".join(f"{answer}x{count}" for answer, count in sorted(self.refused.items())) or "-"
         return (
-            f"{self.name:<30} {self.sent:>5} {self.acked:>5} {self.in_view:>7} {self.lost:>4}"
+            f"{self.name:<34} {self.sent:>5} {self.acked:>5} {self.in_view:>7} {self.lost:>4}"
             f" {self.mismatched:>7} {self.stuck:>5} {self.duplicates:>4} {self.received:>5}/{self.events:<5}"
             f" {_seconds(self.down_s):>6} {_seconds(self.recover_s):>8}"
             f" {_count_or_dash(self.ws_missed):>6} {_count_or_dash(self.ws_twice):>5}   {refused}"
@@ -331,7 +331,7 @@ class Reconciliation:
 
 
 HEADER = (
-    f"{'fault':<30} {'sent':>5} {'acked':>5} {'in view':>7} {'lost':>4} {'status≠':>7} {'stuck':>5}"
+    f"{'fault':<34} {'sent':>5} {'acked':>5} {'in view':>7} {'lost':>4} {'status≠':>7} {'stuck':>5}"
     f" {'dup':>4} {'events recv/pub':<11} {'down':>6} {'recover':>8} {'ws mis':>6} {'ws 2x':>5}"
     "   refused (not acknowledged)"
 )
