@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ("gateway", "notifications", "auth", "customers", "products", "orders", "order-view")
@@ -197,12 +198,27 @@ def app_ready(replica: Replica) -> bool:
         return False
 
 
+def update_interval_s() -> int:
+    """The name resolver's updateInterval (components/config.yaml): a registration not renewed
+    within it is no longer resolved."""
+    config = yaml.safe_load((ROOT / "components/config.yaml").read_text())
+    interval = str(config["spec"]["nameResolution"]["configuration"]["updateInterval"])
+    if not interval.endswith("s") or not interval[:-1].isdigit():
+        raise RestartFailed(f"components/config.yaml: updateInterval {interval!r} is not whole seconds")
+    return int(interval[:-1])
+
+
+def healthy(replica: Replica) -> bool:
+    return app_ready(replica) and sidecar_ready(replica)
+
+
 def registered(app_id: str) -> int:
-    """How many of an app's sidecars are in name resolution (the SQLite resolver's table, renewed
-    every updateInterval: components/config.yaml)."""
+    """How many of an app's sidecars name resolution lists: the SQLite resolver's own query
+    (components-contrib nameresolution/sqlite), over the table every sidecar shares."""
     with contextlib.closing(sqlite3.connect(f"file:{NAME_RESOLUTION_DB}?mode=ro", uri=True, timeout=5)) as db:
         (count,) = db.execute(
-            "SELECT COUNT(*) FROM hosts WHERE app_id = ? AND unixepoch() - last_update < 10", (app_id,)
+            "SELECT COUNT(*) FROM hosts WHERE app_id = ? AND unixepoch() - last_update < ?",
+            (app_id, update_interval_s()),
         ).fetchone()
     return int(count)
 
@@ -226,32 +242,33 @@ def start(process: Process, name: str) -> int:
 
 
 def restart_replica(replica: Replica, edge: HAProxy, others: int) -> None:
-    server = edge.servers.get(replica.app_port)
+    name, server = replica.name, edge.servers.get(replica.app_port)
+    log(f"  {name}: draining ({'out of HAProxy, ' if server else ''}its sidecar leaving name resolution)")
     began = time.monotonic()
-    if server:
+    if server:  # 1. No new request or WebSocket from the edge.
         edge.set_state(server, "maint")
-    # 2. The sidecar leaves name resolution and stops its subscriptions; it serves on.
-    os.kill(replica.sidecar.pid, signal.SIGTERM)
-    name = replica.name
-    wait_for(lambda: registered(replica.app_id) <= others, 10, f"{name}'s sidecar to leave name resolution")
-    time.sleep(DRAIN_S)  # the other sidecars' resolver caches let go of its address
-    # 3. The app finishes what it has and stops; its sidecar follows.
-    os.kill(replica.app.pid, signal.SIGTERM)
-    wait_for(lambda: not alive(replica.app.pid), STOP_TIMEOUT_S, f"{replica.name}'s app to stop")
-    wait_for(lambda: not alive(replica.sidecar.pid), STOP_TIMEOUT_S, f"{replica.name}'s sidecar to stop")
-    stopped = time.monotonic()
-    # 4. The same processes again, the sidecar first as `dapr run` does.
-    start(replica.sidecar, f"{replica.name}-daprd")
-    start(replica.app, f"{replica.name}-app")
-    wait_for(lambda: app_ready(replica) and sidecar_ready(replica), READY_TIMEOUT_S, f"{name} to be ready")
-    wait_for(lambda: registered(replica.app_id) > others, READY_TIMEOUT_S, f"{name} in name resolution")
+    try:
+        # 2. The sidecar leaves name resolution and stops its subscriptions; it serves on.
+        os.kill(replica.sidecar.pid, signal.SIGTERM)
+        wait_for(lambda: registered(replica.app_id) <= others, 10, f"{name} to leave name resolution")
+        time.sleep(DRAIN_S)  # the other sidecars' resolver caches let go of its address
+        # 3. The app finishes what it has and stops; its sidecar follows.
+        os.kill(replica.app.pid, signal.SIGTERM)
+        wait_for(lambda: not alive(replica.app.pid), STOP_TIMEOUT_S, f"{name}'s app to stop")
+        wait_for(lambda: not alive(replica.sidecar.pid), STOP_TIMEOUT_S, f"{name}'s sidecar to stop")
+        stopped = time.monotonic()
+        # 4. The same processes again, the sidecar first as `dapr run` does.
+        start(replica.sidecar, f"{name}-daprd")
+        start(replica.app, f"{name}-app")
+        wait_for(lambda: healthy(replica), READY_TIMEOUT_S, f"{name}'s app and sidecar to be healthy")
+        wait_for(lambda: registered(replica.app_id) > others, READY_TIMEOUT_S, f"{name} in name resolution")
+    finally:
+        if server:  # back in HAProxy, even after a failure: its health check decides from there
+            edge.set_state(server, "ready")
     if server:
-        edge.set_state(server, "ready")
         wait_for(lambda: edge.status(server) == "UP", READY_TIMEOUT_S, f"HAProxy to take {server} back")
-    log(
-        f"  {replica.name}: drained and stopped in {stopped - began:.1f} s,"
-        f" serving again {time.monotonic() - stopped:.1f} s later"
-    )
+    serving = time.monotonic() - stopped
+    log(f"  {name}: drained and stopped in {stopped - began:.1f} s, serving again {serving:.1f} s later")
 
 
 def restart_app(app_id: str, edge: HAProxy) -> None:

@@ -70,3 +70,8 @@ def test_an_unknown_app_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPa
 
     assert "unknown app(s): ordres" in str(refused.value.code)
     assert "orders" in str(refused.value.code)
+
+
+def test_a_replica_counts_as_listed_as_long_as_the_resolvers_list_it() -> None:
+    # components/config.yaml: a sidecar renews its registration well within this.
+    assert restart.update_interval_s() == 2
