@@ -17,6 +17,7 @@ the request reaches a Python process (edge_rules; docs/security.md, "A login flo
 With one replica, `EDGE=1` puts HAProxy in front all the same (scripts/run.sh).
 """
 
+import hashlib
 import json
 import math
 import os
@@ -190,6 +191,15 @@ def haproxy_config(
     return "\n".join(lines) + "\n"
 
 
+def admin_socket(out: Path) -> Path:
+    """Where HAProxy's admin socket goes: beside its configuration, or in /tmp under a name of
+    this checkout's when that path is past what a Unix socket's address holds (108 bytes)."""
+    beside = out / "haproxy.sock"
+    if len(str(beside).encode()) < 100:
+        return beside
+    return Path("/tmp") / f"dapr-shop-haproxy-{hashlib.sha256(str(out).encode()).hexdigest()[:12]}.sock"
+
+
 def main() -> None:
     replicas, out = int(sys.argv[1]), Path(sys.argv[2])
     if not 1 <= replicas <= 9:
@@ -198,7 +208,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     # JSON is YAML: the CLI reads it as it reads dapr.yaml.
     (out / "dapr.yaml").write_text(json.dumps(spec, indent=2) + "\n")
-    (out / "haproxy.cfg").write_text(haproxy_config(spec, admin_socket=out.resolve() / "haproxy.sock"))
+    (out / "haproxy.cfg").write_text(haproxy_config(spec, admin_socket=admin_socket(out.resolve())))
 
 
 if __name__ == "__main__":

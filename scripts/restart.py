@@ -44,7 +44,6 @@ APPS = ("gateway", "notifications", "auth", "customers", "products", "orders", "
 PIDS = ROOT / ".run/pids/restarted"
 LOGS = ROOT / ".run/logs/restarted"
 HAPROXY_CFG = ROOT / ".run/replicas/haproxy.cfg"
-HAPROXY_SOCKET = ROOT / ".run/replicas/haproxy.sock"
 NAME_RESOLUTION_DB = ROOT / ".run/dapr-nameresolution.db"
 # Seconds between the sidecar leaving name resolution and its app's SIGTERM: longer than the
 # other sidecars keep its address (the resolver's cache, one second), so no call is routed to a
@@ -146,23 +145,30 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 class HAProxy:
-    """HAProxy's admin socket (scripts/replicas.py), for the public apps' replicas."""
+    """HAProxy's admin socket (its configuration names it: scripts/replicas.py), for the public
+    apps' replicas."""
 
     def __init__(self) -> None:
         self.servers: dict[int, str] = {}  # app port -> "backend/server"
-        if HAPROXY_CFG.exists() and HAPROXY_SOCKET.exists():
-            backend = ""
-            for line in HAPROXY_CFG.read_text().splitlines():
-                words = line.split()
-                if words[:1] == ["backend"]:
-                    backend = words[1]
-                elif words[:1] == ["server"]:
-                    self.servers[int(words[2].rsplit(":", 1)[1])] = f"{backend}/{words[1]}"
+        self.socket = Path()
+        if not HAPROXY_CFG.exists():
+            return
+        backend, servers = "", {}
+        for line in HAPROXY_CFG.read_text().splitlines():
+            words = line.split()
+            if words[:2] == ["stats", "socket"]:
+                self.socket = Path(words[2])
+            elif words[:1] == ["backend"]:
+                backend = words[1]
+            elif words[:1] == ["server"]:
+                servers[int(words[2].rsplit(":", 1)[1])] = f"{backend}/{words[1]}"
+        if self.socket.is_socket():  # HAProxy runs (scripts/run.sh started it)
+            self.servers = servers
 
     def command(self, line: str) -> str:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(5)
-            s.connect(str(HAPROXY_SOCKET))
+            s.connect(str(self.socket))
             s.sendall(line.encode() + b"\n")
             answer = b""
             while chunk := s.recv(65536):

@@ -3,6 +3,7 @@ the flags it reads from a sidecar's command line, and what it refuses. The resta
 against the real system in the fault tests (tests/faults, REPLICAS=2: a row per app)."""
 
 import importlib.util
+import socket
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,14 @@ def test_each_public_replica_is_found_as_its_haproxy_server(
 ) -> None:
     cfg, sock = tmp_path / "haproxy.cfg", tmp_path / "haproxy.sock"
     cfg.write_text(replicas.haproxy_config(replicas.run_file(2), admin_socket=sock))
-    sock.touch()
     monkeypatch.setattr(restart, "HAPROXY_CFG", cfg)
-    monkeypatch.setattr(restart, "HAPROXY_SOCKET", sock)
+    with socket.socket(socket.AF_UNIX) as listening:  # HAProxy's, as while it runs
+        listening.bind(str(sock))
 
-    assert restart.HAProxy().servers == {
+        edge = restart.HAProxy()
+
+    assert edge.socket == sock
+    assert edge.servers == {
         8100: "gateway/gateway-0",
         8200: "gateway/gateway-1",
         8101: "notifications/notifications-0",
@@ -48,9 +52,20 @@ def test_each_public_replica_is_found_as_its_haproxy_server(
 def test_without_haproxy_running_no_replica_is_taken_out_of_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(restart, "HAPROXY_SOCKET", tmp_path / "absent.sock")
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(replicas.haproxy_config(replicas.run_file(2), admin_socket=tmp_path / "absent.sock"))
+    monkeypatch.setattr(restart, "HAPROXY_CFG", cfg)
 
     assert restart.HAProxy().servers == {}
+
+
+def test_the_admin_socket_moves_to_tmp_when_the_checkout_path_is_too_long_for_one() -> None:
+    short, deep = Path("/work/shop/.run/replicas"), Path("/" + "a" * 90 + "/.run/replicas")
+
+    assert replicas.admin_socket(short) == short / "haproxy.sock"
+    moved = replicas.admin_socket(deep)
+    assert moved.parent == Path("/tmp") and len(str(moved)) < 100
+    assert moved == replicas.admin_socket(deep)  # the same checkout, the same socket
 
 
 def test_a_sidecars_ports_are_read_from_its_command_line() -> None:
