@@ -179,4 +179,4 @@ bench-sdk:
 lint:
 	$(PY) -m ruff check services harness tests scripts bench
 	$(PY) -m ruff format --check services harness tests scripts bench
-	$(PY) -m mypy services harness
+	$(PY) -m mypy services harness bench scripts/restart.py

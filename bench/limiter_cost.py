@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -147,9 +148,11 @@ async def figures(pids: dict[str, int]) -> dict[str, dict[str, float]]:
     ):
         limiter = strategy(storage)
         say(f"{DECISIONS} decisions straight to Redis: limits, {name.removeprefix('limits_')}")
-        results[name] = await measure(
-            lambda i, limiter=limiter, name=name: limiter.hit(item, name, f"client-{i}"), pids
-        )
+
+        def decide(i: int, limiter: Any = limiter, name: str = name) -> Awaitable[object]:
+            return limiter.hit(item, name, f"client-{i}")
+
+        results[name] = await measure(decide, pids)
     return results
 
 

@@ -124,7 +124,7 @@ async def main() -> int:
         if window
         else 0,
         "p50_ms_201_to_message": round(statistics.median(latencies), 1) if latencies else None,
-        "p99_ms_201_to_message": round(percentile(latencies, 99), 1) if latencies else None,
+        "p99_ms_201_to_message": round(p99, 1) if (p99 := percentile(latencies, 99)) is not None else None,
     }
     print(json.dumps(result, indent=2))
     out = Path(__file__).parent / "results" / "notifications_fanout.json"
