@@ -166,13 +166,16 @@ class HAProxy:
             self.servers = servers
 
     def command(self, line: str) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(str(self.socket))
-            s.sendall(line.encode() + b"\n")
-            answer = b""
-            while chunk := s.recv(65536):
-                answer += chunk
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                s.connect(str(self.socket))
+                s.sendall(line.encode() + b"\n")
+                answer = b""
+                while chunk := s.recv(65536):
+                    answer += chunk
+        except OSError as error:
+            raise RestartFailed(f"HAProxy's admin socket {self.socket} does not answer ({error})") from error
         return answer.decode()
 
     def status(self, server: str) -> str:

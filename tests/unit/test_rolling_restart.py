@@ -90,3 +90,17 @@ def test_an_unknown_app_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPa
 def test_a_replica_counts_as_listed_as_long_as_the_resolvers_list_it() -> None:
     # components/config.yaml: a sidecar renews its registration well within this.
     assert restart.update_interval_s() == 2
+
+
+def test_a_socket_haproxy_left_behind_stops_the_restart_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, sock = tmp_path / "haproxy.cfg", tmp_path / "haproxy.sock"
+    cfg.write_text(replicas.haproxy_config(replicas.run_file(2), admin_socket=sock))
+    monkeypatch.setattr(restart, "HAPROXY_CFG", cfg)
+    with socket.socket(socket.AF_UNIX) as left_behind:  # bound, never listening: nobody answers
+        left_behind.bind(str(sock))
+        edge = restart.HAProxy()
+
+        with pytest.raises(restart.RestartFailed, match=r"admin socket .* does not answer"):
+            edge.set_state("gateway/gateway-0", "maint")
