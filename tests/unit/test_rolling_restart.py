@@ -29,12 +29,17 @@ def test_haproxy_is_administered_on_a_socket_only_its_owner_may_use(tmp_path: Pa
     assert f"    stats socket {tmp_path / 'haproxy.sock'} mode 600 level admin" in config.splitlines()
 
 
-def test_each_public_replica_is_found_as_its_haproxy_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def sock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The admin socket HAProxy's configuration (two replicas of every app) names; nothing is
+    bound to it yet."""
     cfg, sock = tmp_path / "haproxy.cfg", tmp_path / "haproxy.sock"
     cfg.write_text(replicas.haproxy_config(replicas.run_file(2), admin_socket=sock))
     monkeypatch.setattr(restart, "HAPROXY_CFG", cfg)
+    return sock
+
+
+def test_each_public_replica_is_found_as_its_haproxy_server(sock: Path) -> None:
     with socket.socket(socket.AF_UNIX) as listening:  # HAProxy's, as while it runs
         listening.bind(str(sock))
 
@@ -49,13 +54,7 @@ def test_each_public_replica_is_found_as_its_haproxy_server(
     }
 
 
-def test_without_haproxy_running_no_replica_is_taken_out_of_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(replicas.haproxy_config(replicas.run_file(2), admin_socket=tmp_path / "absent.sock"))
-    monkeypatch.setattr(restart, "HAPROXY_CFG", cfg)
-
+def test_without_haproxy_running_no_replica_is_taken_out_of_it(sock: Path) -> None:
     assert restart.HAProxy().servers == {}
 
 
@@ -92,12 +91,7 @@ def test_a_replica_counts_as_listed_as_long_as_the_resolvers_list_it() -> None:
     assert restart.update_interval_s() == 2
 
 
-def test_a_socket_haproxy_left_behind_stops_the_restart_with_a_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cfg, sock = tmp_path / "haproxy.cfg", tmp_path / "haproxy.sock"
-    cfg.write_text(replicas.haproxy_config(replicas.run_file(2), admin_socket=sock))
-    monkeypatch.setattr(restart, "HAPROXY_CFG", cfg)
+def test_a_socket_haproxy_left_behind_stops_the_restart_with_a_reason(sock: Path) -> None:
     with socket.socket(socket.AF_UNIX) as left_behind:  # bound, never listening: nobody answers
         left_behind.bind(str(sock))
         edge = restart.HAProxy()
