@@ -351,11 +351,13 @@ def reconcile(
     *,
     drain_timeout: float = 90,
     listeners: Listeners | None = None,
+    refusals_allowed: bool = True,
     **figures: float | None,
 ) -> Reconciliation:
     """Waits (up to `drain_timeout`) until the view agrees with the orders database, then counts
     what still differs; with listeners, until they heard every notification in the buyers'
-    inboxes. `figures` (down_s, recover_s) are carried into the result."""
+    inboxes. `figures` (down_s, recover_s) are carried into the result, and whether an order
+    may have gone unacknowledged."""
     view = ReadModel()
     shown: dict[str, dict[str, Any]] = {}  # documents already agreeing with the database
 
@@ -383,6 +385,7 @@ def reconcile(
         pass  # count what differs: the counts say what went wrong
     try:
         result = _count(name, ledger, view, figures)
+        result.refusals_allowed = refusals_allowed
     finally:
         view.close()
     if listeners is not None:

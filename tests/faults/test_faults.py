@@ -65,7 +65,14 @@ def test_under_a_steady_stream_of_orders_nothing_is_lost_or_applied_twice_when(
                 )
         # The stream stopped; the listeners still listen while the rest arrives.
         down_s = fault_end - broken
-        result = reconcile(fault.name, ledger, listeners=listeners, down_s=down_s, recover_s=recover_s)
-        result.refusals_allowed = fault.refusals_allowed
-        record(result)
+        result = record(
+            reconcile(
+                fault.name,
+                ledger,
+                listeners=listeners,
+                refusals_allowed=fault.refusals_allowed,
+                down_s=down_s,
+                recover_s=recover_s,
+            )
+        )
     assert not result.problems(), f"{fault.name}: {'; '.join(result.problems())}"
